@@ -1,0 +1,116 @@
+//! Evidence: what the probe observed and what the edge measured, as plain domain types.
+//!
+//! A keystroke carries only timings and a coarse class. The physical key is used by the probe to
+//! pair a key-down with its key-up and is then forgotten; nothing in this module can hold it.
+
+/// A coarse class of key: enough to tell typing from editing, never which key it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum KeyClass {
+    Letter,
+    Digit,
+    Space,
+    Punctuation,
+    Enter,
+    Backspace,
+    Modifier,
+    Navigation,
+    Other,
+}
+
+impl KeyClass {
+    /// Every class, in a fixed order.
+    pub const ALL: [KeyClass; 9] = [
+        KeyClass::Letter,
+        KeyClass::Digit,
+        KeyClass::Space,
+        KeyClass::Punctuation,
+        KeyClass::Enter,
+        KeyClass::Backspace,
+        KeyClass::Modifier,
+        KeyClass::Navigation,
+        KeyClass::Other,
+    ];
+
+    /// Classifies a `KeyboardEvent.code` value (the physical key on a US layout).
+    ///
+    /// The code itself is not kept: the caller drops it once it has the class.
+    pub fn from_code(code: &str) -> KeyClass {
+        if code.len() == 4 && code.starts_with("Key") {
+            return KeyClass::Letter;
+        }
+        if (code.len() == 6 && code.starts_with("Digit")) || code.starts_with("Numpad") && code.len() == 7 {
+            return KeyClass::Digit;
+        }
+        match code {
+            "Space" => KeyClass::Space,
+            "Enter" | "NumpadEnter" => KeyClass::Enter,
+            "Backspace" | "Delete" => KeyClass::Backspace,
+            "ShiftLeft" | "ShiftRight" | "ControlLeft" | "ControlRight" | "AltLeft" | "AltRight"
+            | "MetaLeft" | "MetaRight" | "CapsLock" | "Fn" => KeyClass::Modifier,
+            "ArrowLeft" | "ArrowRight" | "ArrowUp" | "ArrowDown" | "Home" | "End" | "PageUp"
+            | "PageDown" | "Tab" => KeyClass::Navigation,
+            "Minus" | "Equal" | "BracketLeft" | "BracketRight" | "Backslash" | "Semicolon"
+            | "Quote" | "Backquote" | "Comma" | "Period" | "Slash" | "IntlBackslash"
+            | "NumpadDecimal" | "NumpadAdd" | "NumpadSubtract" | "NumpadMultiply"
+            | "NumpadDivide" => KeyClass::Punctuation,
+            _ => KeyClass::Other,
+        }
+    }
+
+    /// The stable name used on the wire and in storage.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyClass::Letter => "letter",
+            KeyClass::Digit => "digit",
+            KeyClass::Space => "space",
+            KeyClass::Punctuation => "punctuation",
+            KeyClass::Enter => "enter",
+            KeyClass::Backspace => "backspace",
+            KeyClass::Modifier => "modifier",
+            KeyClass::Navigation => "navigation",
+            KeyClass::Other => "other",
+        }
+    }
+
+    /// Parses a name written by [`KeyClass::as_str`].
+    pub fn parse(name: &str) -> Option<KeyClass> {
+        KeyClass::ALL.into_iter().find(|class| class.as_str() == name)
+    }
+}
+
+/// One press of one key: when it went down, when it came up, and how often it auto-repeated.
+///
+/// Times are microseconds on the page's own monotonic clock (`event.timeStamp`); only
+/// differences between them mean anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyStroke {
+    pub down_at_us: i64,
+    pub up_at_us: i64,
+    pub class: KeyClass,
+    pub repeats: u32,
+    pub trusted: bool,
+}
+
+impl KeyStroke {
+    /// How long the key was held, in microseconds (never negative).
+    pub fn dwell_us(&self) -> i64 {
+        (self.up_at_us - self.down_at_us).max(0)
+    }
+}
+
+/// Everything known about one session so far.
+///
+/// `rtt_us` holds round trips the edge measured itself; the browser cannot shorten them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Evidence {
+    pub strokes: Vec<KeyStroke>,
+    pub rtt_us: Vec<u64>,
+}
+
+impl Evidence {
+    /// Puts strokes in the order they were pressed, so the same evidence always hashes and
+    /// scores the same whatever order its batches arrived in.
+    pub fn normalise(&mut self) {
+        self.strokes.sort_by_key(|s| (s.down_at_us, s.up_at_us, s.class, s.repeats, s.trusted));
+    }
+}

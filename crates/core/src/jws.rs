@@ -1,0 +1,285 @@
+//! Signed verdicts: compact JWS with `alg: EdDSA` (Ed25519, RFC 8037), JWKs with RFC 7638
+//! thumbprints as `kid`, and a verifier that refuses everything it was not built to accept.
+//!
+//! The signer takes its key as seed bytes and the verifier takes the time as `now_s`: neither
+//! reads a file, a clock or a random source.
+
+use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::b64;
+use crate::wire::VerdictV1;
+
+/// The only algorithm this verifier accepts.
+pub const ALG: &str = "EdDSA";
+/// The longest token the verifier reads (bytes); verdicts are a few KiB.
+pub const MAX_TOKEN_BYTES: usize = 64 * 1024;
+
+/// Why a token was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum VerifyError {
+    #[error("token is malformed: {0}")]
+    Malformed(&'static str),
+    #[error("token algorithm {0:?} is not accepted; only EdDSA is")]
+    UnsupportedAlg(String),
+    #[error("token was signed by key {0:?}, which is not in the key set")]
+    UnknownKey(String),
+    #[error("token signature does not verify: it was altered or signed by another key")]
+    BadSignature,
+    #[error("token expired at {exp_s} (now {now_s})")]
+    Expired { exp_s: u64, now_s: u64 },
+    #[error("token is issued in the future ({iat_s}, now {now_s})")]
+    NotYetValid { iat_s: u64, now_s: u64 },
+    #[error("token audience is {got:?}, expected {expected:?}")]
+    WrongAudience { expected: String, got: String },
+}
+
+/// A public key in JWK form (RFC 8037 `OKP`, `Ed25519`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Jwk {
+    pub kty: String,
+    pub crv: String,
+    pub x: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alg: Option<String>,
+    #[serde(default, rename = "use", skip_serializing_if = "Option::is_none")]
+    pub use_: Option<String>,
+}
+
+/// A JWK set, as served at `/.well-known/jwks.json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Jwks {
+    pub keys: Vec<Jwk>,
+}
+
+impl Jwks {
+    /// Parses a JWK set from JSON text.
+    pub fn parse(text: &str) -> Result<Jwks, VerifyError> {
+        serde_json::from_str(text).map_err(|_| VerifyError::Malformed("key set is not a JWK set"))
+    }
+}
+
+/// The claims of a verdict token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Claims {
+    pub iss: String,
+    /// The session the verdict is about.
+    pub sub: String,
+    pub aud: String,
+    pub iat: u64,
+    pub exp: u64,
+    pub jti: String,
+    pub verdict: VerdictV1,
+    /// SHA-256 of the canonical evidence that was scored (hex).
+    pub evidence_sha256: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Header {
+    alg: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    typ: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    kid: Option<String>,
+}
+
+/// An Ed25519 signing key with its thumbprint.
+pub struct Signer {
+    key: SigningKey,
+    kid: String,
+}
+
+impl Signer {
+    /// Makes a signer from a 32-byte seed (the private key).
+    pub fn from_seed(seed: &[u8; 32]) -> Signer {
+        let key = SigningKey::from_bytes(seed);
+        let kid = thumbprint(&b64::encode(key.verifying_key().as_bytes()));
+        Signer { key, kid }
+    }
+
+    /// The RFC 7638 thumbprint of the public key.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The public key as a JWK.
+    pub fn jwk(&self) -> Jwk {
+        Jwk {
+            kty: "OKP".into(),
+            crv: "Ed25519".into(),
+            x: b64::encode(self.key.verifying_key().as_bytes()),
+            kid: Some(self.kid.clone()),
+            alg: Some(ALG.into()),
+            use_: Some("sig".into()),
+        }
+    }
+
+    /// Signs the claims as a compact JWS.
+    pub fn sign(&self, claims: &Claims) -> String {
+        let header = Header { alg: ALG.into(), typ: Some("JWT".into()), kid: Some(self.kid.clone()) };
+        let header_json = serde_json::to_vec(&header).unwrap_or_default();
+        let claims_json = serde_json::to_vec(claims).unwrap_or_default();
+        let signing_input = format!("{}.{}", b64::encode(&header_json), b64::encode(&claims_json));
+        let signature = self.key.sign(signing_input.as_bytes());
+        format!("{signing_input}.{}", b64::encode(&signature.to_bytes()))
+    }
+}
+
+/// The RFC 7638 thumbprint of an Ed25519 public key given as base64url `x`.
+pub fn thumbprint(x: &str) -> String {
+    // Required members only, in lexicographic order, no white space (RFC 7638 section 3).
+    let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
+    b64::encode(&Sha256::digest(canonical.as_bytes()))
+}
+
+/// What a verifier expects of a token besides a good signature.
+#[derive(Debug, Clone, Copy)]
+pub struct Expect<'a> {
+    /// The time now, in seconds since the Unix epoch.
+    pub now_s: u64,
+    /// The audience the token must name, if any.
+    pub audience: Option<&'a str>,
+    /// Clock skew tolerated on `iat` and `exp` (seconds).
+    pub leeway_s: u64,
+}
+
+/// Verifies a compact JWS against a key set and returns its claims.
+pub fn verify(token: &str, jwks: &Jwks, expect: Expect<'_>) -> Result<Claims, VerifyError> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(VerifyError::Malformed("token is too long"));
+    }
+    let mut parts = token.trim().split('.');
+    let (Some(header_b64), Some(claims_b64), Some(signature_b64), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(VerifyError::Malformed("a compact JWS has exactly three parts"));
+    };
+    let header_json = b64::decode(header_b64).ok_or(VerifyError::Malformed("header is not base64url"))?;
+    let header: Header =
+        serde_json::from_slice(&header_json).map_err(|_| VerifyError::Malformed("header is not JSON"))?;
+    if header.alg != ALG {
+        return Err(VerifyError::UnsupportedAlg(header.alg));
+    }
+    let kid = header.kid.ok_or(VerifyError::Malformed("header has no kid"))?;
+    let jwk = jwks
+        .keys
+        .iter()
+        .find(|k| k.kid.as_deref() == Some(kid.as_str()) && k.kty == "OKP" && k.crv == "Ed25519")
+        .ok_or_else(|| VerifyError::UnknownKey(kid.clone()))?;
+    let public = b64::decode(&jwk.x)
+        .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+        .and_then(|bytes| VerifyingKey::from_bytes(&bytes).ok())
+        .ok_or(VerifyError::Malformed("key in the key set is not an Ed25519 public key"))?;
+    let signature = b64::decode(signature_b64)
+        .and_then(|bytes| <[u8; 64]>::try_from(bytes).ok())
+        .map(|bytes| Signature::from_bytes(&bytes))
+        .ok_or(VerifyError::Malformed("signature is not 64 bytes of base64url"))?;
+    let signing_input_len = header_b64.len() + 1 + claims_b64.len();
+    let signing_input = &token.trim().as_bytes()[..signing_input_len];
+    public.verify_strict(signing_input, &signature).map_err(|_| VerifyError::BadSignature)?;
+
+    let claims_json = b64::decode(claims_b64).ok_or(VerifyError::Malformed("claims are not base64url"))?;
+    let claims: Claims = serde_json::from_slice(&claims_json)
+        .map_err(|_| VerifyError::Malformed("claims are not a version-1 verdict"))?;
+    if claims.exp.saturating_add(expect.leeway_s) <= expect.now_s {
+        return Err(VerifyError::Expired { exp_s: claims.exp, now_s: expect.now_s });
+    }
+    if claims.iat > expect.now_s.saturating_add(expect.leeway_s) {
+        return Err(VerifyError::NotYetValid { iat_s: claims.iat, now_s: expect.now_s });
+    }
+    if let Some(expected) = expect.audience {
+        if claims.aud != expected {
+            return Err(VerifyError::WrongAudience { expected: expected.into(), got: claims.aud });
+        }
+    }
+    Ok(claims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::VerdictV1;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    const NOW_S: u64 = 1_800_000_000;
+
+    fn claims() -> Claims {
+        Claims {
+            iss: "http://127.0.0.1:8080".into(),
+            sub: "session-1".into(),
+            aud: "onsite".into(),
+            iat: NOW_S,
+            exp: NOW_S + 3600,
+            jti: "j1".into(),
+            verdict: VerdictV1 {
+                v: 1,
+                class: "local".into(),
+                p_remote: 0.01,
+                keystrokes: 42,
+                rtt_samples: 9,
+                rtt_min_ms: Some(0.3),
+                rtt_median_ms: Some(0.5),
+                dwell_median_ms: Some(95.0),
+                flight_median_ms: Some(180.0),
+                reasons: vec![],
+            },
+            evidence_sha256: "00".repeat(32),
+        }
+    }
+
+    fn setup() -> (Signer, Jwks, String) {
+        let signer = Signer::from_seed(&[7u8; 32]);
+        let jwks = Jwks { keys: vec![signer.jwk()] };
+        let token = signer.sign(&claims());
+        (signer, jwks, token)
+    }
+
+    fn expect(now_s: u64) -> Expect<'static> {
+        Expect { now_s, audience: Some("onsite"), leeway_s: 0 }
+    }
+
+    fn check(token: &str, jwks: &Jwks, now_s: u64, expected: Result<(), VerifyError>) {
+        assert_eq!(verify(token, jwks, expect(now_s)).map(|_| ()), expected, "{token}");
+    }
+
+    #[test]
+    fn a_signed_token_verifies_and_round_trips_its_claims() {
+        let (_, jwks, token) = setup();
+        assert_eq!(verify(&token, &jwks, expect(NOW_S)), Ok(claims()));
+    }
+
+    #[test]
+    fn the_kid_is_the_rfc7638_thumbprint() {
+        // RFC 8037 appendix A.3 gives this thumbprint for the appendix A.1 key.
+        let x = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo";
+        assert_eq!(thumbprint(x), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
+    }
+
+    #[test]
+    fn refuses_what_it_must() {
+        let (_, jwks, token) = setup();
+        let parts: Vec<&str> = token.split('.').collect();
+        let forged_claims = {
+            let mut c = claims();
+            c.verdict.class = "remote".into();
+            b64::encode(&serde_json::to_vec(&c).unwrap_or_default())
+        };
+        let none_header = b64::encode(br#"{"alg":"none","kid":"x"}"#);
+        let hs_header = b64::encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+        let other = Signer::from_seed(&[9u8; 32]);
+        check(&token, &jwks, NOW_S + 3600, Err(VerifyError::Expired { exp_s: NOW_S + 3600, now_s: NOW_S + 3600 }));
+        check(&format!("{}.{}.{}", parts[0], forged_claims, parts[2]), &jwks, NOW_S, Err(VerifyError::BadSignature));
+        check(&format!("{none_header}.{}.", parts[1]), &jwks, NOW_S, Err(VerifyError::UnsupportedAlg("none".into())));
+        check(&format!("{hs_header}.{}.{}", parts[1], parts[2]), &jwks, NOW_S, Err(VerifyError::UnsupportedAlg("HS256".into())));
+        check(&other.sign(&claims()), &jwks, NOW_S, Err(VerifyError::UnknownKey(other.kid().into())));
+        check(&token[..token.len() - 10], &jwks, NOW_S, Err(VerifyError::Malformed("signature is not 64 bytes of base64url")));
+        check(&format!("{}.{}", parts[0], parts[1]), &jwks, NOW_S, Err(VerifyError::Malformed("a compact JWS has exactly three parts")));
+        check(&token, &jwks, NOW_S - 100, Err(VerifyError::NotYetValid { iat_s: NOW_S, now_s: NOW_S - 100 }));
+        let wrong_aud = verify(&token, &jwks, Expect { audience: Some("portal"), ..expect(NOW_S) });
+        assert_eq!(wrong_aud.map(|_| ()), Err(VerifyError::WrongAudience { expected: "portal".into(), got: "onsite".into() }));
+    }
+}

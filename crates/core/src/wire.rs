@@ -1,0 +1,316 @@
+//! Wire types: what crosses the network or is stored, versioned, and converted by hand to domain
+//! types.
+//!
+//! Text frames carry JSON messages tagged by `t`. Binary frames carry echo probes: the edge sends
+//! [`ECHO_TAG`] followed by a little-endian `u32` sequence number, and the probe sends the same
+//! bytes straight back, so the edge times the round trip on its own clock.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::evidence::{Evidence, KeyClass, KeyStroke};
+use crate::verdict::{Reason, Verdict};
+
+/// The protocol version spoken on the WebSocket.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// The first byte of an echo frame.
+pub const ECHO_TAG: u8 = 1;
+/// The length of an echo frame in bytes.
+pub const ECHO_LEN: usize = 5;
+/// The largest text frame either side accepts (bytes).
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+/// The most presses one evidence batch may carry.
+pub const MAX_STROKES_PER_BATCH: usize = 512;
+/// Times further than this from zero (µs, about 31 years) are not page timestamps.
+const MAX_ABS_TIME_US: i64 = 1_000_000_000_000_000;
+
+/// Why a frame was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum WireError {
+    #[error("frame is {0} bytes; the limit is {MAX_FRAME_BYTES}")]
+    TooLarge(usize),
+    #[error("malformed message: {0}")]
+    Malformed(String),
+    #[error("batch carries {0} presses; the limit is {MAX_STROKES_PER_BATCH}")]
+    TooManyStrokes(usize),
+    #[error("unknown key class {0:?}")]
+    UnknownClass(String),
+    #[error("press {index} is invalid: {why}")]
+    InvalidStroke { index: usize, why: &'static str },
+    #[error("unsupported protocol version {0}; this edge speaks {PROTOCOL_VERSION}")]
+    Version(u32),
+}
+
+/// Who is on the other end of a WebSocket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Candidate,
+    Interviewer,
+}
+
+/// One key press on the wire. Unknown fields are refused, so a key identity cannot ride along.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StrokeV1 {
+    pub down_us: i64,
+    pub up_us: i64,
+    pub class: String,
+    pub repeats: u32,
+    pub trusted: bool,
+}
+
+/// Messages from a browser to the edge.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientMsg {
+    /// The first frame: which session, which role, and the capability token for it.
+    Hello { v: u32, role: Role, session: String, token: String },
+    /// Completed presses since the last batch; `seq` counts batches from 1.
+    Evidence { seq: u64, strokes: Vec<StrokeV1> },
+    /// The candidate finished the task.
+    Finish,
+}
+
+/// Messages from the edge to a browser.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+pub enum ServerMsg {
+    Welcome { v: u32, session: String, role: Role },
+    /// The batch `seq` is stored.
+    Ack { seq: u64 },
+    /// A newly signed verdict; `token` is the compact JWS and `verdict` its claim, for display.
+    Verdict { token: String, verdict: VerdictV1 },
+    Error { code: String, message: String },
+}
+
+impl ClientMsg {
+    /// Parses a text frame, refusing oversized or malformed ones.
+    pub fn parse(text: &str) -> Result<ClientMsg, WireError> {
+        if text.len() > MAX_FRAME_BYTES {
+            return Err(WireError::TooLarge(text.len()));
+        }
+        let msg: ClientMsg =
+            serde_json::from_str(text).map_err(|e| WireError::Malformed(e.to_string()))?;
+        match &msg {
+            ClientMsg::Hello { v, .. } if *v != PROTOCOL_VERSION => Err(WireError::Version(*v)),
+            ClientMsg::Evidence { strokes, .. } if strokes.len() > MAX_STROKES_PER_BATCH => {
+                Err(WireError::TooManyStrokes(strokes.len()))
+            }
+            _ => Ok(msg),
+        }
+    }
+
+    /// Encodes the message as a text frame.
+    pub fn to_text(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+impl ServerMsg {
+    /// Encodes the message as a text frame.
+    pub fn to_text(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Parses a text frame from the edge.
+    pub fn parse(text: &str) -> Result<ServerMsg, WireError> {
+        serde_json::from_str(text).map_err(|e| WireError::Malformed(e.to_string()))
+    }
+}
+
+/// Builds an echo frame.
+pub fn echo_frame(seq: u32) -> [u8; ECHO_LEN] {
+    let mut frame = [0u8; ECHO_LEN];
+    frame[0] = ECHO_TAG;
+    frame[1..].copy_from_slice(&seq.to_le_bytes());
+    frame
+}
+
+/// Reads the sequence number of an echo frame.
+pub fn parse_echo(frame: &[u8]) -> Option<u32> {
+    match frame {
+        [ECHO_TAG, a, b, c, d] => Some(u32::from_le_bytes([*a, *b, *c, *d])),
+        _ => None,
+    }
+}
+
+impl StrokeV1 {
+    /// Encodes a press for the wire.
+    pub fn from_stroke(stroke: &KeyStroke) -> StrokeV1 {
+        StrokeV1 {
+            down_us: stroke.down_at_us,
+            up_us: stroke.up_at_us,
+            class: stroke.class.as_str().to_owned(),
+            repeats: stroke.repeats,
+            trusted: stroke.trusted,
+        }
+    }
+}
+
+/// Turns wire presses into domain presses, refusing the batch if any one is invalid.
+pub fn strokes_from_wire(strokes: &[StrokeV1]) -> Result<Vec<KeyStroke>, WireError> {
+    if strokes.len() > MAX_STROKES_PER_BATCH {
+        return Err(WireError::TooManyStrokes(strokes.len()));
+    }
+    strokes
+        .iter()
+        .enumerate()
+        .map(|(index, s)| {
+            let class = KeyClass::parse(&s.class).ok_or_else(|| WireError::UnknownClass(s.class.clone()))?;
+            if s.down_us.abs() > MAX_ABS_TIME_US || s.up_us.abs() > MAX_ABS_TIME_US {
+                return Err(WireError::InvalidStroke { index, why: "time out of range" });
+            }
+            if s.up_us < s.down_us {
+                return Err(WireError::InvalidStroke { index, why: "key-up before key-down" });
+            }
+            Ok(KeyStroke { down_at_us: s.down_us, up_at_us: s.up_us, class, repeats: s.repeats, trusted: s.trusted })
+        })
+        .collect()
+}
+
+/// Evidence as stored and hashed: presses in press order and the edge's round trips.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceV1 {
+    pub v: u32,
+    pub strokes: Vec<StrokeV1>,
+    pub rtt_us: Vec<u64>,
+}
+
+impl EvidenceV1 {
+    /// Encodes normalised evidence.
+    pub fn from_evidence(evidence: &Evidence) -> EvidenceV1 {
+        let mut evidence = evidence.clone();
+        evidence.normalise();
+        EvidenceV1 {
+            v: 1,
+            strokes: evidence.strokes.iter().map(StrokeV1::from_stroke).collect(),
+            rtt_us: evidence.rtt_us,
+        }
+    }
+
+    /// Decodes into domain evidence.
+    pub fn to_evidence(&self) -> Result<Evidence, WireError> {
+        if self.v != 1 {
+            return Err(WireError::Version(self.v));
+        }
+        let mut strokes = Vec::with_capacity(self.strokes.len());
+        for chunk in self.strokes.chunks(MAX_STROKES_PER_BATCH) {
+            strokes.extend(strokes_from_wire(chunk)?);
+        }
+        let mut evidence = Evidence { strokes, rtt_us: self.rtt_us.clone() };
+        evidence.normalise();
+        Ok(evidence)
+    }
+
+    /// The canonical bytes: compact JSON with fields in declaration order.
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// The SHA-256 of the canonical bytes, in hexadecimal: what a token commits to.
+    pub fn sha256_hex(&self) -> String {
+        crate::b64::hex(&Sha256::digest(self.canonical_bytes()))
+    }
+}
+
+/// One reason on the wire.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReasonV1 {
+    pub code: String,
+    pub weight: f64,
+    pub text: String,
+}
+
+/// The verdict claim, version 1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VerdictV1 {
+    pub v: u32,
+    pub class: String,
+    pub p_remote: f64,
+    pub keystrokes: u32,
+    pub rtt_samples: u32,
+    pub rtt_min_ms: Option<f64>,
+    pub rtt_median_ms: Option<f64>,
+    pub dwell_median_ms: Option<f64>,
+    pub flight_median_ms: Option<f64>,
+    pub reasons: Vec<ReasonV1>,
+}
+
+impl VerdictV1 {
+    /// Encodes a verdict for a token.
+    pub fn from_verdict(verdict: &Verdict) -> VerdictV1 {
+        VerdictV1 {
+            v: 1,
+            class: verdict.class.as_str().to_owned(),
+            p_remote: verdict.p_remote,
+            keystrokes: verdict.keystrokes,
+            rtt_samples: verdict.rtt_samples,
+            rtt_min_ms: verdict.rtt_min_ms,
+            rtt_median_ms: verdict.rtt_median_ms,
+            dwell_median_ms: verdict.dwell_median_ms,
+            flight_median_ms: verdict.flight_median_ms,
+            reasons: verdict.reasons.iter().map(ReasonV1::from_reason).collect(),
+        }
+    }
+}
+
+impl ReasonV1 {
+    fn from_reason(reason: &Reason) -> ReasonV1 {
+        // Weights are shown to people; three decimals are plenty and keep the bytes stable.
+        let weight = libm::round(reason.weight * 1000.0) / 1000.0;
+        ReasonV1 { code: reason.code.to_owned(), weight, text: reason.text.clone() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn check(text: &str, expected: Result<(), &str>) {
+        let got = ClientMsg::parse(text).map(|_| ()).map_err(|e| e.to_string());
+        match expected {
+            Ok(()) => assert!(got.is_ok(), "{text}: {got:?}"),
+            Err(part) => {
+                let message = got.err().unwrap_or_default();
+                assert!(message.contains(part), "{text}: {message:?} lacks {part:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn parses_and_refuses_client_frames() {
+        check(r#"{"t":"hello","v":1,"role":"candidate","session":"s","token":"k"}"#, Ok(()));
+        check(r#"{"t":"hello","v":2,"role":"candidate","session":"s","token":"k"}"#, Err("version 2"));
+        check(r#"{"t":"finish"}"#, Ok(()));
+        check(r#"{"t":"evidence","seq":1,"strokes":[]}"#, Ok(()));
+        check("{not json", Err("malformed"));
+        check(r#"{"t":"launch"}"#, Err("malformed"));
+        check(
+            r#"{"t":"evidence","seq":1,"strokes":[{"down_us":1,"up_us":2,"class":"letter","repeats":0,"trusted":true,"key":"a"}]}"#,
+            Err("unknown field `key`"),
+        );
+        check(&"x".repeat(MAX_FRAME_BYTES + 1), Err("limit is"));
+    }
+
+    #[test]
+    fn refuses_invalid_strokes() {
+        let stroke = |down_us, up_us, class: &str| StrokeV1 { down_us, up_us, class: class.into(), repeats: 0, trusted: true };
+        assert!(strokes_from_wire(&[stroke(1, 2, "letter")]).is_ok());
+        assert_eq!(
+            strokes_from_wire(&[stroke(5, 2, "letter")]),
+            Err(WireError::InvalidStroke { index: 0, why: "key-up before key-down" })
+        );
+        assert_eq!(strokes_from_wire(&[stroke(1, 2, "KeyA")]), Err(WireError::UnknownClass("KeyA".into())));
+    }
+
+    #[test]
+    fn echo_frames_round_trip() {
+        assert_eq!(parse_echo(&echo_frame(0xdead_beef)), Some(0xdead_beef));
+        assert_eq!(parse_echo(&[2, 0, 0, 0, 0]), None);
+        assert_eq!(parse_echo(&[1, 0, 0]), None);
+    }
+}
