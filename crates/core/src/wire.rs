@@ -81,6 +81,8 @@ pub enum ServerMsg {
     Ack { seq: u64 },
     /// A newly signed verdict; `token` is the compact JWS and `verdict` its claim, for display.
     Verdict { token: String, verdict: VerdictV1 },
+    /// The candidate's `finish` was received and the final verdict is signed.
+    Finished,
     Error { code: String, message: String },
 }
 

@@ -1,1 +1,151 @@
-//! Placeholder.
+//! The onsite edge: the native server that creates sessions, times echo round trips on its own
+//! clock, stores evidence, re-scores it with `onsite-core`, signs verdicts and pushes them live.
+//!
+//! [`Edge::open`] prepares everything (data directory, keys, database, socket) and [`Edge::run`]
+//! serves until the shutdown future completes. It is the only crate with sockets, storage and a
+//! wall clock; the clock lives in [`clock`].
+
+pub mod clock;
+mod http;
+mod live;
+pub mod secrets;
+pub mod store;
+mod ws;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use onsite_core::jws::Signer;
+
+/// How an edge is set up.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where to listen, for example `127.0.0.1:8080`; port 0 picks a free port.
+    pub addr: SocketAddr,
+    /// Holds the database, the signing key and the generated API key.
+    pub data_dir: PathBuf,
+    /// The built web assets (`index.html`, the app's JS and wasm).
+    pub assets_dir: PathBuf,
+    /// The address people reach this edge at; defaults to `http://<addr>`.
+    pub public_url: Option<String>,
+    /// The API key; when `None` one is generated into the data directory on first start.
+    pub api_key: Option<String>,
+    /// How long a signed verdict stays valid (seconds).
+    pub token_ttl_s: u64,
+}
+
+impl Config {
+    /// A configuration with the defaults for everything but the addresses and directories.
+    pub fn new(addr: SocketAddr, data_dir: PathBuf, assets_dir: PathBuf) -> Config {
+        Config { addr, data_dir, assets_dir, public_url: None, api_key: None, token_ttl_s: 24 * 3600 }
+    }
+}
+
+/// Why the edge could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum EdgeError {
+    #[error("cannot prepare data directory {path}: {source}")]
+    DataDir { path: PathBuf, source: std::io::Error },
+    #[error("secret file {path} is unreadable or corrupt: {why}")]
+    Secret { path: PathBuf, why: String },
+    #[error("database: {0}")]
+    Store(#[from] store::StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Shared state of a running edge.
+pub(crate) struct State {
+    pub(crate) store: store::Store,
+    pub(crate) signer: Signer,
+    pub(crate) api_key_sha256: [u8; 32],
+    pub(crate) public_url: String,
+    pub(crate) assets_dir: PathBuf,
+    pub(crate) token_ttl_s: u64,
+    pub(crate) live: live::Registry,
+}
+
+/// An edge that is ready to serve.
+pub struct Edge {
+    state: Arc<State>,
+    listener: tokio::net::TcpListener,
+    local_addr: SocketAddr,
+    api_key: String,
+    api_key_path: Option<PathBuf>,
+}
+
+impl Edge {
+    /// Prepares the data directory, keys and database, and binds the socket.
+    pub async fn open(config: Config) -> Result<Edge, EdgeError> {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|source| EdgeError::DataDir { path: config.data_dir.clone(), source })?;
+        let (api_key, api_key_path) = match config.api_key.clone() {
+            Some(key) => (key, None),
+            None => {
+                let path = config.data_dir.join(secrets::API_KEY_FILE);
+                (secrets::load_or_create_api_key(&path)?, Some(path))
+            }
+        };
+        let seed = secrets::load_or_create_signing_seed(&config.data_dir.join(secrets::SIGNING_KEY_FILE))?;
+        let store = store::Store::open(&config.data_dir.join(store::DATABASE_FILE)).await?;
+        let listener = tokio::net::TcpListener::bind(config.addr)
+            .await
+            .map_err(|source| EdgeError::Bind { addr: config.addr, source })?;
+        let local_addr = listener.local_addr().map_err(|source| EdgeError::Bind { addr: config.addr, source })?;
+        let public_url = config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{local_addr}"))
+            .trim_end_matches('/')
+            .to_owned();
+        let state = Arc::new(State {
+            store,
+            signer: Signer::from_seed(&seed),
+            api_key_sha256: secrets::sha256(api_key.as_bytes()),
+            public_url,
+            assets_dir: config.assets_dir.clone(),
+            token_ttl_s: config.token_ttl_s,
+            live: live::Registry::default(),
+        });
+        Ok(Edge { state, listener, local_addr, api_key, api_key_path })
+    }
+
+    /// The address the edge listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The public URL links are built from.
+    pub fn public_url(&self) -> &str {
+        &self.state.public_url
+    }
+
+    /// The API key that may create sessions.
+    pub fn api_key(&self) -> &str {
+        &self.api_key
+    }
+
+    /// Where the generated API key is kept, if it was generated.
+    pub fn api_key_path(&self) -> Option<&std::path::Path> {
+        self.api_key_path.as_deref()
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting and lets open requests finish.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), EdgeError> {
+        let app = http::router(self.state.clone());
+        let state = self.state.clone();
+        let result = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                // Open sockets close with "going away", so the graceful shutdown can finish.
+                state.live.close_all();
+            })
+            .await
+            .map_err(EdgeError::Serve);
+        self.state.store.close().await;
+        result
+    }
+}

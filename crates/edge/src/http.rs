@@ -1,0 +1,123 @@
+//! HTTP routes: the session API, the JWK set, health, the WebSocket upgrade and the web assets.
+
+use std::sync::Arc;
+
+use axum::extract::State as Extract;
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use onsite_core::jws::Jwks;
+use serde::Serialize;
+use tower_http::services::{ServeDir, ServeFile};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::secrets;
+use crate::store::SessionRow;
+use crate::State;
+
+/// The policy every response carries: scripts only from this origin (wasm allowed), no inline
+/// script or style, sockets only back to this origin.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
+     style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'self'; \
+     base-uri 'none'; form-action 'none'";
+
+pub(crate) fn router(state: Arc<State>) -> Router {
+    let index = state.assets_dir.join("index.html");
+    let pages = Router::new()
+        .route_service("/", ServeFile::new(&index))
+        .route_service("/candidate", ServeFile::new(&index))
+        .route_service("/interviewer", ServeFile::new(&index))
+        .fallback_service(ServeDir::new(&state.assets_dir));
+    Router::new()
+        .route("/api/v1/sessions", post(create_session))
+        .route("/api/v1/ws", get(crate::ws::upgrade))
+        .route("/.well-known/jwks.json", get(jwks))
+        .route("/healthz", get(healthz))
+        .with_state(state)
+        .merge(pages)
+        .layer(header_layer(header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
+        // Cross-origin isolation: also gives the probe 5 µs timers instead of 100 µs.
+        .layer(header_layer(HeaderName::from_static("cross-origin-opener-policy"), "same-origin"))
+        .layer(header_layer(HeaderName::from_static("cross-origin-embedder-policy"), "require-corp"))
+        .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(header_layer(header::REFERRER_POLICY, "no-referrer"))
+}
+
+fn header_layer(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+}
+
+/// An error answer: a status and a sentence, as `{"error": "..."}`.
+pub(crate) struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        #[derive(Serialize)]
+        struct Body {
+            error: String,
+        }
+        (self.0, Json(Body { error: self.1 })).into_response()
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(error: crate::store::StoreError) -> ApiError {
+        tracing::error!(%error, "storage failed");
+        ApiError(StatusCode::SERVICE_UNAVAILABLE, "storage is unavailable; try again".into())
+    }
+}
+
+#[derive(Serialize)]
+struct CreatedSession {
+    id: String,
+    candidate_url: String,
+    interviewer_url: String,
+}
+
+async fn create_session(Extract(state): Extract<Arc<State>>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .ok_or_else(|| ApiError(StatusCode::UNAUTHORIZED, "send the API key as `Authorization: Bearer <key>`".into()))?;
+    if !secrets::digests_equal(&secrets::sha256(presented.trim().as_bytes()), &state.api_key_sha256) {
+        return Err(ApiError(StatusCode::UNAUTHORIZED, "the API key is wrong".into()));
+    }
+    let id = onsite_core::b64::encode(&secrets::random_bytes(12));
+    let candidate_token = secrets::new_token();
+    let interviewer_token = secrets::new_token();
+    state
+        .store
+        .create_session(&SessionRow {
+            id: id.clone(),
+            candidate_token_sha256: secrets::sha256(candidate_token.as_bytes()),
+            interviewer_token_sha256: secrets::sha256(interviewer_token.as_bytes()),
+            created_at_ms: crate::clock::now_ms(),
+        })
+        .await?;
+    tracing::info!(session = %id, "session created");
+    // Capabilities ride in the fragment, which browsers never send to a server or a referrer.
+    let base = &state.public_url;
+    let body = CreatedSession {
+        candidate_url: format!("{base}/candidate#session={id}&token={candidate_token}"),
+        interviewer_url: format!("{base}/interviewer#session={id}&token={interviewer_token}"),
+        id,
+    };
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+async fn jwks(Extract(state): Extract<Arc<State>>) -> Response {
+    let body = Jwks { keys: vec![state.signer.jwk()] };
+    ([(header::CACHE_CONTROL, "public, max-age=300")], Json(body)).into_response()
+}
+
+async fn healthz(Extract(state): Extract<Arc<State>>) -> Response {
+    match state.store.session("healthz-probe").await {
+        Ok(_) => (StatusCode::OK, "ok\n").into_response(),
+        Err(error) => {
+            tracing::error!(%error, "health check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "storage unavailable\n").into_response()
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! Secrets: random tokens, the API key and signing key files, and constant-time comparison.
+
+use std::io::Write as _;
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use crate::EdgeError;
+
+/// The file in the data directory that holds the generated API key.
+pub const API_KEY_FILE: &str = "api-key";
+/// The file in the data directory that holds the Ed25519 signing seed (hex).
+pub const SIGNING_KEY_FILE: &str = "signing-key";
+
+/// `len` random bytes from the operating system.
+pub fn random_bytes(len: usize) -> Vec<u8> {
+    let mut bytes = vec![0u8; len];
+    // The OS random source does not fail on the platforms the edge runs on; if it ever did, a
+    // zeroed token would be guessable, so stop rather than carry on.
+    if getrandom::fill(&mut bytes).is_err() {
+        panic!("the operating system's random source failed");
+    }
+    bytes
+}
+
+/// A fresh capability token: 256 random bits, base64url.
+pub fn new_token() -> String {
+    onsite_core::b64::encode(&random_bytes(32))
+}
+
+/// SHA-256 of bytes.
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+/// Compares two digests in time that does not depend on where they differ.
+pub fn digests_equal(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Reads the API key file, creating it with a fresh key (mode 0600) on first start.
+pub fn load_or_create_api_key(path: &Path) -> Result<String, EdgeError> {
+    let text = load_or_create(path, || format!("{}\n", new_token()))?;
+    let key = text.trim().to_owned();
+    if key.len() < 16 {
+        return Err(EdgeError::Secret { path: path.into(), why: "API key is shorter than 16 characters".into() });
+    }
+    Ok(key)
+}
+
+/// Reads the signing seed file, creating it with a fresh seed (mode 0600) on first start.
+pub fn load_or_create_signing_seed(path: &Path) -> Result<[u8; 32], EdgeError> {
+    let text = load_or_create(path, || format!("{}\n", onsite_core::b64::hex(&random_bytes(32))))?;
+    onsite_core::b64::unhex(text.trim())
+        .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+        .ok_or_else(|| EdgeError::Secret { path: path.into(), why: "expected 64 hexadecimal digits".into() })
+}
+
+fn load_or_create(path: &Path, fresh: impl FnOnce() -> String) -> Result<String, EdgeError> {
+    let io_error = |source: std::io::Error| EdgeError::Secret { path: path.into(), why: source.to_string() };
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(text),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            let text = fresh();
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt as _;
+                options.mode(0o600);
+            }
+            let mut file = options.open(path).map_err(io_error)?;
+            file.write_all(text.as_bytes()).map_err(io_error)?;
+            file.sync_all().map_err(io_error)?;
+            Ok(text)
+        }
+        Err(error) => Err(io_error(error)),
+    }
+}

@@ -1,0 +1,329 @@
+//! The WebSocket: hello and capability check, echo round trips timed on the edge's clock,
+//! evidence batches stored once and acknowledged, and verdicts pushed to interviewers.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State as Extract;
+use axum::response::Response;
+use onsite_core::jws::Claims;
+use onsite_core::wire::{self, ClientMsg, EvidenceV1, Role, ServerMsg, StrokeV1, VerdictV1, WireError};
+use onsite_core::{score, Evidence, Features};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::time::{interval, timeout, Instant, MissedTickBehavior};
+
+use crate::live::{Accumulated, Live};
+use crate::store::{StoreError, VerdictRow};
+use crate::{secrets, State};
+
+/// Frames above this size are cut off by the WebSocket layer itself; frames between
+/// [`wire::MAX_FRAME_BYTES`] and this get a clear error from us first.
+const MAX_PROTOCOL_BYTES: usize = 1024 * 1024;
+/// How long a new socket may take to say hello.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// A socket that sends nothing for this long is closed.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+/// Echo probes are sent this often at first...
+const ECHO_FAST: Duration = Duration::from_millis(250);
+/// ...for this many probes (10 s)...
+const ECHO_FAST_COUNT: u32 = 40;
+/// ...and this often afterwards.
+const ECHO_SLOW: Duration = Duration::from_secs(2);
+/// A probe not answered within this long is lost.
+const ECHO_LOST_AFTER: Duration = Duration::from_secs(5);
+/// A session keeps at most this many round trips.
+const MAX_RTT_SAMPLES: usize = 400;
+/// A session keeps at most this many presses.
+const MAX_STROKES_PER_SESSION: usize = 20_000;
+/// Round trips are re-scored every this many samples.
+const RESCORE_EVERY_RTT: usize = 10;
+
+// Close codes (RFC 6455 section 7.4.1).
+const CLOSE_GOING_AWAY: u16 = 1001;
+const CLOSE_INVALID_PAYLOAD: u16 = 1007;
+const CLOSE_POLICY: u16 = 1008;
+const CLOSE_TOO_BIG: u16 = 1009;
+
+pub(crate) async fn upgrade(Extract(state): Extract<Arc<State>>, ws: WebSocketUpgrade) -> Response {
+    ws.max_message_size(MAX_PROTOCOL_BYTES)
+        .max_frame_size(MAX_PROTOCOL_BYTES)
+        .on_upgrade(move |socket| handle(state, socket))
+}
+
+/// Why a socket is being closed.
+struct Refusal {
+    code: &'static str,
+    message: String,
+    close_code: u16,
+}
+
+impl Refusal {
+    fn new(code: &'static str, message: impl Into<String>, close_code: u16) -> Refusal {
+        Refusal { code, message: message.into(), close_code }
+    }
+
+    fn from_wire(error: WireError) -> Refusal {
+        match error {
+            WireError::TooLarge(_) => Refusal::new("too_large", error.to_string(), CLOSE_TOO_BIG),
+            _ => Refusal::new("malformed", error.to_string(), CLOSE_INVALID_PAYLOAD),
+        }
+    }
+}
+
+impl From<StoreError> for Refusal {
+    fn from(error: StoreError) -> Refusal {
+        tracing::error!(%error, "storage failed during a session");
+        Refusal::new("unavailable", "storage is unavailable; reconnect shortly", 1011)
+    }
+}
+
+async fn handle(state: Arc<State>, mut socket: WebSocket) {
+    let outcome = match hello(&state, &mut socket).await {
+        Ok((session, Role::Candidate)) => candidate(&state, &mut socket, &session).await,
+        Ok((session, Role::Interviewer)) => interviewer(&state, &mut socket, &session).await,
+        Err(refusal) => Err(refusal),
+    };
+    match outcome {
+        Ok(()) => {}
+        Err(refusal) => {
+            tracing::info!(code = refusal.code, message = %refusal.message, "closing socket");
+            let _ = send(&mut socket, &ServerMsg::Error { code: refusal.code.into(), message: refusal.message.clone() }).await;
+            let reason = refusal.message.chars().take(100).collect::<String>();
+            let _ = socket.send(Message::Close(Some(CloseFrame { code: refusal.close_code, reason: reason.into() }))).await;
+        }
+    }
+}
+
+async fn send(socket: &mut WebSocket, msg: &ServerMsg) -> Result<(), axum::Error> {
+    socket.send(Message::Text(msg.to_text().into())).await
+}
+
+/// Reads the first frame, which must be a hello with a valid capability.
+async fn hello(state: &State, socket: &mut WebSocket) -> Result<(String, Role), Refusal> {
+    let frame = match timeout(HELLO_TIMEOUT, socket.recv()).await {
+        Err(_) => return Err(Refusal::new("timeout", "no hello within 10 s", CLOSE_POLICY)),
+        Ok(None) | Ok(Some(Err(_))) => return Err(Refusal::new("closed", "socket closed before hello", CLOSE_POLICY)),
+        Ok(Some(Ok(frame))) => frame,
+    };
+    let Message::Text(text) = frame else {
+        return Err(Refusal::new("expected_hello", "the first frame must be a JSON hello", CLOSE_POLICY));
+    };
+    let (role, session, token) = match ClientMsg::parse(&text).map_err(Refusal::from_wire)? {
+        ClientMsg::Hello { role, session, token, .. } => (role, session, token),
+        _ => return Err(Refusal::new("expected_hello", "the first frame must be a hello", CLOSE_POLICY)),
+    };
+    let unauthorized = || Refusal::new("unauthorized", "this link is not valid for this session", CLOSE_POLICY);
+    let row = state.store.session(&session).await?.ok_or_else(unauthorized)?;
+    let expected = match role {
+        Role::Candidate => &row.candidate_token_sha256,
+        Role::Interviewer => &row.interviewer_token_sha256,
+    };
+    if !secrets::digests_equal(&secrets::sha256(token.as_bytes()), expected) {
+        return Err(unauthorized());
+    }
+    send(socket, &ServerMsg::Welcome { v: wire::PROTOCOL_VERSION, session: session.clone(), role })
+        .await
+        .map_err(|_| Refusal::new("closed", "socket closed", CLOSE_GOING_AWAY))?;
+    Ok((session, role))
+}
+
+/// Reads a session's stored evidence into its live state, once.
+async fn load(state: &State, session: &str, accumulated: &mut Accumulated) -> Result<(), StoreError> {
+    if accumulated.loaded {
+        return Ok(());
+    }
+    for (seq, body) in state.store.batches(session).await? {
+        // Stored batches were validated before they were written; a row that no longer parses
+        // is skipped and logged rather than taking the session down.
+        match serde_json::from_str::<Vec<StrokeV1>>(&body).map_err(|e| e.to_string()).and_then(|strokes| {
+            wire::strokes_from_wire(&strokes).map_err(|e| e.to_string())
+        }) {
+            Ok(strokes) => accumulated.evidence.strokes.extend(strokes),
+            Err(error) => tracing::error!(session, seq, %error, "stored batch does not parse"),
+        }
+        accumulated.last_seq = accumulated.last_seq.max(seq);
+    }
+    accumulated.evidence.rtt_us = state.store.rtts(session).await?;
+    accumulated.loaded = true;
+    Ok(())
+}
+
+async fn candidate(state: &State, socket: &mut WebSocket, session: &str) -> Result<(), Refusal> {
+    let live = state.live.get(session);
+    load(state, session, &mut *live.accumulated.lock().await).await?;
+    let mut stopping = state.live.stopping();
+    let mut echo = interval(ECHO_FAST);
+    echo.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut echo_seq: u32 = 0;
+    let mut pending: HashMap<u32, Instant> = HashMap::new();
+
+    loop {
+        tokio::select! {
+            _ = stopping.changed() => {
+                return Err(Refusal::new("shutting_down", "the edge is restarting; reconnect shortly", CLOSE_GOING_AWAY));
+            }
+            _ = echo.tick() => {
+                pending.retain(|_, sent| sent.elapsed() < ECHO_LOST_AFTER);
+                echo_seq = echo_seq.wrapping_add(1);
+                if echo_seq == ECHO_FAST_COUNT {
+                    echo = interval(ECHO_SLOW);
+                    echo.set_missed_tick_behavior(MissedTickBehavior::Delay);
+                    echo.reset();
+                }
+                pending.insert(echo_seq, Instant::now());
+                if socket.send(Message::Binary(wire::echo_frame(echo_seq).to_vec().into())).await.is_err() {
+                    return Ok(());
+                }
+            }
+            frame = timeout(IDLE_TIMEOUT, socket.recv()) => {
+                let frame = match frame {
+                    Err(_) => return Err(Refusal::new("idle", "no frames for 5 minutes", CLOSE_POLICY)),
+                    Ok(None) | Ok(Some(Err(_))) => return Ok(()),
+                    Ok(Some(Ok(frame))) => frame,
+                };
+                match frame {
+                    Message::Binary(bytes) => {
+                        let Some(seq) = wire::parse_echo(&bytes) else {
+                            return Err(Refusal::new("malformed", "binary frames must be echo replies", CLOSE_INVALID_PAYLOAD));
+                        };
+                        // A reply to a probe we did not send, or sent long ago, is ignored.
+                        let Some(sent) = pending.remove(&seq) else { continue };
+                        let rtt_us = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX);
+                        record_rtt(state, &live, session, rtt_us).await?;
+                    }
+                    Message::Text(text) => match ClientMsg::parse(&text).map_err(Refusal::from_wire)? {
+                        ClientMsg::Evidence { seq, strokes } => {
+                            let reply = evidence(state, &live, session, seq, &strokes).await?;
+                            send(socket, &reply).await.map_err(|_| Refusal::new("closed", "socket closed", CLOSE_GOING_AWAY))?;
+                        }
+                        ClientMsg::Finish => {
+                            let snapshot = live.accumulated.lock().await.evidence.clone();
+                            publish(state, &live, session, &snapshot).await?;
+                            send(socket, &ServerMsg::Finished).await.map_err(|_| Refusal::new("closed", "socket closed", CLOSE_GOING_AWAY))?;
+                        }
+                        ClientMsg::Hello { .. } => {
+                            return Err(Refusal::new("unexpected_hello", "hello was already said on this socket", CLOSE_POLICY));
+                        }
+                    },
+                    Message::Close(_) => return Ok(()),
+                    Message::Ping(_) | Message::Pong(_) => {}
+                }
+            }
+        }
+    }
+}
+
+async fn record_rtt(state: &State, live: &Live, session: &str, rtt_us: u64) -> Result<(), Refusal> {
+    let mut accumulated = live.accumulated.lock().await;
+    if accumulated.evidence.rtt_us.len() >= MAX_RTT_SAMPLES {
+        return Ok(());
+    }
+    state.store.insert_rtt(session, rtt_us).await?;
+    accumulated.evidence.rtt_us.push(rtt_us);
+    if accumulated.evidence.rtt_us.len() % RESCORE_EVERY_RTT == 0 {
+        let snapshot = accumulated.evidence.clone();
+        drop(accumulated);
+        publish(state, live, session, &snapshot).await?;
+    }
+    Ok(())
+}
+
+/// Stores a batch once and answers with an ack, or with an error that changes nothing.
+async fn evidence(state: &State, live: &Live, session: &str, seq: u64, strokes: &[StrokeV1]) -> Result<ServerMsg, Refusal> {
+    let strokes = wire::strokes_from_wire(strokes).map_err(Refusal::from_wire)?;
+    let mut accumulated = live.accumulated.lock().await;
+    if seq == 0 {
+        return Ok(error("bad_seq", "evidence batches count from 1"));
+    }
+    if seq <= accumulated.last_seq {
+        // A resend of a batch that is already stored: acknowledge again, change nothing.
+        return Ok(ServerMsg::Ack { seq });
+    }
+    if seq != accumulated.last_seq + 1 {
+        return Ok(error("out_of_order", format!("expected batch {}, got {seq}", accumulated.last_seq + 1)));
+    }
+    if accumulated.evidence.strokes.len() + strokes.len() > MAX_STROKES_PER_SESSION {
+        return Ok(error("session_full", format!("a session holds at most {MAX_STROKES_PER_SESSION} key presses")));
+    }
+    // Store what was validated, re-encoded, rather than the frame as received.
+    let body = serde_json::to_string(&strokes.iter().map(StrokeV1::from_stroke).collect::<Vec<_>>()).unwrap_or_default();
+    state.store.insert_batch(session, seq, &body).await?;
+    accumulated.evidence.strokes.extend(strokes);
+    accumulated.last_seq = seq;
+    let snapshot = accumulated.evidence.clone();
+    drop(accumulated);
+    publish(state, live, session, &snapshot).await?;
+    Ok(ServerMsg::Ack { seq })
+}
+
+fn error(code: &str, message: impl Into<String>) -> ServerMsg {
+    ServerMsg::Error { code: code.into(), message: message.into() }
+}
+
+/// Scores the evidence, signs the verdict, stores it and pushes it to every interviewer.
+async fn publish(state: &State, live: &Live, session: &str, evidence: &Evidence) -> Result<(), StoreError> {
+    let verdict = VerdictV1::from_verdict(&score(&Features::from_evidence(evidence)));
+    let now_s = crate::clock::now_s();
+    let claims = Claims {
+        iss: state.public_url.clone(),
+        sub: session.to_owned(),
+        aud: "onsite".into(),
+        iat: now_s,
+        exp: now_s + state.token_ttl_s,
+        jti: onsite_core::b64::encode(&secrets::random_bytes(12)),
+        verdict: verdict.clone(),
+        evidence_sha256: EvidenceV1::from_evidence(evidence).sha256_hex(),
+    };
+    let token = state.signer.sign(&claims);
+    let row = VerdictRow {
+        issued_at_s: i64::try_from(now_s).unwrap_or(i64::MAX),
+        token: token.clone(),
+        verdict_json: serde_json::to_string(&verdict).unwrap_or_default(),
+    };
+    state.store.insert_verdict(session, &verdict.class, &row).await?;
+    // No interviewer listening is fine: the verdict is stored and sent when one connects.
+    let _ = live.verdicts.send(ServerMsg::Verdict { token, verdict }.to_text().into());
+    Ok(())
+}
+
+async fn interviewer(state: &State, socket: &mut WebSocket, session: &str) -> Result<(), Refusal> {
+    let live = state.live.get(session);
+    let mut verdicts = live.verdicts.subscribe();
+    let mut stopping = state.live.stopping();
+    if let Some(row) = state.store.latest_verdict(session).await? {
+        if let Ok(verdict) = serde_json::from_str::<VerdictV1>(&row.verdict_json) {
+            send(socket, &ServerMsg::Verdict { token: row.token, verdict })
+                .await
+                .map_err(|_| Refusal::new("closed", "socket closed", CLOSE_GOING_AWAY))?;
+        }
+    }
+    loop {
+        tokio::select! {
+            _ = stopping.changed() => {
+                return Err(Refusal::new("shutting_down", "the edge is restarting; reconnect shortly", CLOSE_GOING_AWAY));
+            }
+            pushed = verdicts.recv() => match pushed {
+                Ok(text) => {
+                    if socket.send(Message::Text(text.as_ref().into())).await.is_err() {
+                        return Ok(());
+                    }
+                }
+                // A slow reader skips to the newest verdict; the next one brings it up to date.
+                Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => return Ok(()),
+            },
+            frame = timeout(IDLE_TIMEOUT, socket.recv()) => match frame {
+                Err(_) => {
+                    // Interviewers only listen; keep the socket open while verdicts can still come.
+                }
+                Ok(None) | Ok(Some(Err(_))) | Ok(Some(Ok(Message::Close(_)))) => return Ok(()),
+                Ok(Some(Ok(Message::Text(_)))) | Ok(Some(Ok(Message::Binary(_)))) => {
+                    return Err(Refusal::new("forbidden", "an interviewer link can only listen, not send evidence", CLOSE_POLICY));
+                }
+                Ok(Some(Ok(_))) => {}
+            },
+        }
+    }
+}
