@@ -1,2 +1,224 @@
-//! Placeholder.
-fn main() {}
+//! The `onsite` command: run the edge, create sessions, verify signed verdicts, re-score evidence.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context as _, Result};
+use clap::{Parser, Subcommand};
+use onsite_core::jws::{self, Expect, Jwks, VerifyError};
+use onsite_core::wire::{EvidenceV1, VerdictV1};
+use onsite_core::{score, Features};
+
+#[derive(Parser)]
+#[command(name = "onsite", version, about = "Detects remote-controlled work laptops from browser timing evidence")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs the edge: web pages, session API, WebSocket, signing and storage.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "ONSITE_ADDR", default_value = "127.0.0.1:8080")]
+        addr: SocketAddr,
+        /// Directory for the database, the signing key and the generated API key.
+        #[arg(long, env = "ONSITE_DATA_DIR", default_value = "data")]
+        data_dir: PathBuf,
+        /// Directory with the built web assets (`cargo xtask web` writes `dist/`).
+        #[arg(long, env = "ONSITE_ASSETS", default_value = "dist")]
+        assets: PathBuf,
+        /// Address people reach this edge at, used in links; defaults to http://<addr>.
+        #[arg(long, env = "ONSITE_PUBLIC_URL")]
+        public_url: Option<String>,
+        /// API key for creating sessions; generated into the data directory when not given.
+        #[arg(long, env = "ONSITE_API_KEY", hide_env_values = true)]
+        api_key: Option<String>,
+    },
+    /// Manages sessions on a running edge.
+    Session {
+        #[command(subcommand)]
+        command: SessionCommand,
+    },
+    /// Verifies a signed verdict against a JWK set and prints its claims.
+    ///
+    /// Exit codes: 0 valid; 1 could not read the token or key set; 3 refused (malformed, altered,
+    /// unknown key or algorithm); 4 expired or not yet valid; 5 wrong audience.
+    Verify {
+        /// The JWK set: a file path or an http(s) URL such as http://127.0.0.1:8080/.well-known/jwks.json.
+        #[arg(long)]
+        jwks: String,
+        /// The audience the token must name.
+        #[arg(long, default_value = "onsite")]
+        aud: String,
+        /// Clock skew to tolerate, in seconds.
+        #[arg(long, default_value_t = 60)]
+        leeway_s: u64,
+        /// The token, or `-` to read it from standard input.
+        token: String,
+    },
+    /// Re-scores saved evidence (version-1 evidence JSON) offline and prints the verdict.
+    Score {
+        /// The evidence file.
+        evidence: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum SessionCommand {
+    /// Creates a session and prints its candidate and interviewer links.
+    Create {
+        /// The edge's address.
+        #[arg(long, env = "ONSITE_URL", default_value = "http://127.0.0.1:8080")]
+        server: String,
+        /// The API key.
+        #[arg(long, env = "ONSITE_API_KEY", hide_env_values = true)]
+        api_key: Option<String>,
+        /// Where to read the API key when `--api-key` is not given.
+        #[arg(long, default_value = "data/api-key")]
+        api_key_file: PathBuf,
+        /// Prints the answer as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Serve { addr, data_dir, assets, public_url, api_key } => {
+            serve(addr, data_dir, assets, public_url, api_key).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Session { command: SessionCommand::Create { server, api_key, api_key_file, json } } => {
+            create_session(&server, api_key, &api_key_file, json).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Verify { jwks, aud, leeway_s, token } => verify(&jwks, &aud, leeway_s, &token),
+        Command::Score { evidence } => score_file(&evidence).map(|()| ExitCode::SUCCESS),
+    };
+    outcome.unwrap_or_else(|error| {
+        eprintln!("onsite: {error:#}");
+        ExitCode::FAILURE
+    })
+}
+
+fn serve(addr: SocketAddr, data_dir: PathBuf, assets: PathBuf, public_url: Option<String>, api_key: Option<String>) -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .init();
+    if !assets.join("index.html").is_file() {
+        bail!("no web assets in {} (build them with `cargo run -p xtask -- web`)", assets.display());
+    }
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let mut config = onsite_edge::Config::new(addr, data_dir.clone(), assets);
+        config.public_url = public_url;
+        config.api_key = api_key;
+        let edge = onsite_edge::Edge::open(config)
+            .await
+            .with_context(|| format!("cannot start the edge with data in {}", data_dir.display()))?;
+        println!("onsite edge listening on {}", edge.public_url());
+        match edge.api_key_path() {
+            Some(path) => println!("API key: in {}", path.display()),
+            None => println!("API key: from ONSITE_API_KEY"),
+        }
+        edge.run(async {
+            let _ = tokio::signal::ctrl_c().await;
+            eprintln!("onsite: stopping");
+        })
+        .await
+        .context("the edge stopped with an error")
+    })
+}
+
+fn create_session(server: &str, api_key: Option<String>, api_key_file: &Path, json: bool) -> Result<()> {
+    let api_key = match api_key {
+        Some(key) => key,
+        None => std::fs::read_to_string(api_key_file)
+            .with_context(|| format!("no --api-key given and cannot read {}", api_key_file.display()))?
+            .trim()
+            .to_owned(),
+    };
+    let url = format!("{}/api/v1/sessions", server.trim_end_matches('/'));
+    let answer = match ureq::post(&url).set("Authorization", &format!("Bearer {api_key}")).call() {
+        Ok(response) => response.into_string().context("cannot read the edge's answer")?,
+        Err(ureq::Error::Status(status, response)) => {
+            let body = response.into_string().unwrap_or_default();
+            bail!("the edge refused ({status}): {}", body.trim());
+        }
+        Err(error) => return Err(error).with_context(|| format!("cannot reach the edge at {server}")),
+    };
+    if json {
+        println!("{answer}");
+        return Ok(());
+    }
+    let created: serde_json::Value = serde_json::from_str(&answer).context("the edge's answer is not JSON")?;
+    let field = |name: &str| created.get(name).and_then(|v| v.as_str()).unwrap_or("?").to_owned();
+    println!("session:     {}", field("id"));
+    println!("candidate:   {}", field("candidate_url"));
+    println!("interviewer: {}", field("interviewer_url"));
+    Ok(())
+}
+
+fn read_source(source: &str, what: &str) -> Result<String> {
+    if source == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).with_context(|| format!("cannot read the {what} from standard input"))?;
+        return Ok(text);
+    }
+    if source.starts_with("http://") || source.starts_with("https://") {
+        return ureq::get(source)
+            .call()
+            .with_context(|| format!("cannot fetch the {what} from {source}"))?
+            .into_string()
+            .with_context(|| format!("cannot read the {what} from {source}"));
+    }
+    std::fs::read_to_string(source).with_context(|| format!("cannot read the {what} from {source}"))
+}
+
+fn verify(jwks_source: &str, aud: &str, leeway_s: u64, token: &str) -> Result<ExitCode> {
+    let token = if token == "-" { read_source("-", "token")? } else { token.to_owned() };
+    let jwks = Jwks::parse(&read_source(jwks_source, "key set")?).with_context(|| format!("{jwks_source} is not a JWK set"))?;
+    let now_s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
+    match jws::verify(token.trim(), &jwks, Expect { now_s, audience: Some(aud), leeway_s }) {
+        Ok(claims) => {
+            println!("{}", serde_json::to_string_pretty(&claims).context("cannot print the claims")?);
+            eprintln!("onsite: valid signature by {}; verdict {} for session {}", jwks_kid(&token), claims.verdict.class, claims.sub);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(error) => {
+            eprintln!("onsite: refused: {error}");
+            Ok(ExitCode::from(match error {
+                VerifyError::Expired { .. } | VerifyError::NotYetValid { .. } => 4,
+                VerifyError::WrongAudience { .. } => 5,
+                _ => 3,
+            }))
+        }
+    }
+}
+
+fn jwks_kid(token: &str) -> String {
+    token
+        .split('.')
+        .next()
+        .and_then(onsite_core::b64::decode)
+        .and_then(|header| serde_json::from_slice::<serde_json::Value>(&header).ok())
+        .and_then(|header| header.get("kid").and_then(|kid| kid.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| "?".into())
+}
+
+fn score_file(path: &Path) -> Result<()> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let wire: EvidenceV1 = serde_json::from_str(&text).with_context(|| format!("{} is not version-1 evidence", path.display()))?;
+    let evidence = wire.to_evidence().with_context(|| format!("{} holds invalid evidence", path.display()))?;
+    let verdict = VerdictV1::from_verdict(&score(&Features::from_evidence(&evidence)));
+    println!("{}", serde_json::to_string_pretty(&verdict).context("cannot print the verdict")?);
+    eprintln!("verdict: {} (p_remote {:.3})", verdict.class, verdict.p_remote);
+    for reason in &verdict.reasons {
+        eprintln!("  {:+.2}  {}", reason.weight, reason.text);
+    }
+    Ok(())
+}

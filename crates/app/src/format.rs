@@ -1,0 +1,21 @@
+//! Plain formatting of verdict numbers for people; no scoring happens here.
+
+/// A class name as a label.
+pub fn class_label(class: &str) -> &'static str {
+    match class {
+        "local" => "Local",
+        "remote_suspected" => "Remote control suspected",
+        "remote" => "Remote control",
+        _ => "Inconclusive",
+    }
+}
+
+/// Milliseconds with one decimal, or a dash when unknown.
+pub fn ms(value: Option<f64>) -> String {
+    value.map_or_else(|| "—".to_owned(), |v| format!("{v:.1} ms"))
+}
+
+/// A probability as a whole percentage.
+pub fn percent(p: f64) -> String {
+    format!("{:.0}%", p * 100.0)
+}

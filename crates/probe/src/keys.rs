@@ -1,0 +1,126 @@
+//! Key timing capture: key-down and key-up are paired by physical key in memory, and only the
+//! timings and a coarse class leave this module. The key's identity is dropped on key-up.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use onsite_core::{KeyClass, KeyStroke};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast as _;
+use web_sys::{EventTarget, KeyboardEvent};
+
+/// Presses held at once beyond this are not tracked (no keyboard rolls over this many).
+const MAX_OPEN_PRESSES: usize = 16;
+
+/// A press whose key-up has not come yet.
+#[derive(Debug, Clone, Copy)]
+struct Open {
+    down_at_us: i64,
+    class: KeyClass,
+    repeats: u32,
+    trusted: bool,
+}
+
+/// Pairs key events into presses.
+///
+/// The pairing key is the physical key (`KeyboardEvent.code`), held only while the key is down;
+/// completed presses keep nothing but times, class, repeat count and trust.
+#[derive(Debug, Default)]
+pub struct KeyRecorder {
+    open: HashMap<String, Open>,
+    completed: Vec<KeyStroke>,
+    total: u32,
+}
+
+impl KeyRecorder {
+    /// Records a key-down at `at_ms` (the event's `timeStamp`).
+    pub fn key_down(&mut self, code: &str, at_ms: f64, repeat: bool, trusted: bool) {
+        if let Some(open) = self.open.get_mut(code) {
+            // Auto-repeat sends more key-downs for a held key; count them on the press.
+            if repeat {
+                open.repeats = open.repeats.saturating_add(1);
+                return;
+            }
+            // A second key-down without a key-up means the key-up was lost (focus moved away
+            // mid-press): the old press has no trustworthy dwell, so it is dropped.
+            self.open.remove(code);
+        }
+        if self.open.len() >= MAX_OPEN_PRESSES {
+            return;
+        }
+        let class = KeyClass::from_code(code);
+        self.open.insert(code.to_owned(), Open { down_at_us: to_us(at_ms), class, repeats: 0, trusted });
+    }
+
+    /// Records a key-up; a key-up with no key-down (pressed before capture began) is ignored.
+    pub fn key_up(&mut self, code: &str, at_ms: f64, trusted: bool) {
+        let Some(open) = self.open.remove(code) else { return };
+        let up_at_us = to_us(at_ms).max(open.down_at_us);
+        self.completed.push(KeyStroke {
+            down_at_us: open.down_at_us,
+            up_at_us,
+            class: open.class,
+            repeats: open.repeats,
+            trusted: open.trusted && trusted,
+        });
+        self.total = self.total.saturating_add(1);
+    }
+
+    /// Forgets presses in progress, for example when the page loses focus.
+    pub fn cancel_open(&mut self) {
+        self.open.clear();
+    }
+
+    /// Takes the presses completed since the last call.
+    pub fn take(&mut self) -> Vec<KeyStroke> {
+        std::mem::take(&mut self.completed)
+    }
+
+    /// How many presses were completed since capture began.
+    pub fn total(&self) -> u32 {
+        self.total
+    }
+}
+
+fn to_us(at_ms: f64) -> i64 {
+    // Page timestamps are at most days in milliseconds: the product is far inside i64.
+    (at_ms * 1000.0).round() as i64
+}
+
+type Listener = Closure<dyn FnMut(KeyboardEvent)>;
+
+/// Key listeners attached to a target; dropping it detaches them.
+pub struct KeyCapture {
+    target: EventTarget,
+    down: Listener,
+    up: Listener,
+    blur: Closure<dyn FnMut(web_sys::Event)>,
+}
+
+impl KeyCapture {
+    /// Listens for key events on `target` (capturing phase, passive) and feeds `recorder`.
+    pub fn attach(target: &EventTarget, recorder: Rc<RefCell<KeyRecorder>>) -> KeyCapture {
+        let on_down = recorder.clone();
+        let down = Closure::<dyn FnMut(KeyboardEvent)>::new(move |event: KeyboardEvent| {
+            on_down.borrow_mut().key_down(&event.code(), event.time_stamp(), event.repeat(), event.is_trusted());
+        });
+        let on_up = recorder.clone();
+        let up = Closure::<dyn FnMut(KeyboardEvent)>::new(move |event: KeyboardEvent| {
+            on_up.borrow_mut().key_up(&event.code(), event.time_stamp(), event.is_trusted());
+        });
+        let blur = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| recorder.borrow_mut().cancel_open());
+        let _ = target.add_event_listener_with_callback_and_bool("keydown", down.as_ref().unchecked_ref(), true);
+        let _ = target.add_event_listener_with_callback_and_bool("keyup", up.as_ref().unchecked_ref(), true);
+        let _ = target.add_event_listener_with_callback_and_bool("blur", blur.as_ref().unchecked_ref(), true);
+        KeyCapture { target: target.clone(), down, up, blur }
+    }
+}
+
+impl Drop for KeyCapture {
+    fn drop(&mut self) {
+        let _ = self.target.remove_event_listener_with_callback_and_bool("keydown", self.down.as_ref().unchecked_ref(), true);
+        let _ = self.target.remove_event_listener_with_callback_and_bool("keyup", self.up.as_ref().unchecked_ref(), true);
+        let _ = self.target.remove_event_listener_with_callback_and_bool("blur", self.blur.as_ref().unchecked_ref(), true);
+    }
+}

@@ -1,0 +1,63 @@
+//! Page helpers for the app: the link's fragment, same-origin URLs, the wall clock and fetch.
+
+use wasm_bindgen::JsCast as _;
+use wasm_bindgen_futures::JsFuture;
+
+use crate::{describe, ProbeError};
+
+/// The page's window.
+pub fn window() -> Result<web_sys::Window, ProbeError> {
+    web_sys::window().ok_or(ProbeError::Unsupported("a window"))
+}
+
+/// The page's document, as an event target for key capture.
+pub fn document_target() -> Result<web_sys::EventTarget, ProbeError> {
+    let document = window()?.document().ok_or(ProbeError::Unsupported("a document"))?;
+    Ok(document.into())
+}
+
+/// The path of the page, such as `/candidate`.
+pub fn path() -> String {
+    window().ok().and_then(|w| w.location().pathname().ok()).unwrap_or_default()
+}
+
+/// The `name=value` pairs of the URL fragment, where links carry their capability.
+pub fn fragment_params() -> Vec<(String, String)> {
+    let hash = window().ok().and_then(|w| w.location().hash().ok()).unwrap_or_default();
+    parse_params(hash.trim_start_matches('#'))
+}
+
+/// Parses `a=1&b=2`; values here are base64url, so no percent-decoding is needed.
+pub fn parse_params(text: &str) -> Vec<(String, String)> {
+    text.split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect()
+}
+
+/// The WebSocket URL of the edge that served this page.
+pub fn socket_url() -> Result<String, ProbeError> {
+    let location = window()?.location();
+    let protocol = location.protocol().map_err(|_| ProbeError::Unsupported("location.protocol"))?;
+    let host = location.host().map_err(|_| ProbeError::Unsupported("location.host"))?;
+    let scheme = if protocol == "https:" { "wss" } else { "ws" };
+    Ok(format!("{scheme}://{host}/api/v1/ws"))
+}
+
+/// Seconds since the Unix epoch by the browser's clock.
+pub fn now_s() -> u64 {
+    // Date.now() is a whole number of milliseconds well inside u64.
+    (js_sys::Date::now() / 1000.0).max(0.0) as u64
+}
+
+/// Fetches a same-origin URL as text.
+pub async fn fetch_text(url: &str) -> Result<String, ProbeError> {
+    let fail = |why: String| ProbeError::Fetch { url: url.to_owned(), why };
+    let response = JsFuture::from(window()?.fetch_with_str(url)).await.map_err(|e| fail(describe(&e)))?;
+    let response: web_sys::Response = response.dyn_into().map_err(|_| fail("not a response".into()))?;
+    if !response.ok() {
+        return Err(fail(format!("HTTP {}", response.status())));
+    }
+    let text = JsFuture::from(response.text().map_err(|e| fail(describe(&e)))?).await.map_err(|e| fail(describe(&e)))?;
+    text.as_string().ok_or_else(|| fail("body is not text".into()))
+}
