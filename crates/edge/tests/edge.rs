@@ -1,0 +1,296 @@
+//! The edge end to end over real sockets: a real server on loopback, a real SQLite file, real
+//! WebSockets, and the real signing and verifying path.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt as _, StreamExt as _};
+use onsite_core::jws::{self, Expect, Jwks};
+use onsite_core::wire::{self, ClientMsg, Role, ServerMsg, StrokeV1, PROTOCOL_VERSION};
+use onsite_edge::{Config, Edge};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A running edge with its own data directory.
+struct Running {
+    addr: std::net::SocketAddr,
+    api_key: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    async fn start(data: &std::path::Path, assets: &std::path::Path) -> Running {
+        let config = Config::new("127.0.0.1:0".parse().expect("address"), data.to_path_buf(), assets.to_path_buf());
+        let edge = Edge::open(config).await.expect("edge opens");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let addr = edge.local_addr();
+        let api_key = edge.api_key().to_owned();
+        let task = tokio::spawn(async move {
+            edge.run(async {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("edge runs");
+        });
+        Running { addr, api_key, stop: Some(stop), task }
+    }
+
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        tokio::time::timeout(Duration::from_secs(10), &mut self.task).await.expect("edge stops in time").expect("edge task");
+    }
+
+    /// A raw HTTP/1.1 request; returns the status and body.
+    async fn http(&self, method: &str, path: &str, bearer: Option<&str>) -> (u16, String) {
+        let mut stream = TcpStream::connect(self.addr).await.expect("connect");
+        let auth = bearer.map(|key| format!("Authorization: Bearer {key}\r\n")).unwrap_or_default();
+        let request = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n", self.addr);
+        stream.write_all(request.as_bytes()).await.expect("write");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.expect("read");
+        let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+        (status, body)
+    }
+
+    async fn create_session(&self) -> Session {
+        let (status, body) = self.http("POST", "/api/v1/sessions", Some(&self.api_key)).await;
+        assert_eq!(status, 201, "{body}");
+        let json: serde_json::Value = serde_json::from_str(&body).expect("json");
+        let token_of = |field: &str| {
+            let url = json[field].as_str().expect("url").to_owned();
+            assert!(url.starts_with(&format!("http://{}/", self.addr)), "{url}");
+            url.rsplit_once("token=").expect("token").1.to_owned()
+        };
+        Session {
+            id: json["id"].as_str().expect("id").to_owned(),
+            candidate: token_of("candidate_url"),
+            interviewer: token_of("interviewer_url"),
+        }
+    }
+
+    async fn socket(&self) -> Socket {
+        tokio_tungstenite::connect_async(format!("ws://{}/api/v1/ws", self.addr)).await.expect("ws connects").0
+    }
+
+    /// Opens a socket and says hello; returns the socket after the welcome.
+    async fn join(&self, role: Role, session: &str, token: &str) -> Socket {
+        let mut socket = self.socket().await;
+        send(&mut socket, &ClientMsg::Hello { v: PROTOCOL_VERSION, role, session: session.into(), token: token.into() }).await;
+        match next_text(&mut socket).await {
+            ServerMsg::Welcome { role: welcomed, .. } => assert_eq!(welcomed, role),
+            other => panic!("expected welcome, got {other:?}"),
+        }
+        socket
+    }
+}
+
+struct Session {
+    id: String,
+    candidate: String,
+    interviewer: String,
+}
+
+async fn send(socket: &mut Socket, msg: &ClientMsg) {
+    socket.send(Message::Text(msg.to_text().into())).await.expect("send");
+}
+
+/// The next text message, answering echo probes on the way as a browser would.
+async fn next_text(socket: &mut Socket) -> ServerMsg {
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(10), socket.next()).await.expect("a frame in time");
+        match frame.expect("socket open").expect("frame") {
+            Message::Text(text) => return ServerMsg::parse(&text).expect("server message"),
+            Message::Binary(bytes) => {
+                assert!(wire::parse_echo(&bytes).is_some(), "binary frames are echo probes");
+                socket.send(Message::Binary(bytes)).await.expect("echo");
+            }
+            Message::Close(frame) => panic!("closed: {frame:?}"),
+            _ => {}
+        }
+    }
+}
+
+/// Answers echo probes for `duration`; any text frame in that time is a failure.
+async fn pump(socket: &mut Socket, duration: Duration) {
+    let deadline = tokio::time::Instant::now() + duration;
+    while let Ok(frame) = tokio::time::timeout_at(deadline, socket.next()).await {
+        match frame.expect("socket open").expect("frame") {
+            Message::Binary(bytes) => socket.send(Message::Binary(bytes)).await.expect("echo"),
+            Message::Text(text) => panic!("unexpected {text}"),
+            _ => {}
+        }
+    }
+}
+
+/// Reads until the edge closes; returns the error frame's code and the close code.
+async fn refusal(socket: &mut Socket) -> (String, Option<CloseCode>) {
+    let mut error = String::new();
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(10), socket.next()).await.expect("a frame in time");
+        match frame {
+            Some(Ok(Message::Text(text))) => {
+                if let Ok(ServerMsg::Error { code, .. }) = ServerMsg::parse(&text) {
+                    error = code;
+                }
+            }
+            Some(Ok(Message::Close(frame))) => return (error, frame.map(|f| f.code)),
+            Some(Ok(_)) => {}
+            None | Some(Err(_)) => return (error, None),
+        }
+    }
+}
+
+fn typing(batch: u64, count: i64) -> Vec<StrokeV1> {
+    let start = i64::try_from(batch).expect("small") * 10_000_000;
+    (0..count)
+        .map(|i| StrokeV1 {
+            down_us: start + i * 170_000 + (i % 4) * 13_000,
+            up_us: start + i * 170_000 + (i % 4) * 13_000 + 80_000 + (i % 3) * 11_000,
+            class: "letter".into(),
+            repeats: 0,
+            trusted: true,
+        })
+        .collect()
+}
+
+fn dirs() -> (tempfile::TempDir, tempfile::TempDir) {
+    let data = tempfile::tempdir().expect("data dir");
+    let assets = tempfile::tempdir().expect("assets dir");
+    std::fs::write(assets.path().join("index.html"), "<!doctype html><title>onsite</title>").expect("index");
+    (data, assets)
+}
+
+#[tokio::test]
+async fn a_candidates_evidence_reaches_the_interviewer_as_a_verifiable_verdict() {
+    let (data, assets) = dirs();
+    let edge = Running::start(data.path(), assets.path()).await;
+    let session = edge.create_session().await;
+    let mut interviewer = edge.join(Role::Interviewer, &session.id, &session.interviewer).await;
+    let mut candidate = edge.join(Role::Candidate, &session.id, &session.candidate).await;
+
+    for seq in 1..=3 {
+        send(&mut candidate, &ClientMsg::Evidence { seq, strokes: typing(seq, 10) }).await;
+        assert_eq!(next_text(&mut candidate).await, ServerMsg::Ack { seq });
+    }
+    // A resent batch is acknowledged again and stored once; a gap is refused.
+    send(&mut candidate, &ClientMsg::Evidence { seq: 2, strokes: typing(2, 10) }).await;
+    assert_eq!(next_text(&mut candidate).await, ServerMsg::Ack { seq: 2 });
+    send(&mut candidate, &ClientMsg::Evidence { seq: 5, strokes: typing(5, 10) }).await;
+    assert!(matches!(next_text(&mut candidate).await, ServerMsg::Error { code, .. } if code == "out_of_order"));
+    // Answer the edge's echo probes for a while, as a browser does, then finish.
+    pump(&mut candidate, Duration::from_millis(3000)).await;
+    send(&mut candidate, &ClientMsg::Finish).await;
+    assert_eq!(next_text(&mut candidate).await, ServerMsg::Finished);
+
+    let (status, jwks_text) = edge.http("GET", "/.well-known/jwks.json", None).await;
+    assert_eq!(status, 200);
+    let jwks = Jwks::parse(&jwks_text).expect("jwks");
+    let now_s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
+    let mut last = None;
+    while last.as_ref().is_none_or(|(_, claims): &(String, jws::Claims)| claims.verdict.rtt_samples < 5 || claims.verdict.keystrokes < 30) {
+        if let ServerMsg::Verdict { token, verdict } = next_text(&mut interviewer).await {
+            let claims = jws::verify(&token, &jwks, Expect { now_s, audience: Some("onsite"), leeway_s: 5 }).expect("verifies");
+            assert_eq!(claims.verdict, verdict);
+            assert_eq!(claims.sub, session.id);
+            last = Some((token, claims));
+        }
+    }
+    let (_, claims) = last.expect("a verdict");
+    assert_eq!(claims.verdict.keystrokes, 30);
+    assert_eq!(claims.verdict.class, "local");
+    let rtt_min_ms = claims.verdict.rtt_min_ms.expect("round trips measured");
+    assert!(rtt_min_ms < 50.0, "loopback round trip {rtt_min_ms} ms");
+    edge.stop().await;
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_clearly_and_the_edge_keeps_serving() {
+    let (data, assets) = dirs();
+    let edge = Running::start(data.path(), assets.path()).await;
+    let session = edge.create_session().await;
+
+    let (status, body) = edge.http("POST", "/api/v1/sessions", Some("wrong-key")).await;
+    assert_eq!((status, body.contains("API key is wrong")), (401, true), "{body}");
+    let (status, _) = edge.http("POST", "/api/v1/sessions", None).await;
+    assert_eq!(status, 401);
+
+    // A wrong capability, and a candidate token used as the interviewer's.
+    for (role, token) in [(Role::Candidate, "not-the-token"), (Role::Interviewer, session.candidate.as_str())] {
+        let mut socket = edge.socket().await;
+        send(&mut socket, &ClientMsg::Hello { v: PROTOCOL_VERSION, role, session: session.id.clone(), token: token.into() }).await;
+        assert_eq!(refusal(&mut socket).await, ("unauthorized".into(), Some(CloseCode::Policy)));
+    }
+
+    // Malformed JSON after hello.
+    let mut socket = edge.join(Role::Candidate, &session.id, &session.candidate).await;
+    socket.send(Message::Text("{\"t\":\"evidence\",".into())).await.expect("send");
+    assert_eq!(refusal(&mut socket).await, ("malformed".into(), Some(CloseCode::Invalid)));
+
+    // A frame over the 64 KiB limit.
+    let mut socket = edge.join(Role::Candidate, &session.id, &session.candidate).await;
+    socket.send(Message::Text("x".repeat(100 * 1024).into())).await.expect("send");
+    assert_eq!(refusal(&mut socket).await, ("too_large".into(), Some(CloseCode::Size)));
+
+    // A key identity smuggled into a press.
+    let mut socket = edge.join(Role::Candidate, &session.id, &session.candidate).await;
+    let smuggled = r#"{"t":"evidence","seq":1,"strokes":[{"down_us":1,"up_us":90,"class":"letter","repeats":0,"trusted":true,"code":"KeyA"}]}"#;
+    socket.send(Message::Text(smuggled.into())).await.expect("send");
+    assert_eq!(refusal(&mut socket).await, ("malformed".into(), Some(CloseCode::Invalid)));
+
+    // An interviewer cannot write evidence.
+    let mut socket = edge.join(Role::Interviewer, &session.id, &session.interviewer).await;
+    send(&mut socket, &ClientMsg::Evidence { seq: 1, strokes: typing(1, 3) }).await;
+    assert_eq!(refusal(&mut socket).await.0, "forbidden");
+
+    // Nothing above was stored, and the edge still serves everyone.
+    let (status, body) = edge.http("GET", "/healthz", None).await;
+    assert_eq!((status, body.trim()), (200, "ok"));
+    let mut candidate = edge.join(Role::Candidate, &session.id, &session.candidate).await;
+    send(&mut candidate, &ClientMsg::Evidence { seq: 1, strokes: typing(1, 3) }).await;
+    assert_eq!(next_text(&mut candidate).await, ServerMsg::Ack { seq: 1 });
+    edge.stop().await;
+}
+
+#[tokio::test]
+async fn a_restarted_edge_keeps_its_keys_sessions_and_evidence() {
+    let (data, assets) = dirs();
+    let edge = Running::start(data.path(), assets.path()).await;
+    let session = edge.create_session().await;
+    let (_, jwks_before) = edge.http("GET", "/.well-known/jwks.json", None).await;
+    let api_key = edge.api_key.clone();
+    let mut candidate = edge.join(Role::Candidate, &session.id, &session.candidate).await;
+    send(&mut candidate, &ClientMsg::Evidence { seq: 1, strokes: typing(1, 25) }).await;
+    assert_eq!(next_text(&mut candidate).await, ServerMsg::Ack { seq: 1 });
+    drop(candidate);
+    edge.stop().await;
+
+    let edge = Running::start(data.path(), assets.path()).await;
+    assert_eq!(edge.api_key, api_key);
+    assert_eq!(edge.http("GET", "/.well-known/jwks.json", None).await.1, jwks_before);
+    let mut candidate = edge.join(Role::Candidate, &session.id, &session.candidate).await;
+    // Batch 1 is already stored: a resend is acknowledged without storing it twice.
+    send(&mut candidate, &ClientMsg::Evidence { seq: 1, strokes: typing(1, 25) }).await;
+    assert_eq!(next_text(&mut candidate).await, ServerMsg::Ack { seq: 1 });
+    send(&mut candidate, &ClientMsg::Finish).await;
+    assert_eq!(next_text(&mut candidate).await, ServerMsg::Finished);
+    let mut interviewer = edge.join(Role::Interviewer, &session.id, &session.interviewer).await;
+    match next_text(&mut interviewer).await {
+        ServerMsg::Verdict { verdict, .. } => assert_eq!(verdict.keystrokes, 25),
+        other => panic!("expected the stored verdict, got {other:?}"),
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(data.path().join("signing-key")).expect("key file").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    edge.stop().await;
+}

@@ -1,0 +1,139 @@
+// The walking skeleton end to end: a candidate types in the real widget in headless Chromium, the
+// real edge scores and signs, and the interviewer page in a second browser context shows the
+// verdict live with its signature verified in the browser.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { startEdge, launchBrowser, onsite, typeWithTimings } from "./harness.mjs";
+
+const SENTENCE = "the quick brown fox jumps over the lazy dog";
+// Characters and physical key names the probe saw; none may leave the page.
+const TYPED_KEYS = new Set([...SENTENCE]);
+const TYPED_CODES = new Set([...SENTENCE].map((c) => (c === " " ? "Space" : "Key" + c.toUpperCase())));
+const FORBIDDEN_FIELDS = new Set(["key", "code", "char", "charCode", "keyCode", "which", "text", "data"]);
+
+let edge;
+let browser;
+
+before(async () => {
+  edge = await startEdge();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await edge?.stop();
+});
+
+/** Every string and field name in a JSON value. */
+function* walk(value, path = "$") {
+  if (Array.isArray(value)) {
+    for (const [i, item] of value.entries()) yield* walk(item, `${path}[${i}]`);
+  } else if (value && typeof value === "object") {
+    for (const [name, item] of Object.entries(value)) {
+      yield { kind: "field", name, path };
+      yield* walk(item, `${path}.${name}`);
+    }
+  } else if (typeof value === "string") {
+    yield { kind: "string", value, path };
+  }
+}
+
+test("a candidate's typing reaches the interviewer as a live, verified verdict, and no key identity leaves the page", async () => {
+  const session = await edge.createSession();
+  assert.match(session.candidate_url, /\/candidate#session=[\w-]+&token=[\w-]{40,}$/);
+
+  // The interviewer watches from a separate browser context.
+  const interviewerContext = await browser.newContext();
+  const interviewer = await interviewerContext.newPage();
+  const tokens = [];
+  interviewer.on("websocket", (ws) => ws.on("framereceived", ({ payload }) => {
+    if (typeof payload === "string" && payload.includes('"t":"verdict"')) tokens.push(JSON.parse(payload).token);
+  }));
+  await interviewer.goto(session.interviewer_url);
+  await interviewer.getByTestId("link").filter({ hasText: "live" }).waitFor({ timeout: 15_000 });
+
+  const candidateContext = await browser.newContext();
+  const candidate = await candidateContext.newPage();
+  const sentFrames = [];
+  candidate.on("websocket", (ws) => ws.on("framesent", ({ payload }) => sentFrames.push(payload)));
+  const consoleErrors = [];
+  candidate.on("console", (msg) => msg.type() === "error" && consoleErrors.push(msg.text()));
+  await candidate.goto(session.candidate_url);
+  assert.equal(await candidate.evaluate(() => crossOriginIsolated), true, "the candidate page is cross-origin isolated");
+  await candidate.getByTestId("consent").click();
+  await candidate.getByTestId("typing-box").click();
+  await candidate.getByTestId("probe-status").filter({ hasText: "connected" }).waitFor({ timeout: 10_000 });
+
+  const presses = await typeWithTimings(candidate, SENTENCE, {
+    holdMs: (i) => 60 + ((i * 37) % 50),
+    gapMs: (i) => 70 + ((i * 53) % 90),
+  });
+  assert.equal(await candidate.getByTestId("typing-box").inputValue(), SENTENCE, "the text stays in the page");
+  await candidate.getByTestId("finish").click();
+  await candidate.getByTestId("done").waitFor({ timeout: 15_000 });
+
+  // The verdict arrives live, counts exactly the presses injected, and verifies in the browser.
+  await interviewer.getByTestId("keystrokes").filter({ hasText: new RegExp(`^${presses}$`) }).waitFor({ timeout: 15_000 });
+  await interviewer.getByTestId("signature").filter({ hasText: /^signature verified$/ }).waitFor({ timeout: 10_000 });
+  const verdictClass = await interviewer.getByTestId("verdict-class").getAttribute("data-class");
+  assert.ok(["local", "inconclusive"].includes(verdictClass), `a person typing locally is not flagged (got ${verdictClass})`);
+  const rttMinMs = Number(await interviewer.getByTestId("rtt-min").getAttribute("data-ms"));
+  const rttMedianMs = Number(await interviewer.getByTestId("rtt-median").getAttribute("data-ms"));
+  assert.ok(rttMinMs > 0 && rttMinMs < 20, `loopback minimum round trip ${rttMinMs} ms`);
+  assert.ok(rttMedianMs >= rttMinMs && rttMedianMs < 100, `loopback median round trip ${rttMedianMs} ms`);
+
+  // The newest token verifies with the CLI against the live key set; an altered one does not.
+  const token = tokens.at(-1);
+  assert.ok(token, "the interviewer received a token");
+  const verified = onsite("verify", "--jwks", `${edge.url}/.well-known/jwks.json`, token);
+  assert.equal(verified.code, 0, verified.stderr);
+  assert.equal(JSON.parse(verified.stdout).verdict.keystrokes, presses);
+  const [header, claims, signature] = token.split(".");
+  const forged = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(claims, "base64url")), sub: "another" })).toString("base64url");
+  const tampered = onsite("verify", "--jwks", `${edge.url}/.well-known/jwks.json`, `${header}.${forged}.${signature}`);
+  assert.equal(tampered.code, 3, tampered.stderr);
+  assert.match(tampered.stderr, /signature does not verify/);
+
+  // Privacy: no frame the candidate page sent names a key, and no stored byte holds the text.
+  assert.ok(sentFrames.length > 5, "frames were captured");
+  let strokesSeen = 0;
+  for (const payload of sentFrames) {
+    if (typeof payload !== "string") {
+      assert.equal(payload.length, 5, "binary frames are 5-byte echo replies");
+      continue;
+    }
+    for (const word of SENTENCE.split(" ").filter((w) => w.length >= 3)) assert.ok(!payload.includes(word), `frame holds "${word}"`);
+    const message = JSON.parse(payload);
+    if (message.t === "evidence") strokesSeen += message.strokes.length;
+    for (const item of walk(message)) {
+      if (item.kind === "field") assert.ok(!FORBIDDEN_FIELDS.has(item.name), `field ${item.name} at ${item.path}`);
+      if (item.kind === "string" && item.path !== "$.token" && item.path !== "$.session") {
+        assert.ok(!TYPED_KEYS.has(item.value) && !TYPED_CODES.has(item.value), `key identity ${item.value} at ${item.path}`);
+      }
+    }
+  }
+  assert.equal(strokesSeen, presses, "every press was sent, as timings");
+  for (const file of readdirSync(edge.dataDir)) {
+    const bytes = readFileSync(join(edge.dataDir, file)).toString("latin1");
+    for (const needle of ["quick", "brown", "lazy", "KeyQ", "KeyZ"]) assert.ok(!bytes.includes(needle), `${file} holds ${needle}`);
+  }
+  assert.deepEqual(consoleErrors, [], "the candidate page logged no errors");
+  await candidateContext.close();
+  await interviewerContext.close();
+});
+
+test("a link with a wrong token is refused with a sentence, and the edge keeps serving", async () => {
+  const session = await edge.createSession();
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(session.interviewer_url.replace(/token=[\w-]+/, "token=wrong"));
+  await page.getByTestId("link").filter({ hasText: "not valid" }).waitFor({ timeout: 10_000 });
+  const incomplete = await context.newPage();
+  await incomplete.goto(`${edge.url}/candidate`);
+  await incomplete.getByRole("alert").filter({ hasText: "This link is incomplete" }).waitFor();
+  const health = await fetch(`${edge.url}/healthz`);
+  assert.equal(health.status, 200);
+  await context.close();
+});
