@@ -3,15 +3,22 @@
 // verdict live with its signature verified in the browser.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startEdge, launchBrowser, onsite, typeWithTimings } from "./harness.mjs";
 
-const SENTENCE = "the quick brown fox jumps over the lazy dog";
-// Characters and physical key names the probe saw; none may leave the page.
-const TYPED_KEYS = new Set([...SENTENCE]);
-const TYPED_CODES = new Set([...SENTENCE].map((c) => (c === " " ? "Space" : "Key" + c.toUpperCase())));
+/** The physical key (`KeyboardEvent.code`) of a character on a US layout. */
+function codeOf(char) {
+  if (char === " ") return "Space";
+  if (char === ".") return "Period";
+  return "Key" + char.toUpperCase();
+}
 const FORBIDDEN_FIELDS = new Set(["key", "code", "char", "charCode", "keyCode", "which", "text", "data"]);
+
+// Screenshots of each step, for people to look at (docs/screenshots/ holds a copy).
+const SHOTS = new URL("./artifacts/", import.meta.url).pathname;
+mkdirSync(SHOTS, { recursive: true });
+const shot = (name) => join(SHOTS, name);
 
 let edge;
 let browser;
@@ -62,21 +69,28 @@ test("a candidate's typing reaches the interviewer as a live, verified verdict, 
   candidate.on("console", (msg) => msg.type() === "error" && consoleErrors.push(msg.text()));
   await candidate.goto(session.candidate_url);
   assert.equal(await candidate.evaluate(() => crossOriginIsolated), true, "the candidate page is cross-origin isolated");
+  await candidate.screenshot({ path: shot("candidate-consent.png"), fullPage: true });
   await candidate.getByTestId("consent").click();
   await candidate.getByTestId("typing-box").click();
   await candidate.getByTestId("probe-status").filter({ hasText: "connected" }).waitFor({ timeout: 10_000 });
 
+  // Type the sentence the widget shows; its characters and key names must never leave the page.
+  const SENTENCE = (await candidate.locator(".sentence").textContent()).trim();
+  const TYPED_KEYS = new Set([...SENTENCE]);
+  const TYPED_CODES = new Set([...SENTENCE].map(codeOf));
   const presses = await typeWithTimings(candidate, SENTENCE, {
     holdMs: (i) => 60 + ((i * 37) % 50),
     gapMs: (i) => 70 + ((i * 53) % 90),
   });
   assert.equal(await candidate.getByTestId("typing-box").inputValue(), SENTENCE, "the text stays in the page");
+  await candidate.screenshot({ path: shot("candidate-typing.png"), fullPage: true });
   await candidate.getByTestId("finish").click();
   await candidate.getByTestId("done").waitFor({ timeout: 15_000 });
 
   // The verdict arrives live, counts exactly the presses injected, and verifies in the browser.
   await interviewer.getByTestId("keystrokes").filter({ hasText: new RegExp(`^${presses}$`) }).waitFor({ timeout: 15_000 });
   await interviewer.getByTestId("signature").filter({ hasText: /^signature verified$/ }).waitFor({ timeout: 10_000 });
+  await interviewer.screenshot({ path: shot("interviewer-verdict.png"), fullPage: true });
   const verdictClass = await interviewer.getByTestId("verdict-class").getAttribute("data-class");
   assert.ok(["local", "inconclusive"].includes(verdictClass), `a person typing locally is not flagged (got ${verdictClass})`);
   const rttMinMs = Number(await interviewer.getByTestId("rtt-min").getAttribute("data-ms"));
@@ -117,7 +131,7 @@ test("a candidate's typing reaches the interviewer as a live, verified verdict, 
   assert.equal(strokesSeen, presses, "every press was sent, as timings");
   for (const file of readdirSync(edge.dataDir)) {
     const bytes = readFileSync(join(edge.dataDir, file)).toString("latin1");
-    for (const needle of ["quick", "brown", "lazy", "KeyQ", "KeyZ"]) assert.ok(!bytes.includes(needle), `${file} holds ${needle}`);
+    for (const needle of ["quick", "brown", "lazy", "wizards", "KeyQ", "KeyZ", "Period"]) assert.ok(!bytes.includes(needle), `${file} holds ${needle}`);
   }
   assert.deepEqual(consoleErrors, [], "the candidate page logged no errors");
   await candidateContext.close();
