@@ -47,3 +47,14 @@ ensure_node_packages() {
   done
   export PATH="$PWD/tools/node_modules/.bin:$PATH"
 }
+
+# Python packages for the interop tests, in a virtual environment of their own.
+ensure_python_packages() {
+  local venv=tests/interop/.venv
+  if [ ! -x "$venv/bin/python" ] || [ tests/interop/requirements.txt -nt "$venv/bin/python" ]; then
+    step "installing Python packages for the interop tests"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/interop/requirements.txt
+    touch "$venv/bin/python"
+  fi
+}

@@ -78,3 +78,59 @@ export async function typeWithTimings(page, text, { holdMs, gapMs }) {
   }
   return presses;
 }
+
+/**
+ * Produces a signed verdict without the widget: a page on the edge's origin opens the candidate
+ * and interviewer sockets itself, answers echo probes, sends `strokes` presses of steady typing,
+ * and returns the newest token once it counts them all.
+ */
+export async function produceVerdict(browser, edge, strokes = 30) {
+  const session = await edge.createSession();
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${edge.url}/`);
+  const token = await page.evaluate(async ({ session, strokes }) => {
+    const capability = (url) => Object.fromEntries(new URL(url).hash.slice(1).split("&").map((p) => p.split("=")));
+    const connect = (role, url, onMessage) =>
+      new Promise((resolve, reject) => {
+        const { session: id, token } = capability(url);
+        const ws = new WebSocket(`ws://${location.host}/api/v1/ws`);
+        ws.binaryType = "arraybuffer";
+        ws.onopen = () => ws.send(JSON.stringify({ t: "hello", v: 1, role, session: id, token }));
+        ws.onerror = () => reject(new Error(`${role} socket failed`));
+        ws.onmessage = (event) => {
+          if (typeof event.data !== "string") return ws.send(event.data);
+          const message = JSON.parse(event.data);
+          if (message.t === "welcome") resolve(ws);
+          onMessage(message);
+        };
+      });
+    let latest = null;
+    const done = new Promise((resolve) => {
+      connect("interviewer", session.interviewer_url, (m) => {
+        if (m.t === "verdict" && m.verdict.keystrokes === strokes) {
+          latest = m.token;
+          resolve();
+        }
+      });
+    });
+    const candidate = await connect("candidate", session.candidate_url, () => {});
+    const presses = Array.from({ length: strokes }, (_, i) => {
+      const down_us = 1_000_000 + i * 180_000 + (i % 4) * 15_000;
+      return { down_us, up_us: down_us + 70_000 + (i % 5) * 9_000, class: "letter", repeats: 0, trusted: true };
+    });
+    candidate.send(JSON.stringify({ t: "evidence", seq: 1, strokes: presses }));
+    candidate.send(JSON.stringify({ t: "finish" }));
+    await done;
+    return latest;
+  }, { session, strokes });
+  await context.close();
+  return { session, token };
+}
+
+/** Changes one claim of a token and keeps its signature: a forgery that must be refused. */
+export function tamper(token, changes) {
+  const [header, claims, signature] = token.split(".");
+  const altered = { ...JSON.parse(Buffer.from(claims, "base64url")), ...changes };
+  return `${header}.${Buffer.from(JSON.stringify(altered)).toString("base64url")}.${signature}`;
+}

@@ -8,7 +8,7 @@ use anyhow::{bail, Context as _, Result};
 use clap::{Parser, Subcommand};
 use onsite_core::jws::{self, Expect, Jwks, VerifyError};
 use onsite_core::wire::{EvidenceV1, VerdictV1};
-use onsite_core::{score, Features};
+use onsite_core::{score, Features, Policy, PolicyError};
 
 #[derive(Parser)]
 #[command(name = "onsite", version, about = "Detects remote-controlled work laptops from browser timing evidence")]
@@ -42,10 +42,11 @@ enum Command {
         #[command(subcommand)]
         command: SessionCommand,
     },
-    /// Verifies a signed verdict against a JWK set and prints its claims.
+    /// Verifies a signed verdict against a JWK set, applies a policy, and prints its claims.
     ///
-    /// Exit codes: 0 valid; 1 could not read the token or key set; 3 refused (malformed, altered,
-    /// unknown key or algorithm); 4 expired or not yet valid; 5 wrong audience.
+    /// Exit codes: 0 valid and passes the policy; 1 could not read the token or key set;
+    /// 3 refused (malformed, altered, unknown key or algorithm); 4 expired or not yet valid;
+    /// 5 wrong audience; 6 older than --max-age; 7 verdict class not in --require.
     Verify {
         /// The JWK set: a file path or an http(s) URL such as http://127.0.0.1:8080/.well-known/jwks.json.
         #[arg(long)]
@@ -53,16 +54,42 @@ enum Command {
         /// The audience the token must name.
         #[arg(long, default_value = "onsite")]
         aud: String,
+        /// Verdict classes that pass, comma-separated (local, remote_suspected, remote, inconclusive);
+        /// any class passes when not given.
+        #[arg(long)]
+        require: Option<String>,
+        /// The oldest verdict accepted, in seconds since it was issued.
+        #[arg(long)]
+        max_age: Option<u64>,
         /// Clock skew to tolerate, in seconds.
         #[arg(long, default_value_t = 60)]
         leeway_s: u64,
         /// The token, or `-` to read it from standard input.
         token: String,
     },
+    /// Manages the edge's signing keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Re-scores saved evidence (version-1 evidence JSON) offline and prints the verdict.
     Score {
         /// The evidence file.
         evidence: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Adds a new signing key; older keys stay published until their tokens expire.
+    Rotate {
+        #[arg(long, env = "ONSITE_DATA_DIR", default_value = "data")]
+        data_dir: PathBuf,
+    },
+    /// Lists the signing keys.
+    List {
+        #[arg(long, env = "ONSITE_DATA_DIR", default_value = "data")]
+        data_dir: PathBuf,
     },
 }
 
@@ -94,7 +121,11 @@ fn main() -> ExitCode {
         Command::Session { command: SessionCommand::Create { server, api_key, api_key_file, json } } => {
             create_session(&server, api_key, &api_key_file, json).map(|()| ExitCode::SUCCESS)
         }
-        Command::Verify { jwks, aud, leeway_s, token } => verify(&jwks, &aud, leeway_s, &token),
+        Command::Verify { jwks, aud, require, max_age, leeway_s, token } => {
+            verify(&jwks, &aud, require.as_deref(), max_age, leeway_s, &token)
+        }
+        Command::Keys { command: KeysCommand::Rotate { data_dir } } => rotate_keys(&data_dir).map(|()| ExitCode::SUCCESS),
+        Command::Keys { command: KeysCommand::List { data_dir } } => list_keys(&data_dir).map(|()| ExitCode::SUCCESS),
         Command::Score { evidence } => score_file(&evidence).map(|()| ExitCode::SUCCESS),
     };
     outcome.unwrap_or_else(|error| {
@@ -179,15 +210,33 @@ fn read_source(source: &str, what: &str) -> Result<String> {
     std::fs::read_to_string(source).with_context(|| format!("cannot read the {what} from {source}"))
 }
 
-fn verify(jwks_source: &str, aud: &str, leeway_s: u64, token: &str) -> Result<ExitCode> {
+fn now_s() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs()
+}
+
+fn verify(jwks_source: &str, aud: &str, require: Option<&str>, max_age_s: Option<u64>, leeway_s: u64, token: &str) -> Result<ExitCode> {
+    let allowed = match require {
+        Some(text) => Policy::parse_classes(text).map_err(anyhow::Error::msg).context("--require")?,
+        None => Vec::new(),
+    };
+    let policy = Policy { allowed, max_age_s };
     let token = if token == "-" { read_source("-", "token")? } else { token.to_owned() };
     let jwks = Jwks::parse(&read_source(jwks_source, "key set")?).with_context(|| format!("{jwks_source} is not a JWK set"))?;
-    let now_s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
+    let now_s = now_s();
     match jws::verify(token.trim(), &jwks, Expect { now_s, audience: Some(aud), leeway_s }) {
         Ok(claims) => {
             println!("{}", serde_json::to_string_pretty(&claims).context("cannot print the claims")?);
             eprintln!("onsite: valid signature by {}; verdict {} for session {}", jwks_kid(&token), claims.verdict.class, claims.sub);
-            Ok(ExitCode::SUCCESS)
+            match policy.check(&claims, now_s) {
+                Ok(()) => Ok(ExitCode::SUCCESS),
+                Err(error) => {
+                    eprintln!("onsite: hold: {error}");
+                    Ok(ExitCode::from(match error {
+                        PolicyError::TooOld { .. } => 6,
+                        PolicyError::ClassNotAllowed { .. } => 7,
+                    }))
+                }
+            }
         }
         Err(error) => {
             eprintln!("onsite: refused: {error}");
@@ -198,6 +247,25 @@ fn verify(jwks_source: &str, aud: &str, leeway_s: u64, token: &str) -> Result<Ex
             }))
         }
     }
+}
+
+fn rotate_keys(data_dir: &Path) -> Result<()> {
+    let path = data_dir.join(onsite_edge::keys::KEYRING_FILE);
+    let key = onsite_edge::keys::Keyring::rotate(&path, now_s()).with_context(|| format!("cannot rotate the keys in {}", path.display()))?;
+    println!("new signing key {}", key.kid);
+    eprintln!("a running edge signs with it from its next verdict; older keys stay in the JWK set until their tokens expire");
+    Ok(())
+}
+
+fn list_keys(data_dir: &Path) -> Result<()> {
+    let path = data_dir.join(onsite_edge::keys::KEYRING_FILE);
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let keyring: onsite_edge::keys::Keyring = serde_json::from_str(&text).with_context(|| format!("{} is not a keyring", path.display()))?;
+    for key in keyring.info() {
+        let state = key.retired_at_s.map_or_else(|| "signing".to_owned(), |at| format!("retired at {at}"));
+        println!("{}  created {}  {state}", key.kid, key.created_at_s);
+    }
+    Ok(())
 }
 
 fn jwks_kid(token: &str) -> String {

@@ -98,6 +98,57 @@ impl KeyStroke {
     }
 }
 
+/// How the browser draws graphics, from the WebGL renderer name; only the class leaves the probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Renderer {
+    /// A real GPU.
+    Hardware,
+    /// A software rasteriser (SwiftShader, llvmpipe, Microsoft Basic Render Driver): usual in
+    /// virtual machines and remote-desktop sessions, rare on a laptop's own screen.
+    Software,
+    /// WebGL is unavailable or does not name its renderer.
+    Unknown,
+}
+
+impl Renderer {
+    /// Classifies an `UNMASKED_RENDERER_WEBGL` string; the string itself is not kept.
+    pub fn classify(name: &str) -> Renderer {
+        let lower = name.to_ascii_lowercase();
+        if lower.is_empty() {
+            Renderer::Unknown
+        } else if ["swiftshader", "llvmpipe", "softpipe", "software", "basic render"].iter().any(|s| lower.contains(s)) {
+            Renderer::Software
+        } else {
+            Renderer::Hardware
+        }
+    }
+
+    /// The stable name used on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Renderer::Hardware => "hardware",
+            Renderer::Software => "software",
+            Renderer::Unknown => "unknown",
+        }
+    }
+
+    /// Parses a name written by [`Renderer::as_str`].
+    pub fn parse(name: &str) -> Option<Renderer> {
+        [Renderer::Hardware, Renderer::Software, Renderer::Unknown].into_iter().find(|r| r.as_str() == name)
+    }
+}
+
+/// What the browser says about itself, once per session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Environment {
+    /// `navigator.webdriver`: the browser is driven by automation.
+    pub webdriver: bool,
+    pub renderer: Renderer,
+    /// `screen.width` and `screen.height` in CSS pixels.
+    pub screen_width_px: u32,
+    pub screen_height_px: u32,
+}
+
 /// Everything known about one session so far.
 ///
 /// `rtt_us` holds round trips the edge measured itself; the browser cannot shorten them.
@@ -105,6 +156,7 @@ impl KeyStroke {
 pub struct Evidence {
     pub strokes: Vec<KeyStroke>,
     pub rtt_us: Vec<u64>,
+    pub environment: Option<Environment>,
 }
 
 impl Evidence {

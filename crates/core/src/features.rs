@@ -3,7 +3,7 @@
 //! Every feature is `None` when there is too little evidence to compute it, so that thin
 //! evidence reads as "not enough data" rather than as a number that looks like a measurement.
 
-use crate::evidence::{Evidence, KeyStroke};
+use crate::evidence::{Environment, Evidence, KeyStroke};
 
 /// Two events closer than this (µs) were released together rather than typed apart.
 pub const BURST_GAP_US: i64 = 2_000;
@@ -51,6 +51,8 @@ pub struct NetFeatures {
 pub struct Features {
     pub keys: KeyFeatures,
     pub net: NetFeatures,
+    /// What the browser reported about itself, if it did.
+    pub environment: Option<Environment>,
 }
 
 impl Features {
@@ -58,7 +60,7 @@ impl Features {
     pub fn from_evidence(evidence: &Evidence) -> Features {
         let mut strokes = evidence.strokes.clone();
         strokes.sort_by_key(|s| (s.down_at_us, s.up_at_us));
-        Features { keys: key_features(&strokes), net: net_features(&evidence.rtt_us) }
+        Features { keys: key_features(&strokes), net: net_features(&evidence.rtt_us), environment: evidence.environment }
     }
 }
 
@@ -158,7 +160,7 @@ mod tests {
     }
 
     fn check(strokes: Vec<KeyStroke>, expected_zero: Option<f64>, expected_burst: Option<f64>) {
-        let features = Features::from_evidence(&Evidence { strokes, rtt_us: vec![] });
+        let features = Features::from_evidence(&Evidence { strokes, ..Evidence::default() });
         assert_eq!(features.keys.zero_dwell_fraction, expected_zero);
         assert_eq!(features.keys.burst_fraction, expected_burst);
     }
@@ -182,7 +184,7 @@ mod tests {
     fn presses_released_together_are_bursts() {
         // Pairs of presses whose events land 1 ms apart: half the gaps between presses are bursts.
         let strokes = (0..40).map(|i| stroke((i / 2) * 400 + (i % 2) * 1, 100)).collect();
-        let features = Features::from_evidence(&Evidence { strokes, rtt_us: vec![] });
+        let features = Features::from_evidence(&Evidence { strokes, ..Evidence::default() });
         let burst = features.keys.burst_fraction.unwrap_or(0.0);
         assert!(burst > 0.4, "burst fraction {burst}");
     }
@@ -198,10 +200,10 @@ mod tests {
 
     #[test]
     fn round_trips_need_five_samples() {
-        let thin = Features::from_evidence(&Evidence { strokes: vec![], rtt_us: vec![900; 4] });
+        let thin = Features::from_evidence(&Evidence { rtt_us: vec![900; 4], ..Evidence::default() });
         assert_eq!(thin.net.min_us, None);
         let enough =
-            Features::from_evidence(&Evidence { strokes: vec![], rtt_us: vec![900, 400, 700, 800, 600] });
+            Features::from_evidence(&Evidence { rtt_us: vec![900, 400, 700, 800, 600], ..Evidence::default() });
         assert_eq!(enough.net.min_us, Some(400));
         assert_eq!(enough.net.median_us, Some(700));
     }

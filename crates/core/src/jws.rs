@@ -252,6 +252,24 @@ mod tests {
         assert_eq!(verify(&token, &jwks, expect(NOW_S)), Ok(claims()));
     }
 
+    /// The classic key-confusion forgery: an HS256 token whose HMAC secret is the public key.
+    fn hmac_with_public_key_as_secret(jwks: &Jwks) -> String {
+        let secret = b64::decode(&jwks.keys[0].x).unwrap_or_default();
+        let kid = jwks.keys[0].kid.clone().unwrap_or_default();
+        let header = b64::encode(format!(r#"{{"alg":"HS256","typ":"JWT","kid":"{kid}"}}"#).as_bytes());
+        let mut forged = claims();
+        forged.verdict.class = "local".into();
+        let body = b64::encode(&serde_json::to_vec(&forged).unwrap_or_default());
+        let input = format!("{header}.{body}");
+        // HMAC-SHA256 (RFC 2104), written out so the test needs no HMAC crate.
+        let mut key = [0u8; 64];
+        key[..secret.len()].copy_from_slice(&secret);
+        let pad = |byte: u8| key.iter().map(|k| k ^ byte).collect::<Vec<u8>>();
+        let inner = Sha256::new().chain_update(pad(0x36)).chain_update(input.as_bytes()).finalize();
+        let mac = Sha256::new().chain_update(pad(0x5c)).chain_update(inner).finalize();
+        format!("{input}.{}", b64::encode(&mac))
+    }
+
     #[test]
     fn the_kid_is_the_rfc7638_thumbprint() {
         // RFC 8037 appendix A.3 gives this thumbprint for the appendix A.1 key.
@@ -279,6 +297,7 @@ mod tests {
         check(&token[..token.len() - 10], &jwks, NOW_S, Err(VerifyError::Malformed("signature is not 64 bytes of base64url")));
         check(&format!("{}.{}", parts[0], parts[1]), &jwks, NOW_S, Err(VerifyError::Malformed("a compact JWS has exactly three parts")));
         check(&token, &jwks, NOW_S - 100, Err(VerifyError::NotYetValid { iat_s: NOW_S, now_s: NOW_S - 100 }));
+        check(&hmac_with_public_key_as_secret(&jwks), &jwks, NOW_S, Err(VerifyError::UnsupportedAlg("HS256".into())));
         let wrong_aud = verify(&token, &jwks, Expect { audience: Some("portal"), ..expect(NOW_S) });
         assert_eq!(wrong_aud.map(|_| ()), Err(VerifyError::WrongAudience { expected: "portal".into(), got: "onsite".into() }));
     }

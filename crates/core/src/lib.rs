@@ -9,12 +9,14 @@ pub mod b64;
 pub mod evidence;
 pub mod features;
 pub mod jws;
+pub mod policy;
 pub mod verdict;
 pub mod wire;
 
-pub use evidence::{Evidence, KeyClass, KeyStroke};
+pub use evidence::{Environment, Evidence, KeyClass, KeyStroke, Renderer};
 pub use features::{Features, KeyFeatures, NetFeatures};
 pub use jws::{Claims, Jwk, Jwks, Signer, VerifyError};
+pub use policy::{Policy, PolicyError};
 pub use verdict::{score, Reason, Verdict, VerdictClass};
 
 // Unit tests also run in headless Chromium: `cargo test -p onsite-core --target wasm32-unknown-unknown`.

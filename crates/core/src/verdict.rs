@@ -119,6 +119,10 @@ pub fn score(features: &Features) -> Verdict {
         });
     }
 
+    if let Some(environment) = &features.environment {
+        environment_reasons(environment, &mut reasons);
+    }
+
     let enough = keys.strokes as usize >= MIN_STROKES;
     if !enough {
         reasons.push(Reason {
@@ -152,6 +156,35 @@ pub fn score(features: &Features) -> Verdict {
         dwell_median_ms: keys.dwell_median_us.map(|us| round2(ms(us as f64))),
         flight_median_ms: keys.flight_median_us.map(|us| round2(ms(us as f64))),
         reasons,
+    }
+}
+
+/// Screens smaller than this in either direction (CSS px) are unusual for a work laptop.
+const SMALL_SCREEN_PX: (u32, u32) = (1024, 600);
+
+fn environment_reasons(environment: &crate::evidence::Environment, reasons: &mut Vec<Reason>) {
+    use crate::evidence::Renderer;
+    if environment.webdriver {
+        reasons.push(Reason {
+            code: "webdriver",
+            weight: 1.5,
+            text: "the browser reports that automation software controls it (navigator.webdriver)".into(),
+        });
+    }
+    if environment.renderer == Renderer::Software {
+        reasons.push(Reason {
+            code: "software_renderer",
+            weight: 0.7,
+            text: "graphics are drawn in software, as in virtual machines and remote-desktop sessions".into(),
+        });
+    }
+    let (width_px, height_px) = (environment.screen_width_px, environment.screen_height_px);
+    if width_px > 0 && height_px > 0 && (width_px < SMALL_SCREEN_PX.0 || height_px < SMALL_SCREEN_PX.1) {
+        reasons.push(Reason {
+            code: "small_screen",
+            weight: 0.3,
+            text: format!("the screen is {width_px}×{height_px} px, smaller than a laptop's"),
+        });
     }
 }
 
@@ -198,7 +231,7 @@ mod tests {
                 trusted: true,
             })
             .collect();
-        Evidence { strokes, rtt_us: vec![800, 900, 1000, 1100, 1200] }
+        Evidence { strokes, rtt_us: vec![800, 900, 1000, 1100, 1200], environment: None }
     }
 
     fn check(evidence: &Evidence, expected: VerdictClass) {

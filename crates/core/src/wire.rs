@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::evidence::{Evidence, KeyClass, KeyStroke};
+use crate::evidence::{Environment, Evidence, KeyClass, KeyStroke, Renderer};
 use crate::verdict::{Reason, Verdict};
 
 /// The protocol version spoken on the WebSocket.
@@ -68,8 +68,60 @@ pub enum ClientMsg {
     Hello { v: u32, role: Role, session: String, token: String },
     /// Completed presses since the last batch; `seq` counts batches from 1.
     Evidence { seq: u64, strokes: Vec<StrokeV1> },
+    /// What the browser says about itself; sent once, after hello.
+    Environment(EnvironmentV1),
     /// The candidate finished the task.
     Finish,
+}
+
+/// The browser's self-description on the wire: classes and sizes, no names or identifiers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentV1 {
+    pub webdriver: bool,
+    /// `hardware`, `software` or `unknown`.
+    pub renderer: RendererName,
+    pub screen_w_px: u32,
+    pub screen_h_px: u32,
+}
+
+/// A renderer class on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RendererName {
+    Hardware,
+    Software,
+    Unknown,
+}
+
+impl EnvironmentV1 {
+    /// Encodes an environment for the wire.
+    pub fn from_environment(environment: &Environment) -> EnvironmentV1 {
+        EnvironmentV1 {
+            webdriver: environment.webdriver,
+            renderer: match environment.renderer {
+                Renderer::Hardware => RendererName::Hardware,
+                Renderer::Software => RendererName::Software,
+                Renderer::Unknown => RendererName::Unknown,
+            },
+            screen_w_px: environment.screen_width_px,
+            screen_h_px: environment.screen_height_px,
+        }
+    }
+
+    /// Decodes into the domain type.
+    pub fn to_environment(&self) -> Environment {
+        Environment {
+            webdriver: self.webdriver,
+            renderer: match self.renderer {
+                RendererName::Hardware => Renderer::Hardware,
+                RendererName::Software => Renderer::Software,
+                RendererName::Unknown => Renderer::Unknown,
+            },
+            screen_width_px: self.screen_w_px,
+            screen_height_px: self.screen_h_px,
+        }
+    }
 }
 
 /// Messages from the edge to a browser.
@@ -178,6 +230,8 @@ pub struct EvidenceV1 {
     pub v: u32,
     pub strokes: Vec<StrokeV1>,
     pub rtt_us: Vec<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<EnvironmentV1>,
 }
 
 impl EvidenceV1 {
@@ -189,6 +243,7 @@ impl EvidenceV1 {
             v: 1,
             strokes: evidence.strokes.iter().map(StrokeV1::from_stroke).collect(),
             rtt_us: evidence.rtt_us,
+            environment: evidence.environment.as_ref().map(EnvironmentV1::from_environment),
         }
     }
 
@@ -201,7 +256,7 @@ impl EvidenceV1 {
         for chunk in self.strokes.chunks(MAX_STROKES_PER_BATCH) {
             strokes.extend(strokes_from_wire(chunk)?);
         }
-        let mut evidence = Evidence { strokes, rtt_us: self.rtt_us.clone() };
+        let mut evidence = Evidence { strokes, rtt_us: self.rtt_us.clone(), environment: self.environment.map(|e| e.to_environment()) };
         evidence.normalise();
         Ok(evidence)
     }
@@ -296,6 +351,15 @@ mod tests {
             Err("unknown field `key`"),
         );
         check(&"x".repeat(MAX_FRAME_BYTES + 1), Err("limit is"));
+        check(r#"{"t":"environment","webdriver":false,"renderer":"hardware","screen_w_px":1440,"screen_h_px":900}"#, Ok(()));
+        check(
+            r#"{"t":"environment","webdriver":false,"renderer":"ANGLE (NVIDIA GeForce)","screen_w_px":1440,"screen_h_px":900}"#,
+            Err("unknown variant"),
+        );
+        check(
+            r#"{"t":"environment","webdriver":false,"renderer":"unknown","screen_w_px":1,"screen_h_px":1,"gpu":"x"}"#,
+            Err("unknown field `gpu`"),
+        );
     }
 
     #[test]

@@ -2,13 +2,14 @@
 
 use std::sync::Arc;
 
-use axum::extract::State as Extract;
+use axum::extract::{DefaultBodyLimit, State as Extract};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use onsite_core::jws::Jwks;
-use serde::Serialize;
+use onsite_core::jws::{self, Claims, Expect};
+use onsite_core::policy::Policy;
+use serde::{Deserialize, Serialize};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -22,6 +23,9 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'wa
      style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'self'; \
      base-uri 'none'; form-action 'none'";
 
+/// The largest verify request accepted (bytes); a token is a few KiB.
+const MAX_VERIFY_BODY_BYTES: usize = 64 * 1024;
+
 pub(crate) fn router(state: Arc<State>) -> Router {
     let index = state.assets_dir.join("index.html");
     let pages = Router::new()
@@ -32,6 +36,7 @@ pub(crate) fn router(state: Arc<State>) -> Router {
     Router::new()
         .route("/api/v1/sessions", post(create_session))
         .route("/api/v1/ws", get(crate::ws::upgrade))
+        .route("/api/v1/verify", post(verify).layer(DefaultBodyLimit::max(MAX_VERIFY_BODY_BYTES)))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/healthz", get(healthz))
         .with_state(state)
@@ -108,8 +113,8 @@ async fn create_session(Extract(state): Extract<Arc<State>>, headers: HeaderMap)
 }
 
 async fn jwks(Extract(state): Extract<Arc<State>>) -> Response {
-    let body = Jwks { keys: vec![state.signer.jwk()] };
-    ([(header::CACHE_CONTROL, "public, max-age=300")], Json(body)).into_response()
+    let jwks = state.keys.current().jwks.clone();
+    ([(header::CACHE_CONTROL, "public, max-age=300")], Json(jwks.as_ref().clone())).into_response()
 }
 
 async fn healthz(Extract(state): Extract<Arc<State>>) -> Response {
@@ -120,4 +125,60 @@ async fn healthz(Extract(state): Extract<Arc<State>>) -> Response {
             (StatusCode::SERVICE_UNAVAILABLE, "storage unavailable\n").into_response()
         }
     }
+}
+
+/// A portal's question: does this token verify, and does its verdict pass this policy?
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VerifyRequest {
+    token: String,
+    /// The audience the token must name; `onsite` when not given.
+    #[serde(default)]
+    aud: Option<String>,
+    /// Verdict classes that pass; only `local` when not given.
+    #[serde(default)]
+    require: Option<Vec<String>>,
+    /// The oldest verdict accepted, in seconds.
+    #[serde(default)]
+    max_age_s: Option<u64>,
+}
+
+/// The answer: `ship` only for a valid token whose verdict passes the policy.
+#[derive(Serialize)]
+struct VerifyAnswer {
+    decision: &'static str,
+    valid: bool,
+    reasons: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    claims: Option<Claims>,
+}
+
+async fn verify(Extract(state): Extract<Arc<State>>, body: axum::body::Bytes) -> Result<Response, ApiError> {
+    let request: VerifyRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError(StatusCode::BAD_REQUEST, format!("send JSON like {{\"token\": \"...\", \"require\": [\"local\"], \"max_age_s\": 3600}}: {e}"))
+    })?;
+    let allowed = match &request.require {
+        Some(names) => Policy::parse_classes(&names.join(",")).map_err(|e| ApiError(StatusCode::BAD_REQUEST, e))?,
+        None => Policy::default().allowed,
+    };
+    let policy = Policy { allowed, max_age_s: request.max_age_s };
+    let now_s = crate::clock::now_s();
+    let jwks = state.keys.current().jwks.clone();
+    let audience = request.aud.as_deref().unwrap_or("onsite");
+    let answer = match jws::verify(&request.token, &jwks, Expect { now_s, audience: Some(audience), leeway_s: 60 }) {
+        Err(error) => VerifyAnswer { decision: "hold", valid: false, reasons: vec![error.to_string()], claims: None },
+        Ok(claims) => {
+            let mut reasons: Vec<String> = Vec::new();
+            let decision = match policy.check(&claims, now_s) {
+                Ok(()) => "ship",
+                Err(error) => {
+                    reasons.push(error.to_string());
+                    "hold"
+                }
+            };
+            reasons.extend(claims.verdict.reasons.iter().map(|r| r.text.clone()));
+            VerifyAnswer { decision, valid: true, reasons, claims: Some(claims) }
+        }
+    };
+    Ok(Json(answer).into_response())
 }

@@ -7,6 +7,7 @@
 
 pub mod clock;
 mod http;
+pub mod keys;
 mod live;
 pub mod secrets;
 pub mod store;
@@ -15,8 +16,6 @@ mod ws;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-
-use onsite_core::jws::Signer;
 
 /// How an edge is set up.
 #[derive(Debug, Clone)]
@@ -60,7 +59,7 @@ pub enum EdgeError {
 /// Shared state of a running edge.
 pub(crate) struct State {
     pub(crate) store: store::Store,
-    pub(crate) signer: Signer,
+    pub(crate) keys: keys::KeyStore,
     pub(crate) api_key_sha256: [u8; 32],
     pub(crate) public_url: String,
     pub(crate) assets_dir: PathBuf,
@@ -89,7 +88,7 @@ impl Edge {
                 (secrets::load_or_create_api_key(&path)?, Some(path))
             }
         };
-        let seed = secrets::load_or_create_signing_seed(&config.data_dir.join(secrets::SIGNING_KEY_FILE))?;
+        let keys = keys::KeyStore::open(config.data_dir.join(keys::KEYRING_FILE), config.token_ttl_s)?;
         let store = store::Store::open(&config.data_dir.join(store::DATABASE_FILE)).await?;
         let listener = tokio::net::TcpListener::bind(config.addr)
             .await
@@ -103,7 +102,7 @@ impl Edge {
             .to_owned();
         let state = Arc::new(State {
             store,
-            signer: Signer::from_seed(&seed),
+            keys,
             api_key_sha256: secrets::sha256(api_key.as_bytes()),
             public_url,
             assets_dir: config.assets_dir.clone(),

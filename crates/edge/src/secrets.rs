@@ -9,8 +9,6 @@ use crate::EdgeError;
 
 /// The file in the data directory that holds the generated API key.
 pub const API_KEY_FILE: &str = "api-key";
-/// The file in the data directory that holds the Ed25519 signing seed (hex).
-pub const SIGNING_KEY_FILE: &str = "signing-key";
 
 /// `len` random bytes from the operating system.
 pub fn random_bytes(len: usize) -> Vec<u8> {
@@ -48,32 +46,37 @@ pub fn load_or_create_api_key(path: &Path) -> Result<String, EdgeError> {
     Ok(key)
 }
 
-/// Reads the signing seed file, creating it with a fresh seed (mode 0600) on first start.
-pub fn load_or_create_signing_seed(path: &Path) -> Result<[u8; 32], EdgeError> {
-    let text = load_or_create(path, || format!("{}\n", onsite_core::b64::hex(&random_bytes(32))))?;
-    onsite_core::b64::unhex(text.trim())
-        .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
-        .ok_or_else(|| EdgeError::Secret { path: path.into(), why: "expected 64 hexadecimal digits".into() })
-}
-
-fn load_or_create(path: &Path, fresh: impl FnOnce() -> String) -> Result<String, EdgeError> {
-    let io_error = |source: std::io::Error| EdgeError::Secret { path: path.into(), why: source.to_string() };
+/// Reads a secret file, creating it with `fresh()` (mode 0600) when it does not exist.
+pub(crate) fn load_or_create(path: &Path, fresh: impl FnOnce() -> String) -> Result<String, EdgeError> {
     match std::fs::read_to_string(path) {
         Ok(text) => Ok(text),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             let text = fresh();
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create_new(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt as _;
-                options.mode(0o600);
-            }
-            let mut file = options.open(path).map_err(io_error)?;
-            file.write_all(text.as_bytes()).map_err(io_error)?;
-            file.sync_all().map_err(io_error)?;
+            write_private(path, &text)?;
             Ok(text)
         }
-        Err(error) => Err(io_error(error)),
+        Err(error) => Err(EdgeError::Secret { path: path.into(), why: error.to_string() }),
     }
+}
+
+/// Replaces a secret file atomically: a private temporary file, synced, then renamed over it.
+pub(crate) fn replace(path: &Path, text: &str) -> Result<(), EdgeError> {
+    let temporary = path.with_extension("tmp");
+    let _ = std::fs::remove_file(&temporary);
+    write_private(&temporary, text)?;
+    std::fs::rename(&temporary, path).map_err(|e| EdgeError::Secret { path: path.into(), why: e.to_string() })
+}
+
+fn write_private(path: &Path, text: &str) -> Result<(), EdgeError> {
+    let io_error = |source: std::io::Error| EdgeError::Secret { path: path.into(), why: source.to_string() };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(io_error)?;
+    file.write_all(text.as_bytes()).map_err(io_error)?;
+    file.sync_all().map_err(io_error)
 }

@@ -11,9 +11,10 @@ use sqlx::SqlitePool;
 pub const DATABASE_FILE: &str = "onsite.sqlite3";
 
 /// Schema migrations, applied in order and recorded in `schema_migrations`.
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    "CREATE TABLE sessions (
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        "CREATE TABLE sessions (
         id TEXT PRIMARY KEY,
         candidate_token_sha256 BLOB NOT NULL,
         interviewer_token_sha256 BLOB NOT NULL,
@@ -40,7 +41,9 @@ const MIGRATIONS: &[(i64, &str)] = &[(
         verdict TEXT NOT NULL
     );
     CREATE INDEX verdicts_session ON verdicts(session_id, issued_at_s);",
-)];
+    ),
+    (2, "ALTER TABLE sessions ADD COLUMN environment TEXT;"),
+];
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
@@ -191,6 +194,25 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    /// Records what the candidate's browser said about itself (the newest report wins).
+    pub async fn set_environment(&self, session_id: &str, environment_json: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET environment = ? WHERE id = ?")
+            .bind(environment_json)
+            .bind(session_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The browser's report about itself, if it sent one.
+    pub async fn environment(&self, session_id: &str) -> Result<Option<String>, StoreError> {
+        let row: Option<(Option<String>,)> = sqlx::query_as("SELECT environment FROM sessions WHERE id = ?")
+            .bind(session_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.and_then(|(environment,)| environment))
     }
 
     /// Every round trip measured for a session, oldest first.

@@ -9,7 +9,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State as Extract;
 use axum::response::Response;
 use onsite_core::jws::Claims;
-use onsite_core::wire::{self, ClientMsg, EvidenceV1, Role, ServerMsg, StrokeV1, VerdictV1, WireError};
+use onsite_core::wire::{self, ClientMsg, EnvironmentV1, EvidenceV1, Role, ServerMsg, StrokeV1, VerdictV1, WireError};
 use onsite_core::{score, Evidence, Features};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::{interval, timeout, Instant, MissedTickBehavior};
@@ -146,6 +146,12 @@ async fn load(state: &State, session: &str, accumulated: &mut Accumulated) -> Re
         accumulated.last_seq = accumulated.last_seq.max(seq);
     }
     accumulated.evidence.rtt_us = state.store.rtts(session).await?;
+    if let Some(text) = state.store.environment(session).await? {
+        match serde_json::from_str::<EnvironmentV1>(&text) {
+            Ok(environment) => accumulated.evidence.environment = Some(environment.to_environment()),
+            Err(error) => tracing::error!(session, %error, "stored environment does not parse"),
+        }
+    }
     accumulated.loaded = true;
     Ok(())
 }
@@ -197,6 +203,15 @@ async fn candidate(state: &State, socket: &mut WebSocket, session: &str) -> Resu
                         ClientMsg::Evidence { seq, strokes } => {
                             let reply = evidence(state, &live, session, seq, &strokes).await?;
                             send(socket, &reply).await.map_err(|_| Refusal::new("closed", "socket closed", CLOSE_GOING_AWAY))?;
+                        }
+                        ClientMsg::Environment(environment) => {
+                            let text = serde_json::to_string(&environment).unwrap_or_default();
+                            state.store.set_environment(session, &text).await?;
+                            let mut accumulated = live.accumulated.lock().await;
+                            accumulated.evidence.environment = Some(environment.to_environment());
+                            let snapshot = accumulated.evidence.clone();
+                            drop(accumulated);
+                            publish(state, &live, session, &snapshot).await?;
                         }
                         ClientMsg::Finish => {
                             let snapshot = live.accumulated.lock().await.evidence.clone();
@@ -276,7 +291,7 @@ async fn publish(state: &State, live: &Live, session: &str, evidence: &Evidence)
         verdict: verdict.clone(),
         evidence_sha256: EvidenceV1::from_evidence(evidence).sha256_hex(),
     };
-    let token = state.signer.sign(&claims);
+    let token = state.keys.current().signer.sign(&claims);
     let row = VerdictRow {
         issued_at_s: i64::try_from(now_s).unwrap_or(i64::MAX),
         token: token.clone(),

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
 use onsite_core::jws::{self, Expect, Jwks};
-use onsite_core::wire::{self, ClientMsg, Role, ServerMsg, StrokeV1, PROTOCOL_VERSION};
+use onsite_core::wire::{self, ClientMsg, EnvironmentV1, RendererName, Role, ServerMsg, StrokeV1, PROTOCOL_VERSION};
 use onsite_edge::{Config, Edge};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
@@ -267,6 +267,8 @@ async fn a_restarted_edge_keeps_its_keys_sessions_and_evidence() {
     let (_, jwks_before) = edge.http("GET", "/.well-known/jwks.json", None).await;
     let api_key = edge.api_key.clone();
     let mut candidate = edge.join(Role::Candidate, &session.id, &session.candidate).await;
+    let environment = EnvironmentV1 { webdriver: true, renderer: RendererName::Software, screen_w_px: 1280, screen_h_px: 800 };
+    send(&mut candidate, &ClientMsg::Environment(environment)).await;
     send(&mut candidate, &ClientMsg::Evidence { seq: 1, strokes: typing(1, 25) }).await;
     assert_eq!(next_text(&mut candidate).await, ServerMsg::Ack { seq: 1 });
     drop(candidate);
@@ -283,13 +285,17 @@ async fn a_restarted_edge_keeps_its_keys_sessions_and_evidence() {
     assert_eq!(next_text(&mut candidate).await, ServerMsg::Finished);
     let mut interviewer = edge.join(Role::Interviewer, &session.id, &session.interviewer).await;
     match next_text(&mut interviewer).await {
-        ServerMsg::Verdict { verdict, .. } => assert_eq!(verdict.keystrokes, 25),
+        ServerMsg::Verdict { verdict, .. } => {
+            assert_eq!(verdict.keystrokes, 25);
+            let codes: Vec<&str> = verdict.reasons.iter().map(|r| r.code.as_str()).collect();
+            assert!(codes.contains(&"webdriver") && codes.contains(&"software_renderer"), "environment survives a restart: {codes:?}");
+        }
         other => panic!("expected the stored verdict, got {other:?}"),
     }
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        let mode = std::fs::metadata(data.path().join("signing-key")).expect("key file").permissions().mode();
+        let mode = std::fs::metadata(data.path().join("signing-keys.json")).expect("key file").permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
     edge.stop().await;

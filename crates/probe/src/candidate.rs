@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use gloo_timers::callback::Interval;
-use onsite_core::wire::{ClientMsg, Role, StrokeV1, PROTOCOL_VERSION};
+use onsite_core::wire::{ClientMsg, EnvironmentV1, Role, StrokeV1, PROTOCOL_VERSION};
 
 use crate::keys::{KeyCapture, KeyRecorder};
 use crate::socket::{EdgeSocket, SocketEvent};
@@ -98,6 +98,10 @@ fn handle(shared: &Rc<RefCell<Shared>>, event: SocketEvent) {
             SocketEvent::Welcome => {
                 s.status.connected = true;
                 s.status.problem = None;
+                if let Some(socket) = &s.socket {
+                    let environment = EnvironmentV1::from_environment(&page::environment());
+                    let _ = socket.send(&ClientMsg::Environment(environment));
+                }
             }
             SocketEvent::Ack(seq) => {
                 s.unacked.retain(|(sent, _)| *sent != seq);

@@ -3,6 +3,8 @@
 use wasm_bindgen::JsCast as _;
 use wasm_bindgen_futures::JsFuture;
 
+use onsite_core::{Environment, Renderer};
+
 use crate::{describe, ProbeError};
 
 /// The page's window.
@@ -48,6 +50,34 @@ pub fn socket_url() -> Result<String, ProbeError> {
 pub fn now_s() -> u64 {
     // Date.now() is a whole number of milliseconds well inside u64.
     (js_sys::Date::now() / 1000.0).max(0.0) as u64
+}
+
+/// What the browser says about itself: automation flag, renderer class and screen size.
+/// The renderer's name is classified here and not kept.
+pub fn environment() -> Environment {
+    let Ok(window) = window() else {
+        return Environment { webdriver: false, renderer: Renderer::Unknown, screen_width_px: 0, screen_height_px: 0 };
+    };
+    let (screen_width_px, screen_height_px) = window
+        .screen()
+        .ok()
+        .map(|screen| (screen.width().unwrap_or(0), screen.height().unwrap_or(0)))
+        .map(|(w, h)| (u32::try_from(w).unwrap_or(0), u32::try_from(h).unwrap_or(0)))
+        .unwrap_or((0, 0));
+    let renderer = webgl_renderer(&window).map_or(Renderer::Unknown, |name| Renderer::classify(&name));
+    Environment { webdriver: window.navigator().webdriver(), renderer, screen_width_px, screen_height_px }
+}
+
+fn webgl_renderer(window: &web_sys::Window) -> Option<String> {
+    // From the WEBGL_debug_renderer_info extension.
+    const UNMASKED_RENDERER_WEBGL: u32 = 0x9246;
+    let canvas: web_sys::HtmlCanvasElement = window.document()?.create_element("canvas").ok()?.dyn_into().ok()?;
+    let gl: web_sys::WebGlRenderingContext = canvas.get_context("webgl").ok()??.dyn_into().ok()?;
+    let parameter = match gl.get_extension("WEBGL_debug_renderer_info") {
+        Ok(Some(_)) => UNMASKED_RENDERER_WEBGL,
+        _ => web_sys::WebGlRenderingContext::RENDERER,
+    };
+    gl.get_parameter(parameter).ok()?.as_string()
 }
 
 /// Fetches a same-origin URL as text.

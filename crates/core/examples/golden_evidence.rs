@@ -1,0 +1,130 @@
+//! Writes the golden evidence files (and one signed token) in `tests/golden/` from the CMU
+//! keystroke sample.
+//!
+//! Run `cargo run -p onsite-core --example golden_evidence` after changing a case; the verdicts
+//! these files must produce are the insta snapshots in `crates/core/tests/snapshots/`.
+
+use std::path::Path;
+
+use onsite_core::jws::{Claims, Signer};
+use onsite_core::wire::{EvidenceV1, VerdictV1};
+use onsite_core::{score, Environment, Evidence, Features, KeyClass, KeyStroke, Renderer};
+
+/// The keys of the CMU password `.tie5Roanl` and Return, in order, with their classes.
+const KEYS: [(&str, KeyClass); 11] = [
+    ("period", KeyClass::Punctuation),
+    ("t", KeyClass::Letter),
+    ("i", KeyClass::Letter),
+    ("e", KeyClass::Letter),
+    ("five", KeyClass::Digit),
+    ("Shift.r", KeyClass::Modifier),
+    ("o", KeyClass::Letter),
+    ("a", KeyClass::Letter),
+    ("n", KeyClass::Letter),
+    ("l", KeyClass::Letter),
+    ("Return", KeyClass::Enter),
+];
+
+/// Turns consecutive repetitions of one subject into presses, 1.5 s apart.
+fn typing(csv: &str, subject: &str, reps: usize) -> Vec<KeyStroke> {
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+    let column = |name: &str| header.iter().position(|h| *h == name);
+    let mut strokes = Vec::new();
+    let mut start_us: i64 = 1_000_000;
+    for line in lines.filter(|l| l.starts_with(&format!("{subject},"))).take(reps) {
+        let cells: Vec<&str> = line.split(',').collect();
+        let seconds = |name: &str| column(name).and_then(|i| cells.get(i)).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        let mut down_us = start_us;
+        for (index, (key, class)) in KEYS.iter().enumerate() {
+            if index > 0 {
+                down_us += (seconds(&format!("DD.{}.{key}", KEYS[index - 1].0)) * 1e6).round() as i64;
+            }
+            let hold_us = (seconds(&format!("H.{key}")) * 1e6).round() as i64;
+            strokes.push(KeyStroke { down_at_us: down_us, up_at_us: down_us + hold_us, class: *class, repeats: 0, trusted: true });
+        }
+        start_us = down_us + 1_500_000;
+    }
+    strokes
+}
+
+fn loopback_rtts() -> Vec<u64> {
+    (0..12).map(|i| 400 + (i * 37) % 300).collect()
+}
+
+fn write(dir: &Path, name: &str, evidence: &Evidence) {
+    let text = serde_json::to_string_pretty(&EvidenceV1::from_evidence(evidence)).unwrap_or_default();
+    let path = dir.join(format!("{name}.evidence.json"));
+    if let Err(error) = std::fs::write(&path, text + "\n") {
+        eprintln!("cannot write {}: {error}", path.display());
+        std::process::exit(1);
+    }
+    println!("wrote {}", path.display());
+}
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let csv = match std::fs::read_to_string(root.join("tests/data/cmu-keystrokes-sample.csv")) {
+        Ok(text) => text,
+        Err(error) => {
+            eprintln!("cannot read the CMU sample: {error}");
+            std::process::exit(1);
+        }
+    };
+    let dir = root.join("tests/golden");
+    let human = |subject: &str| Evidence { strokes: typing(&csv, subject, 4), rtt_us: loopback_rtts(), environment: None };
+
+    write(&dir, "human_s002", &human("s002"));
+    write(&dir, "human_s017", &human("s017"));
+
+    let mut thin = human("s002");
+    thin.strokes.truncate(12);
+    write(&dir, "thin", &thin);
+
+    // A remote tool that sends the key-up right after the key-down.
+    let mut zero_dwell = human("s002");
+    for stroke in &mut zero_dwell.strokes {
+        stroke.up_at_us = stroke.down_at_us + 300;
+    }
+    write(&dir, "zero_dwell", &zero_dwell);
+
+    // A remote desktop that releases queued input every 250 ms, events 0.2 ms apart.
+    let mut burst = human("s002");
+    let release = |at_us: i64, nth: i64| (at_us / 250_000 + 1) * 250_000 + nth * 200;
+    for (nth, stroke) in burst.strokes.iter_mut().enumerate() {
+        let nth = i64::try_from(nth % 4).unwrap_or(0);
+        let down = release(stroke.down_at_us, nth);
+        let up = release(stroke.up_at_us, nth).max(down + 200);
+        *stroke = KeyStroke { down_at_us: down, up_at_us: up, ..*stroke };
+    }
+    write(&dir, "burst_release", &burst);
+
+    let mut automated = human("s017");
+    automated.environment =
+        Some(Environment { webdriver: true, renderer: Renderer::Software, screen_width_px: 800, screen_height_px: 600 });
+    write(&dir, "automated_software", &automated);
+
+    // The signed token the golden test expects for `human_s002`: fixed key, fixed claims.
+    let evidence = human("s002");
+    let wire = EvidenceV1::from_evidence(&evidence);
+    let claims = Claims {
+        iss: "https://edge.example".into(),
+        sub: "golden".into(),
+        aud: "onsite".into(),
+        iat: 1_800_000_000,
+        exp: 1_800_086_400,
+        jti: "golden-1".into(),
+        verdict: VerdictV1::from_verdict(&score(&Features::from_evidence(&evidence))),
+        evidence_sha256: wire.sha256_hex(),
+    };
+    let token = Signer::from_seed(&[42u8; 32]).sign(&claims);
+    if let Err(error) = std::fs::write(dir.join("human_s002.token"), token + "\n") {
+        eprintln!("cannot write the golden token: {error}");
+        std::process::exit(1);
+    }
+
+    let mut laptop = human("s017");
+    laptop.environment =
+        Some(Environment { webdriver: false, renderer: Renderer::Hardware, screen_width_px: 1440, screen_height_px: 900 });
+    write(&dir, "laptop_hardware", &laptop);
+}

@@ -1,0 +1,61 @@
+//! Invariants of scoring, checked on generated evidence with proptest.
+
+#![cfg(not(target_arch = "wasm32"))]
+
+use onsite_core::features::MIN_STROKES;
+use onsite_core::{score, Evidence, Features, KeyClass, KeyStroke, VerdictClass};
+use proptest::prelude::*;
+
+fn stroke() -> impl Strategy<Value = KeyStroke> {
+    (0i64..600_000_000, 0i64..400_000, 0u32..3, any::<bool>()).prop_map(|(down_at_us, dwell_us, repeats, trusted)| KeyStroke {
+        down_at_us,
+        up_at_us: down_at_us + dwell_us,
+        class: KeyClass::Letter,
+        repeats,
+        trusted,
+    })
+}
+
+fn evidence() -> impl Strategy<Value = Evidence> {
+    (prop::collection::vec(stroke(), 0..120), prop::collection::vec(1u64..2_000_000, 0..40))
+        .prop_map(|(strokes, rtt_us)| Evidence { strokes, rtt_us, environment: None })
+}
+
+/// Presses a person makes: held 60-140 ms, well apart from each other and from everything else.
+fn local_typing(after_us: i64, count: usize) -> Vec<KeyStroke> {
+    (0..count)
+        .map(|i| {
+            let down_at_us = after_us + 1_000_000 + i64::try_from(i).unwrap_or(0) * 180_000;
+            KeyStroke { down_at_us, up_at_us: down_at_us + 60_000 + (down_at_us % 80_000), class: KeyClass::Letter, repeats: 0, trusted: true }
+        })
+        .collect()
+}
+
+proptest! {
+    #[test]
+    fn the_probability_stays_in_range(evidence in evidence()) {
+        let verdict = score(&Features::from_evidence(&evidence));
+        prop_assert!((0.0..=1.0).contains(&verdict.p_remote), "{}", verdict.p_remote);
+        prop_assert!(verdict.reasons.windows(2).all(|w| w[0].weight.abs() >= w[1].weight.abs()));
+    }
+
+    #[test]
+    fn thin_evidence_is_never_remote(evidence in evidence()) {
+        let verdict = score(&Features::from_evidence(&evidence));
+        if (verdict.keystrokes as usize) < MIN_STROKES {
+            prop_assert_eq!(verdict.class, VerdictClass::Inconclusive);
+        }
+    }
+
+    /// Once there is enough typing to judge, more local-looking typing never makes it more remote.
+    #[test]
+    fn local_looking_typing_never_makes_a_verdict_more_remote(evidence in evidence(), extra in 1usize..60) {
+        prop_assume!(evidence.strokes.len() >= MIN_STROKES);
+        let before = score(&Features::from_evidence(&evidence));
+        let last_us = evidence.strokes.iter().map(|s| s.up_at_us).max().unwrap_or(0);
+        let mut more = evidence.clone();
+        more.strokes.extend(local_typing(last_us, extra));
+        let after = score(&Features::from_evidence(&more));
+        prop_assert!(after.p_remote <= before.p_remote, "{} -> {}", before.p_remote, after.p_remote);
+    }
+}

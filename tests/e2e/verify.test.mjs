@@ -1,0 +1,136 @@
+// Signed verdicts for portals: independent JOSE libraries (PyJWT, jose) verify our tokens against
+// our JWK set, key rotation keeps old tokens valid, and the CLI and POST /api/v1/verify apply a
+// policy with distinct answers.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from "jose";
+import { startEdge, launchBrowser, onsite, produceVerdict, tamper } from "./harness.mjs";
+
+const PYTHON = process.env.ONSITE_INTEROP_PYTHON ?? "tests/interop/.venv/bin/python";
+
+let edge;
+let browser;
+
+before(async () => {
+  edge = await startEdge();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await edge?.stop();
+});
+
+async function jwks() {
+  const response = await fetch(`${edge.url}/.well-known/jwks.json`);
+  assert.equal(response.status, 200);
+  return response.json();
+}
+
+function pyjwt(keySet, token) {
+  const dir = mkdtempSync(join(tmpdir(), "onsite-pyjwt-"));
+  writeFileSync(join(dir, "jwks.json"), JSON.stringify(keySet));
+  writeFileSync(join(dir, "token"), token);
+  const result = spawnSync(PYTHON, ["tests/interop/pyjwt_verify.py", join(dir, "jwks.json"), join(dir, "token")], { encoding: "utf8" });
+  return { code: result.status, output: (result.stdout + result.stderr).trim() };
+}
+
+async function joseVerify(keySet, token) {
+  return jwtVerify(token, createLocalJWKSet(keySet), { audience: "onsite", algorithms: ["EdDSA"] });
+}
+
+test("PyJWT and jose verify our tokens against our JWK set and refuse altered ones", async () => {
+  const { session, token } = await produceVerdict(browser, edge);
+  const keySet = await jwks();
+
+  const python = pyjwt(keySet, token);
+  assert.equal(python.code, 0, python.output);
+  assert.equal(JSON.parse(python.output).sub, session.id);
+  const forged = tamper(token, { verdict: { ...JSON.parse(python.output).verdict, class: "local", p_remote: 0 } });
+  const pythonForged = pyjwt(keySet, forged);
+  assert.equal(pythonForged.code, 1, pythonForged.output);
+  assert.match(pythonForged.output, /InvalidSignatureError/);
+
+  const { payload, protectedHeader } = await joseVerify(keySet, token);
+  assert.equal(protectedHeader.alg, "EdDSA");
+  assert.equal(payload.sub, session.id);
+  assert.equal(payload.verdict.keystrokes, 30);
+  assert.match(payload.evidence_sha256, /^[0-9a-f]{64}$/);
+  await assert.rejects(joseVerify(keySet, forged), /signature verification failed/);
+});
+
+test("after a key rotation old tokens still verify and new tokens use the new key", async () => {
+  const before = await produceVerdict(browser, edge);
+  const oldKid = decodeProtectedHeader(before.token).kid;
+  assert.deepEqual((await jwks()).keys.map((k) => k.kid), [oldKid]);
+
+  const rotated = onsite("keys", "rotate", "--data-dir", edge.dataDir);
+  assert.equal(rotated.code, 0, rotated.stderr);
+  const newKid = rotated.stdout.match(/new signing key (\S+)/)[1];
+  assert.notEqual(newKid, oldKid);
+
+  const after = await produceVerdict(browser, edge);
+  assert.equal(decodeProtectedHeader(after.token).kid, newKid, "new tokens are signed with the new key");
+  const keySet = await jwks();
+  assert.deepEqual(keySet.keys.map((k) => k.kid), [oldKid, newKid], "the old key stays published");
+  for (const token of [before.token, after.token]) {
+    await joseVerify(keySet, token);
+    const cli = onsite("verify", "--jwks", `${edge.url}/.well-known/jwks.json`, token);
+    assert.equal(cli.code, 0, cli.stderr);
+  }
+  const listed = onsite("keys", "list", "--data-dir", edge.dataDir);
+  assert.match(listed.stdout, new RegExp(`${oldKid}.*retired at`));
+  assert.match(listed.stdout, new RegExp(`${newKid}.*signing`));
+});
+
+test("the CLI applies a policy with distinct exit codes", async () => {
+  const { token } = await produceVerdict(browser, edge);
+  const jwksUrl = `${edge.url}/.well-known/jwks.json`;
+  const cases = [
+    [["--require", "local"], 0, /verdict local/],
+    [["--require", "remote,remote_suspected"], 7, /requires remote or remote_suspected/],
+    [["--aud", "portal"], 5, /audience is "onsite", expected "portal"/],
+    [["--require", "sideways"], 1, /unknown verdict class "sideways"/],
+  ];
+  for (const [flags, code, message] of cases) {
+    const result = onsite("verify", "--jwks", jwksUrl, ...flags, token);
+    assert.equal(result.code, code, `${flags.join(" ")}: ${result.stderr}`);
+    assert.match(result.stderr, message);
+  }
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  const old = onsite("verify", "--jwks", jwksUrl, "--max-age", "0", token);
+  assert.equal(old.code, 6, old.stderr);
+  const truncated = onsite("verify", "--jwks", jwksUrl, token.slice(0, -20));
+  assert.equal(truncated.code, 3, truncated.stderr);
+  assert.match(truncated.stderr, /refused: token is malformed/);
+});
+
+test("POST /api/v1/verify answers ship or hold with reasons", async () => {
+  const { token } = await produceVerdict(browser, edge);
+  const ask = async (body) => {
+    const response = await fetch(`${edge.url}/api/v1/verify`, { method: "POST", headers: { "content-type": "application/json" }, body: typeof body === "string" ? body : JSON.stringify(body) });
+    return { status: response.status, json: await response.json() };
+  };
+  const ship = await ask({ token });
+  assert.equal(ship.status, 200);
+  assert.equal(ship.json.decision, "ship", JSON.stringify(ship.json));
+  assert.equal(ship.json.claims.verdict.class, "local");
+
+  const strict = await ask({ token, require: ["remote"] });
+  assert.equal(strict.json.decision, "hold");
+  assert.match(strict.json.reasons[0], /requires remote/);
+
+  const forged = await ask({ token: tamper(token, { sub: "someone-else" }) });
+  assert.deepEqual([forged.json.decision, forged.json.valid], ["hold", false]);
+  assert.match(forged.json.reasons[0], /signature does not verify/);
+
+  const malformed = await ask("{not json");
+  assert.equal(malformed.status, 400);
+  assert.match(malformed.json.error, /send JSON like/);
+  const health = await fetch(`${edge.url}/healthz`);
+  assert.equal(health.status, 200);
+});
