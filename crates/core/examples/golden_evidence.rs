@@ -8,6 +8,7 @@ use std::path::Path;
 
 use onsite_core::jws::{Claims, Signer};
 use onsite_core::wire::{EvidenceV1, VerdictV1};
+use onsite_core::evidence::{PointerDevice, PointerKind, PointerSample};
 use onsite_core::{score, Environment, Evidence, Features, KeyClass, KeyStroke, Renderer};
 
 /// The keys of the CMU password `.tie5Roanl` and Return, in order, with their classes.
@@ -41,7 +42,7 @@ fn typing(csv: &str, subject: &str, reps: usize) -> Vec<KeyStroke> {
                 down_us += (seconds(&format!("DD.{}.{key}", KEYS[index - 1].0)) * 1e6).round() as i64;
             }
             let hold_us = (seconds(&format!("H.{key}")) * 1e6).round() as i64;
-            strokes.push(KeyStroke { down_at_us: down_us, up_at_us: down_us + hold_us, class: *class, repeats: 0, trusted: true });
+            strokes.push(KeyStroke { down_at_us: down_us, up_at_us: down_us + hold_us, class: *class, repeats: 0, repeat_gaps_us: vec![], trusted: true });
         }
         start_us = down_us + 1_500_000;
     }
@@ -72,7 +73,7 @@ fn main() {
         }
     };
     let dir = root.join("tests/golden");
-    let human = |subject: &str| Evidence { strokes: typing(&csv, subject, 4), rtt_us: loopback_rtts(), environment: None };
+    let human = |subject: &str| Evidence { strokes: typing(&csv, subject, 4), rtt_us: loopback_rtts(), ..Evidence::default() };
 
     write(&dir, "human_s002", &human("s002"));
     write(&dir, "human_s017", &human("s017"));
@@ -95,7 +96,7 @@ fn main() {
         let nth = i64::try_from(nth % 4).unwrap_or(0);
         let down = release(stroke.down_at_us, nth);
         let up = release(stroke.up_at_us, nth).max(down + 200);
-        *stroke = KeyStroke { down_at_us: down, up_at_us: up, ..*stroke };
+        *stroke = KeyStroke { down_at_us: down, up_at_us: up, ..stroke.clone() };
     }
     write(&dir, "burst_release", &burst);
 
@@ -122,6 +123,53 @@ fn main() {
         eprintln!("cannot write the golden token: {error}");
         std::process::exit(1);
     }
+
+    // A key held for 1.2 s: locally it repeats every 33.3 ms after 500 ms; over VNC it does not
+    // repeat at all; over a jittery link its repeats carry the jitter.
+    let held = |gaps: Vec<u32>| {
+        let mut evidence = human("s017");
+        let last_up = evidence.strokes.iter().map(|s| s.up_at_us).max().unwrap_or(0);
+        let down_at_us = last_up + 1_000_000;
+        evidence.strokes.push(KeyStroke {
+            down_at_us,
+            up_at_us: down_at_us + 1_200_000,
+            class: KeyClass::Space,
+            repeats: u32::try_from(gaps.len()).unwrap_or(0),
+            repeat_gaps_us: gaps,
+            trusted: true,
+        });
+        evidence
+    };
+    let repeat_gaps = |jitter_us: u32| -> Vec<u32> {
+        (0..21u32).map(|i| if i == 0 { 500_000 } else { 33_333 + (i * 7_919) % (jitter_us + 1) }).collect()
+    };
+    write(&dir, "held_key_local", &held(repeat_gaps(300)));
+    write(&dir, "held_key_jitter", &held(repeat_gaps(10_000)));
+    write(&dir, "held_key_silent", &held(vec![]));
+
+    // The pointer following a curve: sampled 125 times a second locally, 25 times over a
+    // rate-limited remote desktop.
+    let pointer = |interval_us: i64| {
+        let mut evidence = human("s002");
+        let start_us = evidence.strokes.iter().map(|s| s.up_at_us).max().unwrap_or(0) + 500_000;
+        for sweep in 0..4i64 {
+            for i in 0..(1_200_000 / interval_us) {
+                let t = (i * interval_us) as f64 / 1_200_000.0;
+                evidence.pointer.push(PointerSample {
+                    at_us: start_us + sweep * 2_000_000 + i * interval_us,
+                    kind: PointerKind::Move,
+                    x_px: 100.0 + 600.0 * t,
+                    y_px: 300.0 + 120.0 * (t * std::f64::consts::PI).sin() + (sweep as f64) * 10.0,
+                    coalesced: 1,
+                    device: PointerDevice::Mouse,
+                    trusted: true,
+                });
+            }
+        }
+        evidence
+    };
+    write(&dir, "pointer_local", &pointer(8_000));
+    write(&dir, "pointer_25hz", &pointer(40_000));
 
     let mut laptop = human("s017");
     laptop.environment =

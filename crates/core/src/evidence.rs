@@ -78,17 +78,72 @@ impl KeyClass {
     }
 }
 
-/// One press of one key: when it went down, when it came up, and how often it auto-repeated.
+/// The most auto-repeat gaps kept per press; a key held for minutes repeats thousands of times.
+pub const MAX_REPEAT_GAPS: usize = 32;
+
+/// One press of one key: when it went down, when it came up, and how it auto-repeated.
 ///
 /// Times are microseconds on the page's own monotonic clock (`event.timeStamp`); only
 /// differences between them mean anything.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyStroke {
     pub down_at_us: i64,
     pub up_at_us: i64,
     pub class: KeyClass,
+    /// Auto-repeat key-downs received while the key was held (count).
     pub repeats: u32,
+    /// Gaps between the key-down and the first repeat, then between repeats (µs), at most
+    /// [`MAX_REPEAT_GAPS`].
+    pub repeat_gaps_us: Vec<u32>,
     pub trusted: bool,
+}
+
+/// What a pointer event was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PointerKind {
+    Move,
+    Down,
+    Up,
+}
+
+/// Which device moved the pointer (`PointerEvent.pointerType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PointerDevice {
+    Mouse,
+    Pen,
+    Touch,
+    Other,
+}
+
+/// One pointer event as the page received it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PointerSample {
+    pub at_us: i64,
+    pub kind: PointerKind,
+    /// Position in CSS pixels relative to the viewport.
+    pub x_px: f64,
+    pub y_px: f64,
+    /// How many raw samples the browser merged into this event (`getCoalescedEvents().length`,
+    /// at least 1).
+    pub coalesced: u16,
+    pub device: PointerDevice,
+    pub trusted: bool,
+}
+
+/// A change of focus or visibility: samples taken while the page is hidden are not comparable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FocusKind {
+    Focus,
+    Blur,
+    Visible,
+    Hidden,
+}
+
+/// When the page gained or lost focus or visibility.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FocusChange {
+    pub at_us: i64,
+    pub kind: FocusKind,
 }
 
 impl KeyStroke {
@@ -152,9 +207,11 @@ pub struct Environment {
 /// Everything known about one session so far.
 ///
 /// `rtt_us` holds round trips the edge measured itself; the browser cannot shorten them.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Evidence {
     pub strokes: Vec<KeyStroke>,
+    pub pointer: Vec<PointerSample>,
+    pub focus: Vec<FocusChange>,
     pub rtt_us: Vec<u64>,
     pub environment: Option<Environment>,
 }
@@ -163,6 +220,12 @@ impl Evidence {
     /// Puts strokes in the order they were pressed, so the same evidence always hashes and
     /// scores the same whatever order its batches arrived in.
     pub fn normalise(&mut self) {
-        self.strokes.sort_by_key(|s| (s.down_at_us, s.up_at_us, s.class, s.repeats, s.trusted));
+        self.strokes.sort_by(|a, b| {
+            (a.down_at_us, a.up_at_us, a.class, a.repeats, &a.repeat_gaps_us, a.trusted)
+                .cmp(&(b.down_at_us, b.up_at_us, b.class, b.repeats, &b.repeat_gaps_us, b.trusted))
+        });
+        // A stable sort by time keeps same-time samples in arrival order.
+        self.pointer.sort_by_key(|p| p.at_us);
+        self.focus.sort_by_key(|f| (f.at_us, f.kind));
     }
 }

@@ -5,7 +5,7 @@
 //! nothing. Too little evidence gives `inconclusive`, never `remote`. The weights are provisional
 //! (see `docs/scoring.md`); later work calibrates them on real typing and real remote desktops.
 
-use crate::features::{Features, MIN_STROKES};
+use crate::features::{Features, KeyFeatures, MIN_STROKES};
 
 /// The prior probability that a session is remote-controlled, before any evidence.
 pub const PRIOR_REMOTE: f64 = 0.05;
@@ -75,39 +75,8 @@ pub fn score(features: &Features) -> Verdict {
     let net = &features.net;
     let mut reasons = Vec::new();
 
-    if let Some(fraction) = keys.zero_dwell_fraction {
-        // People hold a key for tens of ms; remote tools that send key-up with key-down give 0 ms.
-        // Measured through x11vnc: 10-20 % of presses; local typing: well under 1 %.
-        let weight = clamp((fraction - 0.02) * 40.0, -0.5, 6.0);
-        reasons.push(Reason {
-            code: "zero_dwell",
-            weight,
-            text: format!(
-                "{:.0}% of key presses were released within 2 ms (local typing: under 2%)",
-                fraction * 100.0
-            ),
-        });
-    }
-    if let Some(fraction) = keys.burst_fraction {
-        // Remote desktops release queued input together: 23-33 % of gaps under 2 ms via x11vnc.
-        let weight = clamp((fraction - 0.05) * 20.0, -0.5, 4.0);
-        reasons.push(Reason {
-            code: "burst_release",
-            weight,
-            text: format!(
-                "{:.0}% of key events arrived within 2 ms of another key's (local typing: under 5%)",
-                fraction * 100.0
-            ),
-        });
-    }
-    if keys.strokes > 0 && keys.untrusted > 0 {
-        let share = f64::from(keys.untrusted) / f64::from(keys.strokes);
-        reasons.push(Reason {
-            code: "untrusted_events",
-            weight: clamp(share * 6.0, 0.0, 3.0),
-            text: format!("{} of {} key presses were synthetic (not from a real keyboard)", keys.untrusted, keys.strokes),
-        });
-    }
+    keystroke_reasons(keys, &mut reasons);
+    pointer_reasons(&features.pointer, &mut reasons);
     if let Some(min_us) = net.min_us {
         reasons.push(Reason {
             code: "network_rtt",
@@ -118,7 +87,6 @@ pub fn score(features: &Features) -> Verdict {
             ),
         });
     }
-
     if let Some(environment) = &features.environment {
         environment_reasons(environment, &mut reasons);
     }
@@ -156,6 +124,162 @@ pub fn score(features: &Features) -> Verdict {
         dwell_median_ms: keys.dwell_median_us.map(|us| round2(ms(us as f64))),
         flight_median_ms: keys.flight_median_us.map(|us| round2(ms(us as f64))),
         reasons,
+    }
+}
+
+/// The local-human bands quoted in reasons, from the CMU keystroke sample replayed in Chromium
+/// (23 subjects; see `docs/forensics.md`).
+mod band {
+    /// Median hold per subject (ms).
+    pub const DWELL_MEDIAN_MS: (f64, f64) = (59.0, 131.0);
+    /// Share of presses released within 2 ms: 2 of 17,138 holds.
+    pub const ZERO_DWELL_MAX: f64 = 0.0002;
+    /// Share of near-simultaneous gaps per subject: at most 3 %.
+    pub const NEAR_SIMULTANEOUS_MAX: f64 = 0.03;
+}
+
+fn keystroke_reasons(keys: &KeyFeatures, reasons: &mut Vec<Reason>) {
+    if let Some(fraction) = keys.zero_dwell_fraction {
+        // People hold a key for tens of ms; remote tools that send key-up with key-down give 0 ms.
+        reasons.push(Reason {
+            code: "zero_dwell",
+            weight: clamp((fraction - 0.02) * 40.0, -0.5, 6.0),
+            text: format!(
+                "{} of key presses were released within 2 ms (local typing: {})",
+                percent(fraction),
+                percent(band::ZERO_DWELL_MAX)
+            ),
+        });
+    }
+    if let Some(fraction) = keys.near_simultaneous_fraction {
+        // Rollover overlaps presses but almost never puts two events within 2 ms.
+        reasons.push(Reason {
+            code: "near_simultaneous",
+            weight: clamp((fraction - 0.05) * 20.0, -0.5, 4.0),
+            text: format!(
+                "{} of gaps between different keys' events were under 2 ms (local typing: at most {})",
+                percent(fraction),
+                percent(band::NEAR_SIMULTANEOUS_MAX)
+            ),
+        });
+    }
+    if let Some(fraction) = keys.burst_fraction {
+        // Remote desktops release queued input together: 23-33 % of gaps under 2 ms via x11vnc.
+        reasons.push(Reason {
+            code: "burst_release",
+            weight: clamp((fraction - 0.02) * 25.0, -0.3, 4.0),
+            text: format!("{} of key events arrived in bursts of three or more within 2 ms (local typing: none)", percent(fraction)),
+        });
+    }
+    if keys.long_holds > 0 {
+        let silent = keys.long_holds - keys.long_holds_repeating;
+        let (weight, text) = if silent == 0 {
+            (-0.5, format!("{} held key(s) auto-repeated, as a local keyboard does", keys.long_holds))
+        } else {
+            // Held for 0.7 s or more without a single repeat: VNC sessions suppress auto-repeat.
+            (
+                clamp(4.5 + f64::from(silent - 1) * 0.5, 4.5, 5.5),
+                format!(
+                    "{silent} of {} keys held for over 0.7 s never auto-repeated (a local keyboard repeats after 0.25-0.66 s)",
+                    keys.long_holds
+                ),
+            )
+        };
+        reasons.push(Reason { code: "auto_repeat", weight, text });
+    }
+    if let (Some(period_us), Some(jitter_us)) = (keys.repeat_period_us, keys.repeat_jitter_us) {
+        // The operating system's repeat timer is steady to about a millisecond; repeats that
+        // cross a network arrive with its jitter.
+        let jitter_ms = ms(jitter_us as f64);
+        reasons.push(Reason {
+            code: "repeat_jitter",
+            weight: clamp((jitter_ms - 1.0) * 3.0, -0.5, 5.0),
+            text: format!(
+                "auto-repeat came every {:.1} ms with {jitter_ms:.1} ms of jitter (a local keyboard: under 1 ms)",
+                ms(period_us as f64)
+            ),
+        });
+    }
+    if keys.strokes > 0 && keys.untrusted > 0 {
+        let share = f64::from(keys.untrusted) / f64::from(keys.strokes);
+        reasons.push(Reason {
+            code: "untrusted_events",
+            weight: clamp(share * 6.0, 0.0, 3.0),
+            text: format!("{} of {} key presses were synthetic (not from a real keyboard)", keys.untrusted, keys.strokes),
+        });
+    }
+    if let Some(median_us) = keys.dwell_median_us {
+        let dwell_ms = ms(median_us as f64);
+        reasons.push(Reason {
+            code: "dwell",
+            weight: 0.0,
+            text: format!(
+                "keys were held {dwell_ms:.0} ms (median; local people: {:.0}-{:.0} ms); a steady delay does not change this, so it is not scored",
+                band::DWELL_MEDIAN_MS.0,
+                band::DWELL_MEDIAN_MS.1
+            ),
+        });
+    }
+    if let Some(fraction) = keys.whole_ms_fraction {
+        if fraction >= 0.95 {
+            reasons.push(Reason {
+                code: "timestamp_grid",
+                weight: 0.0,
+                text: "key timestamps fall on a 1 ms grid, as on Linux desktops both local and remote; not scored".into(),
+            });
+        }
+    }
+}
+
+fn pointer_reasons(pointer: &crate::features::PointerFeatures, reasons: &mut Vec<Reason>) {
+    if let Some(interval_us) = pointer.sample_interval_us {
+        // A local mouse reports 60-1000 times a second; remote desktops send 20-25 positions a
+        // second when they rate-limit pointer updates.
+        let interval_ms = ms(interval_us as f64);
+        let weight = if interval_ms >= 35.0 {
+            5.0
+        } else if interval_ms >= 20.0 {
+            1.0 + (interval_ms - 20.0) / 15.0 * 4.0
+        } else {
+            -0.5
+        };
+        reasons.push(Reason {
+            code: "pointer_rate",
+            weight,
+            text: format!(
+                "the pointer reported its position {:.0} times a second (a local mouse: 60-1000)",
+                1000.0 / interval_ms.max(0.001)
+            ),
+        });
+    }
+    if let Some(fraction) = pointer.straight_fraction {
+        if fraction >= 0.5 {
+            reasons.push(Reason {
+                code: "straight_lines",
+                weight: clamp(fraction * 3.0, 0.0, 3.0),
+                text: format!(
+                    "{} of {} pointer movements were perfectly straight lines, as scripted input draws them",
+                    percent(fraction),
+                    pointer.segments
+                ),
+            });
+        }
+    }
+    if pointer.untrusted > 0 {
+        reasons.push(Reason {
+            code: "untrusted_pointer",
+            weight: 1.5,
+            text: format!("{} pointer events were synthetic (not from a real mouse or touch)", pointer.untrusted),
+        });
+    }
+}
+
+fn percent(fraction: f64) -> String {
+    let value = fraction * 100.0;
+    if value > 0.0 && value < 1.0 {
+        format!("{value:.2}%")
+    } else {
+        format!("{value:.0}%")
     }
 }
 
@@ -228,10 +352,11 @@ mod tests {
                 up_at_us: i * 180_000 + (i % 3) * 17_000 + dwell_ms * 1000 + (i % 5) * 9_000,
                 class: KeyClass::Letter,
                 repeats: 0,
+                repeat_gaps_us: vec![],
                 trusted: true,
             })
             .collect();
-        Evidence { strokes, rtt_us: vec![800, 900, 1000, 1100, 1200], environment: None }
+        Evidence { strokes, rtt_us: vec![800, 900, 1000, 1100, 1200], ..Evidence::default() }
     }
 
     fn check(evidence: &Evidence, expected: VerdictClass) {

@@ -8,7 +8,10 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::evidence::{Environment, Evidence, KeyClass, KeyStroke, Renderer};
+use crate::evidence::{
+    Environment, Evidence, FocusChange, FocusKind, KeyClass, KeyStroke, PointerDevice, PointerKind, PointerSample, Renderer,
+    MAX_REPEAT_GAPS,
+};
 use crate::verdict::{Reason, Verdict};
 
 /// The protocol version spoken on the WebSocket.
@@ -21,6 +24,12 @@ pub const ECHO_LEN: usize = 5;
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 /// The most presses one evidence batch may carry.
 pub const MAX_STROKES_PER_BATCH: usize = 512;
+/// The most pointer samples one evidence batch may carry.
+pub const MAX_POINTER_PER_BATCH: usize = 1024;
+/// The most focus changes one evidence batch may carry.
+pub const MAX_FOCUS_PER_BATCH: usize = 64;
+/// Pointer coordinates beyond this (px) are not on any screen.
+const MAX_ABS_COORDINATE_PX: f64 = 1_000_000.0;
 /// Times further than this from zero (µs, about 31 years) are not page timestamps.
 const MAX_ABS_TIME_US: i64 = 1_000_000_000_000_000;
 
@@ -33,6 +42,12 @@ pub enum WireError {
     Malformed(String),
     #[error("batch carries {0} presses; the limit is {MAX_STROKES_PER_BATCH}")]
     TooManyStrokes(usize),
+    #[error("batch carries {0} pointer samples; the limit is {MAX_POINTER_PER_BATCH}")]
+    TooManyPointerSamples(usize),
+    #[error("batch carries {0} focus changes; the limit is {MAX_FOCUS_PER_BATCH}")]
+    TooManyFocusChanges(usize),
+    #[error("pointer sample {index} is invalid: {why}")]
+    InvalidPointer { index: usize, why: &'static str },
     #[error("unknown key class {0:?}")]
     UnknownClass(String),
     #[error("press {index} is invalid: {why}")]
@@ -57,7 +72,74 @@ pub struct StrokeV1 {
     pub up_us: i64,
     pub class: String,
     pub repeats: u32,
+    /// Key-down to first repeat, then repeat to repeat (µs); absent when the key did not repeat.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub repeat_gaps_us: Vec<u32>,
     pub trusted: bool,
+}
+
+/// One pointer event on the wire.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PointerV1 {
+    pub at_us: i64,
+    /// `move`, `down` or `up`.
+    pub kind: PointerKindName,
+    pub x_px: f64,
+    pub y_px: f64,
+    pub coalesced: u16,
+    /// `mouse`, `pen`, `touch` or `other`.
+    pub device: PointerDeviceName,
+    pub trusted: bool,
+}
+
+/// A pointer event kind on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PointerKindName {
+    Move,
+    Down,
+    Up,
+}
+
+/// A pointer device on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PointerDeviceName {
+    Mouse,
+    Pen,
+    Touch,
+    Other,
+}
+
+/// A focus or visibility change on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FocusV1 {
+    pub at_us: i64,
+    /// `focus`, `blur`, `visible` or `hidden`.
+    pub kind: FocusKindName,
+}
+
+/// A focus change kind on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FocusKindName {
+    Focus,
+    Blur,
+    Visible,
+    Hidden,
+}
+
+/// One evidence batch as stored: what one `evidence` message carried, validated.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchV1 {
+    pub strokes: Vec<StrokeV1>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pointer: Vec<PointerV1>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub focus: Vec<FocusV1>,
 }
 
 /// Messages from a browser to the edge.
@@ -66,8 +148,16 @@ pub struct StrokeV1 {
 pub enum ClientMsg {
     /// The first frame: which session, which role, and the capability token for it.
     Hello { v: u32, role: Role, session: String, token: String },
-    /// Completed presses since the last batch; `seq` counts batches from 1.
-    Evidence { seq: u64, strokes: Vec<StrokeV1> },
+    /// Completed presses, pointer samples and focus changes since the last batch; `seq` counts
+    /// batches from 1.
+    Evidence {
+        seq: u64,
+        strokes: Vec<StrokeV1>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pointer: Vec<PointerV1>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        focus: Vec<FocusV1>,
+    },
     /// What the browser says about itself; sent once, after hello.
     Environment(EnvironmentV1),
     /// The candidate finished the task.
@@ -151,6 +241,12 @@ impl ClientMsg {
             ClientMsg::Evidence { strokes, .. } if strokes.len() > MAX_STROKES_PER_BATCH => {
                 Err(WireError::TooManyStrokes(strokes.len()))
             }
+            ClientMsg::Evidence { pointer, .. } if pointer.len() > MAX_POINTER_PER_BATCH => {
+                Err(WireError::TooManyPointerSamples(pointer.len()))
+            }
+            ClientMsg::Evidence { focus, .. } if focus.len() > MAX_FOCUS_PER_BATCH => {
+                Err(WireError::TooManyFocusChanges(focus.len()))
+            }
             _ => Ok(msg),
         }
     }
@@ -197,9 +293,134 @@ impl StrokeV1 {
             up_us: stroke.up_at_us,
             class: stroke.class.as_str().to_owned(),
             repeats: stroke.repeats,
+            repeat_gaps_us: stroke.repeat_gaps_us.clone(),
             trusted: stroke.trusted,
         }
     }
+}
+
+impl PointerV1 {
+    /// Encodes a pointer sample for the wire.
+    pub fn from_sample(sample: &PointerSample) -> PointerV1 {
+        PointerV1 {
+            at_us: sample.at_us,
+            kind: match sample.kind {
+                PointerKind::Move => PointerKindName::Move,
+                PointerKind::Down => PointerKindName::Down,
+                PointerKind::Up => PointerKindName::Up,
+            },
+            x_px: sample.x_px,
+            y_px: sample.y_px,
+            coalesced: sample.coalesced,
+            device: match sample.device {
+                PointerDevice::Mouse => PointerDeviceName::Mouse,
+                PointerDevice::Pen => PointerDeviceName::Pen,
+                PointerDevice::Touch => PointerDeviceName::Touch,
+                PointerDevice::Other => PointerDeviceName::Other,
+            },
+            trusted: sample.trusted,
+        }
+    }
+}
+
+impl FocusV1 {
+    /// Encodes a focus change for the wire.
+    pub fn from_change(change: &FocusChange) -> FocusV1 {
+        FocusV1 {
+            at_us: change.at_us,
+            kind: match change.kind {
+                FocusKind::Focus => FocusKindName::Focus,
+                FocusKind::Blur => FocusKindName::Blur,
+                FocusKind::Visible => FocusKindName::Visible,
+                FocusKind::Hidden => FocusKindName::Hidden,
+            },
+        }
+    }
+}
+
+/// Evidence decoded from one batch.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Batch {
+    pub strokes: Vec<KeyStroke>,
+    pub pointer: Vec<PointerSample>,
+    pub focus: Vec<FocusChange>,
+}
+
+impl BatchV1 {
+    /// Encodes decoded evidence, for storage.
+    pub fn from_batch(batch: &Batch) -> BatchV1 {
+        BatchV1 {
+            strokes: batch.strokes.iter().map(StrokeV1::from_stroke).collect(),
+            pointer: batch.pointer.iter().map(PointerV1::from_sample).collect(),
+            focus: batch.focus.iter().map(FocusV1::from_change).collect(),
+        }
+    }
+
+    /// Validates and decodes a batch; any invalid item refuses the whole batch.
+    pub fn decode(&self) -> Result<Batch, WireError> {
+        Ok(Batch {
+            strokes: strokes_from_wire(&self.strokes)?,
+            pointer: pointer_from_wire(&self.pointer)?,
+            focus: focus_from_wire(&self.focus)?,
+        })
+    }
+}
+
+/// Turns wire pointer samples into domain samples, refusing the batch if any one is invalid.
+pub fn pointer_from_wire(samples: &[PointerV1]) -> Result<Vec<PointerSample>, WireError> {
+    if samples.len() > MAX_POINTER_PER_BATCH {
+        return Err(WireError::TooManyPointerSamples(samples.len()));
+    }
+    samples
+        .iter()
+        .enumerate()
+        .map(|(index, p)| {
+            if p.at_us.abs() > MAX_ABS_TIME_US {
+                return Err(WireError::InvalidPointer { index, why: "time out of range" });
+            }
+            let on_screen = |v: f64| v.is_finite() && v.abs() <= MAX_ABS_COORDINATE_PX;
+            if !on_screen(p.x_px) || !on_screen(p.y_px) {
+                return Err(WireError::InvalidPointer { index, why: "position out of range" });
+            }
+            Ok(PointerSample {
+                at_us: p.at_us,
+                kind: match p.kind {
+                    PointerKindName::Move => PointerKind::Move,
+                    PointerKindName::Down => PointerKind::Down,
+                    PointerKindName::Up => PointerKind::Up,
+                },
+                x_px: p.x_px,
+                y_px: p.y_px,
+                coalesced: p.coalesced.max(1),
+                device: match p.device {
+                    PointerDeviceName::Mouse => PointerDevice::Mouse,
+                    PointerDeviceName::Pen => PointerDevice::Pen,
+                    PointerDeviceName::Touch => PointerDevice::Touch,
+                    PointerDeviceName::Other => PointerDevice::Other,
+                },
+                trusted: p.trusted,
+            })
+        })
+        .collect()
+}
+
+/// Turns wire focus changes into domain changes.
+pub fn focus_from_wire(changes: &[FocusV1]) -> Result<Vec<FocusChange>, WireError> {
+    if changes.len() > MAX_FOCUS_PER_BATCH {
+        return Err(WireError::TooManyFocusChanges(changes.len()));
+    }
+    Ok(changes
+        .iter()
+        .map(|c| FocusChange {
+            at_us: c.at_us,
+            kind: match c.kind {
+                FocusKindName::Focus => FocusKind::Focus,
+                FocusKindName::Blur => FocusKind::Blur,
+                FocusKindName::Visible => FocusKind::Visible,
+                FocusKindName::Hidden => FocusKind::Hidden,
+            },
+        })
+        .collect())
 }
 
 /// Turns wire presses into domain presses, refusing the batch if any one is invalid.
@@ -218,17 +439,31 @@ pub fn strokes_from_wire(strokes: &[StrokeV1]) -> Result<Vec<KeyStroke>, WireErr
             if s.up_us < s.down_us {
                 return Err(WireError::InvalidStroke { index, why: "key-up before key-down" });
             }
-            Ok(KeyStroke { down_at_us: s.down_us, up_at_us: s.up_us, class, repeats: s.repeats, trusted: s.trusted })
+            if s.repeat_gaps_us.len() > MAX_REPEAT_GAPS {
+                return Err(WireError::InvalidStroke { index, why: "too many repeat gaps" });
+            }
+            Ok(KeyStroke {
+                down_at_us: s.down_us,
+                up_at_us: s.up_us,
+                class,
+                repeats: s.repeats,
+                repeat_gaps_us: s.repeat_gaps_us.clone(),
+                trusted: s.trusted,
+            })
         })
         .collect()
 }
 
 /// Evidence as stored and hashed: presses in press order and the edge's round trips.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EvidenceV1 {
     pub v: u32,
     pub strokes: Vec<StrokeV1>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pointer: Vec<PointerV1>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub focus: Vec<FocusV1>,
     pub rtt_us: Vec<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment: Option<EnvironmentV1>,
@@ -242,6 +477,8 @@ impl EvidenceV1 {
         EvidenceV1 {
             v: 1,
             strokes: evidence.strokes.iter().map(StrokeV1::from_stroke).collect(),
+            pointer: evidence.pointer.iter().map(PointerV1::from_sample).collect(),
+            focus: evidence.focus.iter().map(FocusV1::from_change).collect(),
             rtt_us: evidence.rtt_us,
             environment: evidence.environment.as_ref().map(EnvironmentV1::from_environment),
         }
@@ -252,11 +489,20 @@ impl EvidenceV1 {
         if self.v != 1 {
             return Err(WireError::Version(self.v));
         }
-        let mut strokes = Vec::with_capacity(self.strokes.len());
+        let mut evidence = Evidence {
+            rtt_us: self.rtt_us.clone(),
+            environment: self.environment.map(|e| e.to_environment()),
+            ..Evidence::default()
+        };
         for chunk in self.strokes.chunks(MAX_STROKES_PER_BATCH) {
-            strokes.extend(strokes_from_wire(chunk)?);
+            evidence.strokes.extend(strokes_from_wire(chunk)?);
         }
-        let mut evidence = Evidence { strokes, rtt_us: self.rtt_us.clone(), environment: self.environment.map(|e| e.to_environment()) };
+        for chunk in self.pointer.chunks(MAX_POINTER_PER_BATCH) {
+            evidence.pointer.extend(pointer_from_wire(chunk)?);
+        }
+        for chunk in self.focus.chunks(MAX_FOCUS_PER_BATCH) {
+            evidence.focus.extend(focus_from_wire(chunk)?);
+        }
         evidence.normalise();
         Ok(evidence)
     }
@@ -364,7 +610,7 @@ mod tests {
 
     #[test]
     fn refuses_invalid_strokes() {
-        let stroke = |down_us, up_us, class: &str| StrokeV1 { down_us, up_us, class: class.into(), repeats: 0, trusted: true };
+        let stroke = |down_us, up_us, class: &str| StrokeV1 { down_us, up_us, class: class.into(), repeats: 0, repeat_gaps_us: vec![], trusted: true };
         assert!(strokes_from_wire(&[stroke(1, 2, "letter")]).is_ok());
         assert_eq!(
             strokes_from_wire(&[stroke(5, 2, "letter")]),

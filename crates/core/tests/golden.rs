@@ -30,7 +30,7 @@ macro_rules! case {
     };
 }
 
-const CASES: [Case; 7] = [
+const CASES: [Case; 12] = [
     case!("human_s002"),
     case!("human_s017"),
     case!("thin"),
@@ -38,6 +38,11 @@ const CASES: [Case; 7] = [
     case!("burst_release"),
     case!("automated_software"),
     case!("laptop_hardware"),
+    case!("held_key_local"),
+    case!("held_key_jitter"),
+    case!("held_key_silent"),
+    case!("pointer_local"),
+    case!("pointer_25hz"),
 ];
 
 fn verdict_text(evidence_json: &str) -> String {
@@ -72,6 +77,11 @@ fn the_expected_classes_come_out() {
         ("burst_release", "remote"),
         ("automated_software", "local"),
         ("laptop_hardware", "local"),
+        ("held_key_local", "local"),
+        ("held_key_jitter", "remote_suspected"),
+        ("held_key_silent", "remote_suspected"),
+        ("pointer_local", "local"),
+        ("pointer_25hz", "remote_suspected"),
     ];
     for (case, (name, class)) in CASES.iter().zip(expected) {
         assert_eq!(case.name, name);

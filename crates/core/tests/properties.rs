@@ -12,13 +12,14 @@ fn stroke() -> impl Strategy<Value = KeyStroke> {
         up_at_us: down_at_us + dwell_us,
         class: KeyClass::Letter,
         repeats,
+        repeat_gaps_us: vec![],
         trusted,
     })
 }
 
 fn evidence() -> impl Strategy<Value = Evidence> {
     (prop::collection::vec(stroke(), 0..120), prop::collection::vec(1u64..2_000_000, 0..40))
-        .prop_map(|(strokes, rtt_us)| Evidence { strokes, rtt_us, environment: None })
+        .prop_map(|(strokes, rtt_us)| Evidence { strokes, rtt_us, ..Evidence::default() })
 }
 
 /// Presses a person makes: held 60-140 ms, well apart from each other and from everything else.
@@ -26,7 +27,14 @@ fn local_typing(after_us: i64, count: usize) -> Vec<KeyStroke> {
     (0..count)
         .map(|i| {
             let down_at_us = after_us + 1_000_000 + i64::try_from(i).unwrap_or(0) * 180_000;
-            KeyStroke { down_at_us, up_at_us: down_at_us + 60_000 + (down_at_us % 80_000), class: KeyClass::Letter, repeats: 0, trusted: true }
+            KeyStroke {
+                down_at_us,
+                up_at_us: down_at_us + 60_000 + (down_at_us % 80_000),
+                class: KeyClass::Letter,
+                repeats: 0,
+                repeat_gaps_us: vec![],
+                trusted: true,
+            }
         })
         .collect()
 }

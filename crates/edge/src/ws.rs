@@ -9,7 +9,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State as Extract;
 use axum::response::Response;
 use onsite_core::jws::Claims;
-use onsite_core::wire::{self, ClientMsg, EnvironmentV1, EvidenceV1, Role, ServerMsg, StrokeV1, VerdictV1, WireError};
+use onsite_core::wire::{self, Batch, BatchV1, ClientMsg, EnvironmentV1, EvidenceV1, Role, ServerMsg, VerdictV1, WireError};
 use onsite_core::{score, Evidence, Features};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::{interval, timeout, Instant, MissedTickBehavior};
@@ -35,8 +35,10 @@ const ECHO_SLOW: Duration = Duration::from_secs(2);
 const ECHO_LOST_AFTER: Duration = Duration::from_secs(5);
 /// A session keeps at most this many round trips.
 const MAX_RTT_SAMPLES: usize = 400;
-/// A session keeps at most this many presses.
+/// A session keeps at most this many presses...
 const MAX_STROKES_PER_SESSION: usize = 20_000;
+/// ...and this many pointer samples (about ten minutes of movement at 125 Hz).
+const MAX_POINTER_PER_SESSION: usize = 100_000;
 /// Round trips are re-scored every this many samples.
 const RESCORE_EVERY_RTT: usize = 10;
 
@@ -137,10 +139,8 @@ async fn load(state: &State, session: &str, accumulated: &mut Accumulated) -> Re
     for (seq, body) in state.store.batches(session).await? {
         // Stored batches were validated before they were written; a row that no longer parses
         // is skipped and logged rather than taking the session down.
-        match serde_json::from_str::<Vec<StrokeV1>>(&body).map_err(|e| e.to_string()).and_then(|strokes| {
-            wire::strokes_from_wire(&strokes).map_err(|e| e.to_string())
-        }) {
-            Ok(strokes) => accumulated.evidence.strokes.extend(strokes),
+        match serde_json::from_str::<BatchV1>(&body).map_err(|e| e.to_string()).and_then(|batch| batch.decode().map_err(|e| e.to_string())) {
+            Ok(batch) => absorb(&mut accumulated.evidence, batch),
             Err(error) => tracing::error!(session, seq, %error, "stored batch does not parse"),
         }
         accumulated.last_seq = accumulated.last_seq.max(seq);
@@ -200,8 +200,9 @@ async fn candidate(state: &State, socket: &mut WebSocket, session: &str) -> Resu
                         record_rtt(state, &live, session, rtt_us).await?;
                     }
                     Message::Text(text) => match ClientMsg::parse(&text).map_err(Refusal::from_wire)? {
-                        ClientMsg::Evidence { seq, strokes } => {
-                            let reply = evidence(state, &live, session, seq, &strokes).await?;
+                        ClientMsg::Evidence { seq, strokes, pointer, focus } => {
+                            let batch = BatchV1 { strokes, pointer, focus };
+                            let reply = evidence(state, &live, session, seq, &batch).await?;
                             send(socket, &reply).await.map_err(|_| Refusal::new("closed", "socket closed", CLOSE_GOING_AWAY))?;
                         }
                         ClientMsg::Environment(environment) => {
@@ -246,8 +247,8 @@ async fn record_rtt(state: &State, live: &Live, session: &str, rtt_us: u64) -> R
 }
 
 /// Stores a batch once and answers with an ack, or with an error that changes nothing.
-async fn evidence(state: &State, live: &Live, session: &str, seq: u64, strokes: &[StrokeV1]) -> Result<ServerMsg, Refusal> {
-    let strokes = wire::strokes_from_wire(strokes).map_err(Refusal::from_wire)?;
+async fn evidence(state: &State, live: &Live, session: &str, seq: u64, batch: &BatchV1) -> Result<ServerMsg, Refusal> {
+    let batch = batch.decode().map_err(Refusal::from_wire)?;
     let mut accumulated = live.accumulated.lock().await;
     if seq == 0 {
         return Ok(error("bad_seq", "evidence batches count from 1"));
@@ -259,18 +260,29 @@ async fn evidence(state: &State, live: &Live, session: &str, seq: u64, strokes: 
     if seq != accumulated.last_seq + 1 {
         return Ok(error("out_of_order", format!("expected batch {}, got {seq}", accumulated.last_seq + 1)));
     }
-    if accumulated.evidence.strokes.len() + strokes.len() > MAX_STROKES_PER_SESSION {
-        return Ok(error("session_full", format!("a session holds at most {MAX_STROKES_PER_SESSION} key presses")));
+    if accumulated.evidence.strokes.len() + batch.strokes.len() > MAX_STROKES_PER_SESSION
+        || accumulated.evidence.pointer.len() + batch.pointer.len() > MAX_POINTER_PER_SESSION
+    {
+        return Ok(error(
+            "session_full",
+            format!("a session holds at most {MAX_STROKES_PER_SESSION} key presses and {MAX_POINTER_PER_SESSION} pointer samples"),
+        ));
     }
     // Store what was validated, re-encoded, rather than the frame as received.
-    let body = serde_json::to_string(&strokes.iter().map(StrokeV1::from_stroke).collect::<Vec<_>>()).unwrap_or_default();
+    let body = serde_json::to_string(&BatchV1::from_batch(&batch)).unwrap_or_default();
     state.store.insert_batch(session, seq, &body).await?;
-    accumulated.evidence.strokes.extend(strokes);
+    absorb(&mut accumulated.evidence, batch);
     accumulated.last_seq = seq;
     let snapshot = accumulated.evidence.clone();
     drop(accumulated);
     publish(state, live, session, &snapshot).await?;
     Ok(ServerMsg::Ack { seq })
+}
+
+fn absorb(evidence: &mut Evidence, batch: Batch) {
+    evidence.strokes.extend(batch.strokes);
+    evidence.pointer.extend(batch.pointer);
+    evidence.focus.extend(batch.focus);
 }
 
 fn error(code: &str, message: impl Into<String>) -> ServerMsg {
