@@ -215,7 +215,7 @@ impl EnvironmentV1 {
 }
 
 /// Messages from the edge to a browser.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "t", rename_all = "snake_case")]
 pub enum ServerMsg {
     Welcome { v: u32, session: String, role: Role },
@@ -264,8 +264,42 @@ impl ServerMsg {
     }
 
     /// Parses a text frame from the edge.
+    ///
+    /// It reads a flat struct and builds the enum by hand: serde's internally tagged enums buffer
+    /// every field generically, which would cost the browser probe about 10 KB of wasm.
     pub fn parse(text: &str) -> Result<ServerMsg, WireError> {
-        serde_json::from_str(text).map_err(|e| WireError::Malformed(e.to_string()))
+        #[derive(Deserialize)]
+        struct Flat {
+            t: String,
+            v: Option<u32>,
+            session: Option<String>,
+            role: Option<Role>,
+            seq: Option<u64>,
+            token: Option<String>,
+            verdict: Option<VerdictV1>,
+            code: Option<String>,
+            message: Option<String>,
+        }
+        let flat: Flat = serde_json::from_str(text).map_err(|e| WireError::Malformed(e.to_string()))?;
+        let missing = |field: &str| WireError::Malformed(format!("`{}` message lacks `{field}`", flat.t));
+        Ok(match flat.t.as_str() {
+            "welcome" => ServerMsg::Welcome {
+                v: flat.v.ok_or_else(|| missing("v"))?,
+                session: flat.session.clone().ok_or_else(|| missing("session"))?,
+                role: flat.role.ok_or_else(|| missing("role"))?,
+            },
+            "ack" => ServerMsg::Ack { seq: flat.seq.ok_or_else(|| missing("seq"))? },
+            "verdict" => ServerMsg::Verdict {
+                token: flat.token.clone().ok_or_else(|| missing("token"))?,
+                verdict: flat.verdict.clone().ok_or_else(|| missing("verdict"))?,
+            },
+            "finished" => ServerMsg::Finished,
+            "error" => ServerMsg::Error {
+                code: flat.code.clone().ok_or_else(|| missing("code"))?,
+                message: flat.message.clone().ok_or_else(|| missing("message"))?,
+            },
+            other => return Err(WireError::Malformed(format!("unknown message type {other:?}"))),
+        })
     }
 }
 
@@ -617,6 +651,21 @@ mod tests {
             Err(WireError::InvalidStroke { index: 0, why: "key-up before key-down" })
         );
         assert_eq!(strokes_from_wire(&[stroke(1, 2, "KeyA")]), Err(WireError::UnknownClass("KeyA".into())));
+    }
+
+    #[test]
+    fn server_messages_round_trip() {
+        let messages = [
+            ServerMsg::Welcome { v: 1, session: "s".into(), role: Role::Interviewer },
+            ServerMsg::Ack { seq: 7 },
+            ServerMsg::Finished,
+            ServerMsg::Error { code: "out_of_order".into(), message: "expected 2".into() },
+        ];
+        for msg in messages {
+            assert_eq!(ServerMsg::parse(&msg.to_text()), Ok(msg));
+        }
+        assert!(ServerMsg::parse(r#"{"t":"ack"}"#).is_err_and(|e| e.to_string().contains("lacks `seq`")));
+        assert!(ServerMsg::parse(r#"{"t":"shrug"}"#).is_err_and(|e| e.to_string().contains("unknown message type")));
     }
 
     #[test]

@@ -1,17 +1,18 @@
-//! The candidate's probe: key capture plus a socket, sending completed presses in numbered
-//! batches and keeping each batch until the edge acknowledges it.
+//! The candidate's probe: key and pointer capture plus a socket, sending what was captured in
+//! numbered batches and keeping each batch until the edge acknowledges it.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use gloo_timers::callback::Interval;
-use onsite_core::wire::{ClientMsg, EnvironmentV1, Role, StrokeV1, PROTOCOL_VERSION};
+use onsite_core::wire::{ClientMsg, EnvironmentV1, FocusV1, PointerV1, Role, StrokeV1, PROTOCOL_VERSION};
 
 use crate::keys::{KeyCapture, KeyRecorder};
+use crate::pointer::{PointerCapture, PointerRecorder};
 use crate::socket::{EdgeSocket, SocketEvent};
 use crate::{page, ProbeError};
 
-/// How often completed presses are sent (ms).
+/// How often captured evidence is sent (ms).
 const FLUSH_EVERY_MS: u32 = 500;
 
 /// What the candidate page shows about the probe.
@@ -20,6 +21,8 @@ pub struct ProbeStatus {
     pub connected: bool,
     /// Presses captured so far.
     pub keystrokes: u32,
+    /// Pointer samples captured so far.
+    pub pointer_samples: u32,
     /// Batches the edge has acknowledged.
     pub acked_batches: u64,
     /// Batches sent and not yet acknowledged.
@@ -29,11 +32,29 @@ pub struct ProbeStatus {
     pub problem: Option<String>,
 }
 
+/// Where the probe sends evidence, and with which capability.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeConfig {
+    /// The edge's WebSocket URL, such as `wss://onsite.example/api/v1/ws`.
+    pub socket_url: String,
+    pub session: String,
+    pub token: String,
+}
+
+impl ProbeConfig {
+    /// A configuration for the edge that served this page.
+    pub fn same_origin(session: &str, token: &str) -> Result<ProbeConfig, ProbeError> {
+        Ok(ProbeConfig { socket_url: page::socket_url()?, session: session.to_owned(), token: token.to_owned() })
+    }
+}
+
 struct Shared {
-    recorder: Rc<RefCell<KeyRecorder>>,
+    keys: Rc<RefCell<KeyRecorder>>,
+    pointer: Rc<RefCell<PointerRecorder>>,
     socket: Option<EdgeSocket>,
     next_seq: u64,
-    unacked: Vec<(u64, Vec<StrokeV1>)>,
+    /// Sent batches not yet acknowledged, as sent.
+    unacked: Vec<(u64, ClientMsg)>,
     status: ProbeStatus,
     finish_requested: bool,
     finish_sent: bool,
@@ -43,16 +64,16 @@ struct Shared {
 /// A running candidate probe; dropping it stops capture and closes the socket.
 pub struct CandidateProbe {
     shared: Rc<RefCell<Shared>>,
-    _capture: KeyCapture,
+    captures: Vec<(KeyCapture, PointerCapture)>,
     _flush: Interval,
 }
 
 impl CandidateProbe {
-    /// Connects to the edge that served the page and starts capturing key timings on the document.
-    pub fn start(session: &str, token: &str, on_status: impl Fn(ProbeStatus) + 'static) -> Result<CandidateProbe, ProbeError> {
-        let recorder = Rc::new(RefCell::new(KeyRecorder::default()));
+    /// Connects to the edge; call [`CandidateProbe::attach`] to start capturing.
+    pub fn start(config: &ProbeConfig, on_status: impl Fn(ProbeStatus) + 'static) -> Result<CandidateProbe, ProbeError> {
         let shared = Rc::new(RefCell::new(Shared {
-            recorder: recorder.clone(),
+            keys: Rc::default(),
+            pointer: Rc::default(),
             socket: None,
             next_seq: 1,
             unacked: Vec::new(),
@@ -61,22 +82,36 @@ impl CandidateProbe {
             finish_sent: false,
             on_status: Rc::new(on_status),
         }));
-        let hello = ClientMsg::Hello { v: PROTOCOL_VERSION, role: Role::Candidate, session: session.to_owned(), token: token.to_owned() };
+        let hello = ClientMsg::Hello {
+            v: PROTOCOL_VERSION,
+            role: Role::Candidate,
+            session: config.session.clone(),
+            token: config.token.clone(),
+        };
         let weak = Rc::downgrade(&shared);
-        let socket = EdgeSocket::connect(&page::socket_url()?, hello, move |event| {
+        let socket = EdgeSocket::connect(&config.socket_url, hello, move |event| {
             if let Some(shared) = weak.upgrade() {
                 handle(&shared, event);
             }
         })?;
         shared.borrow_mut().socket = Some(socket);
-        let capture = KeyCapture::attach(&page::document_target()?, recorder);
         let weak = Rc::downgrade(&shared);
         let flush = Interval::new(FLUSH_EVERY_MS, move || {
             if let Some(shared) = weak.upgrade() {
                 flush_batch(&shared);
             }
         });
-        Ok(CandidateProbe { shared, _capture: capture, _flush: flush })
+        Ok(CandidateProbe { shared, captures: Vec::new(), _flush: flush })
+    }
+
+    /// Captures key and pointer timings on `target` (an element, or the whole document) until
+    /// the probe is dropped.
+    pub fn attach(&mut self, target: &web_sys::EventTarget) {
+        let (keys, pointer) = {
+            let shared = self.shared.borrow();
+            (shared.keys.clone(), shared.pointer.clone())
+        };
+        self.captures.push((KeyCapture::attach(target, keys), PointerCapture::attach(target, pointer)));
     }
 
     /// Sends what is left and tells the edge the task is done.
@@ -125,20 +160,27 @@ fn handle(shared: &Rc<RefCell<Shared>>, event: SocketEvent) {
     flush_batch(shared);
 }
 
-/// Sends completed presses as a new batch, resends unacknowledged batches after a welcome, and
-/// sends `finish` once everything is acknowledged.
+/// Sends what was captured as a new batch, and sends `finish` once everything is acknowledged.
 fn flush_batch(shared: &Rc<RefCell<Shared>>) {
     let mut s = shared.borrow_mut();
-    let strokes: Vec<StrokeV1> = s.recorder.borrow_mut().take().iter().map(StrokeV1::from_stroke).collect();
-    let total = s.recorder.borrow().total();
+    let strokes: Vec<StrokeV1> = s.keys.borrow_mut().take().iter().map(StrokeV1::from_stroke).collect();
+    let (samples, changes) = s.pointer.borrow_mut().take();
+    let total = s.keys.borrow().total();
     s.status.keystrokes = total;
-    if !strokes.is_empty() {
+    s.status.pointer_samples = s.status.pointer_samples.saturating_add(u32::try_from(samples.len()).unwrap_or(u32::MAX));
+    if !strokes.is_empty() || !samples.is_empty() || !changes.is_empty() {
         let seq = s.next_seq;
         s.next_seq += 1;
+        let batch = ClientMsg::Evidence {
+            seq,
+            strokes,
+            pointer: samples.iter().map(PointerV1::from_sample).collect(),
+            focus: changes.iter().map(FocusV1::from_change).collect(),
+        };
         if let Some(socket) = &s.socket {
-            let _ = socket.send(&ClientMsg::Evidence { seq, strokes: strokes.clone() });
+            let _ = socket.send(&batch);
         }
-        s.unacked.push((seq, strokes));
+        s.unacked.push((seq, batch));
     }
     if s.finish_requested && s.unacked.is_empty() && !s.finish_sent {
         let sent = s.socket.as_ref().is_some_and(|socket| socket.send(&ClientMsg::Finish).is_ok());

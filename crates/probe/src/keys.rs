@@ -5,27 +5,32 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use onsite_core::evidence::MAX_REPEAT_GAPS;
 use onsite_core::{KeyClass, KeyStroke};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast as _;
 use web_sys::{EventTarget, KeyboardEvent};
 
+use crate::listen::Listeners;
+
 /// Presses held at once beyond this are not tracked (no keyboard rolls over this many).
 const MAX_OPEN_PRESSES: usize = 16;
 
 /// A press whose key-up has not come yet.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Open {
     down_at_us: i64,
+    last_at_us: i64,
     class: KeyClass,
     repeats: u32,
+    repeat_gaps_us: Vec<u32>,
     trusted: bool,
 }
 
 /// Pairs key events into presses.
 ///
 /// The pairing key is the physical key (`KeyboardEvent.code`), held only while the key is down;
-/// completed presses keep nothing but times, class, repeat count and trust.
+/// completed presses keep nothing but times, class, auto-repeat timing and trust.
 #[derive(Debug, Default)]
 pub struct KeyRecorder {
     open: HashMap<String, Open>,
@@ -36,10 +41,16 @@ pub struct KeyRecorder {
 impl KeyRecorder {
     /// Records a key-down at `at_ms` (the event's `timeStamp`).
     pub fn key_down(&mut self, code: &str, at_ms: f64, repeat: bool, trusted: bool) {
+        let at_us = to_us(at_ms);
         if let Some(open) = self.open.get_mut(code) {
-            // Auto-repeat sends more key-downs for a held key; count them on the press.
+            // Auto-repeat sends more key-downs for a held key; time them on the press.
             if repeat {
                 open.repeats = open.repeats.saturating_add(1);
+                if open.repeat_gaps_us.len() < MAX_REPEAT_GAPS {
+                    open.repeat_gaps_us.push(u32::try_from((at_us - open.last_at_us).max(0)).unwrap_or(u32::MAX));
+                }
+                open.last_at_us = at_us;
+                open.trusted &= trusted;
                 return;
             }
             // A second key-down without a key-up means the key-up was lost (focus moved away
@@ -50,7 +61,8 @@ impl KeyRecorder {
             return;
         }
         let class = KeyClass::from_code(code);
-        self.open.insert(code.to_owned(), Open { down_at_us: to_us(at_ms), class, repeats: 0, trusted });
+        let open = Open { down_at_us: at_us, last_at_us: at_us, class, repeats: 0, repeat_gaps_us: Vec::new(), trusted };
+        self.open.insert(code.to_owned(), open);
     }
 
     /// Records a key-up; a key-up with no key-down (pressed before capture began) is ignored.
@@ -62,6 +74,7 @@ impl KeyRecorder {
             up_at_us,
             class: open.class,
             repeats: open.repeats,
+            repeat_gaps_us: open.repeat_gaps_us,
             trusted: open.trusted && trusted,
         });
         self.total = self.total.saturating_add(1);
@@ -83,44 +96,40 @@ impl KeyRecorder {
     }
 }
 
-fn to_us(at_ms: f64) -> i64 {
+/// Page timestamps in milliseconds to whole microseconds.
+pub(crate) fn to_us(at_ms: f64) -> i64 {
     // Page timestamps are at most days in milliseconds: the product is far inside i64.
     (at_ms * 1000.0).round() as i64
 }
 
-type Listener = Closure<dyn FnMut(KeyboardEvent)>;
-
 /// Key listeners attached to a target; dropping it detaches them.
 pub struct KeyCapture {
-    target: EventTarget,
-    down: Listener,
-    up: Listener,
-    blur: Closure<dyn FnMut(web_sys::Event)>,
+    _listeners: Listeners,
 }
 
 impl KeyCapture {
-    /// Listens for key events on `target` (capturing phase, passive) and feeds `recorder`.
+    /// Listens for key events on `target` (capturing phase) and feeds `recorder`.
     pub fn attach(target: &EventTarget, recorder: Rc<RefCell<KeyRecorder>>) -> KeyCapture {
+        let mut listeners = Listeners::new(target);
         let on_down = recorder.clone();
-        let down = Closure::<dyn FnMut(KeyboardEvent)>::new(move |event: KeyboardEvent| {
-            on_down.borrow_mut().key_down(&event.code(), event.time_stamp(), event.repeat(), event.is_trusted());
-        });
+        listeners.add(
+            "keydown",
+            Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
+                if let Some(event) = event.dyn_ref::<KeyboardEvent>() {
+                    on_down.borrow_mut().key_down(&event.code(), event.time_stamp(), event.repeat(), event.is_trusted());
+                }
+            }),
+        );
         let on_up = recorder.clone();
-        let up = Closure::<dyn FnMut(KeyboardEvent)>::new(move |event: KeyboardEvent| {
-            on_up.borrow_mut().key_up(&event.code(), event.time_stamp(), event.is_trusted());
-        });
-        let blur = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| recorder.borrow_mut().cancel_open());
-        let _ = target.add_event_listener_with_callback_and_bool("keydown", down.as_ref().unchecked_ref(), true);
-        let _ = target.add_event_listener_with_callback_and_bool("keyup", up.as_ref().unchecked_ref(), true);
-        let _ = target.add_event_listener_with_callback_and_bool("blur", blur.as_ref().unchecked_ref(), true);
-        KeyCapture { target: target.clone(), down, up, blur }
-    }
-}
-
-impl Drop for KeyCapture {
-    fn drop(&mut self) {
-        let _ = self.target.remove_event_listener_with_callback_and_bool("keydown", self.down.as_ref().unchecked_ref(), true);
-        let _ = self.target.remove_event_listener_with_callback_and_bool("keyup", self.up.as_ref().unchecked_ref(), true);
-        let _ = self.target.remove_event_listener_with_callback_and_bool("blur", self.blur.as_ref().unchecked_ref(), true);
+        listeners.add(
+            "keyup",
+            Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
+                if let Some(event) = event.dyn_ref::<KeyboardEvent>() {
+                    on_up.borrow_mut().key_up(&event.code(), event.time_stamp(), event.is_trusted());
+                }
+            }),
+        );
+        listeners.add("blur", Closure::<dyn FnMut(web_sys::Event)>::new(move |_| recorder.borrow_mut().cancel_open()));
+        KeyCapture { _listeners: listeners }
     }
 }

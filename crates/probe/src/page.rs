@@ -65,7 +65,12 @@ pub fn environment() -> Environment {
         .map(|(w, h)| (u32::try_from(w).unwrap_or(0), u32::try_from(h).unwrap_or(0)))
         .unwrap_or((0, 0));
     let renderer = webgl_renderer(&window).map_or(Renderer::Unknown, |name| Renderer::classify(&name));
-    Environment { webdriver: window.navigator().webdriver(), renderer, screen_width_px, screen_height_px }
+    // `navigator.webdriver` is read by name: web-sys exposes it only behind an unstable flag.
+    let webdriver = js_sys::Reflect::get(&window.navigator(), &wasm_bindgen::JsValue::from_str("webdriver"))
+        .ok()
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
+    Environment { webdriver, renderer, screen_width_px, screen_height_px }
 }
 
 fn webgl_renderer(window: &web_sys::Window) -> Option<String> {

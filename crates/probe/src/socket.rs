@@ -3,9 +3,9 @@
 
 use std::rc::Rc;
 
-use onsite_core::wire::{self, ClientMsg, ServerMsg, VerdictV1};
+use onsite_core::wire::{self, ClientMsg};
 use wasm_bindgen::closure::Closure;
-use wasm_bindgen::JsCast as _;
+use wasm_bindgen::{JsCast as _, JsValue};
 use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
 
 use crate::{describe, ProbeError};
@@ -17,8 +17,8 @@ pub enum SocketEvent {
     Welcome,
     /// The edge stored evidence batch `seq`.
     Ack(u64),
-    /// A new signed verdict.
-    Verdict { token: String, verdict: VerdictV1 },
+    /// A new signed verdict: the whole frame, for `ServerMsg::parse` (interviewer pages only).
+    Verdict { frame: String },
     /// The edge has the candidate's last evidence.
     Finished,
     /// The edge refused something; the sentence is meant for people.
@@ -63,14 +63,7 @@ impl EdgeSocket {
                 return;
             }
             let Some(text) = data.as_string() else { return };
-            match ServerMsg::parse(&text) {
-                Ok(ServerMsg::Welcome { .. }) => handler(SocketEvent::Welcome),
-                Ok(ServerMsg::Ack { seq }) => handler(SocketEvent::Ack(seq)),
-                Ok(ServerMsg::Verdict { token, verdict }) => handler(SocketEvent::Verdict { token, verdict }),
-                Ok(ServerMsg::Finished) => handler(SocketEvent::Finished),
-                Ok(ServerMsg::Error { code, message }) => handler(SocketEvent::Error { code, message }),
-                Err(error) => handler(SocketEvent::Error { code: "bad_frame".into(), message: error.to_string() }),
-            }
+            handler(classify(text));
         });
 
         let handler = on_event;
@@ -95,6 +88,29 @@ impl EdgeSocket {
     /// Whether the socket is open.
     pub fn is_open(&self) -> bool {
         self.socket.ready_state() == WebSocket::OPEN
+    }
+}
+
+/// Reads a server frame with the browser's own `JSON.parse`.
+///
+/// The probe needs only the message type and a few plain fields; serde's number parsing would
+/// bring float formatting (about 16 KB) into the probe's wasm. Verdicts are handed on whole.
+fn classify(text: String) -> SocketEvent {
+    let bad = |message: &str| SocketEvent::Error { code: "bad_frame".into(), message: message.into() };
+    let Ok(value) = js_sys::JSON::parse(&text) else { return bad("the server sent a frame that is not JSON") };
+    let field = |name: &str| js_sys::Reflect::get(&value, &JsValue::from_str(name)).ok();
+    let text_field = |name: &str| field(name).and_then(|v| v.as_string()).unwrap_or_default();
+    match text_field("t").as_str() {
+        "welcome" => SocketEvent::Welcome,
+        // Batch numbers stay far below 2^53, so the double is exact.
+        "ack" => match field("seq").and_then(|v| v.as_f64()) {
+            Some(seq) if seq >= 0.0 && seq.fract() == 0.0 => SocketEvent::Ack(seq as u64),
+            _ => bad("the server sent an acknowledgement without a batch number"),
+        },
+        "finished" => SocketEvent::Finished,
+        "error" => SocketEvent::Error { code: text_field("code"), message: text_field("message") },
+        "verdict" => SocketEvent::Verdict { frame: text },
+        _ => bad("the server sent a message of an unknown type"),
     }
 }
 

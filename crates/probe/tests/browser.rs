@@ -45,6 +45,8 @@ async fn presses_are_paired_by_physical_key_and_keep_no_identity() {
     let classes: Vec<KeyClass> = strokes.iter().map(|s| s.class).collect();
     assert_eq!(classes, [KeyClass::Letter, KeyClass::Modifier, KeyClass::Digit]);
     assert_eq!(strokes[0].repeats, 1);
+    assert_eq!(strokes[0].repeat_gaps_us.len(), 1);
+    assert!(strokes[0].repeat_gaps_us[0] >= 25_000, "the repeat came about 30 ms after the key-down: {:?}", strokes[0]);
     assert!(strokes[0].dwell_us() >= 45_000, "Q was held about 50 ms: {:?}", strokes[0]);
     assert!(strokes[1].down_at_us > strokes[0].down_at_us && strokes[1].up_at_us >= strokes[0].up_at_us);
     assert!(strokes.iter().all(|s| !s.trusted), "script-made events are marked untrusted");

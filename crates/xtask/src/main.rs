@@ -48,10 +48,10 @@ fn web(out: &Path, dev: bool) -> Result<()> {
     let root = root();
     let profile = if dev { "dev" } else { "wasm-release" };
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    eprintln!("xtask: building onsite-app for wasm32 ({profile})");
+    eprintln!("xtask: building onsite-app and the standalone probe for wasm32 ({profile})");
     run(Command::new(&cargo)
         .current_dir(&root)
-        .args(["build", "-p", "onsite-app", "--target", "wasm32-unknown-unknown", "--profile", profile]))?;
+        .args(["build", "-p", "onsite-app", "-p", "onsite-probe", "--target", "wasm32-unknown-unknown", "--profile", profile]))?;
 
     let wanted = locked_version(&root, "wasm-bindgen")?;
     let installed = tool_version("wasm-bindgen")?;
@@ -61,24 +61,34 @@ fn web(out: &Path, dev: bool) -> Result<()> {
         );
     }
     let dir = if dev { "debug" } else { profile };
-    let wasm = root.join("target/wasm32-unknown-unknown").join(dir).join("onsite-app.wasm");
+    let built = root.join("target/wasm32-unknown-unknown").join(dir);
     let staging = root.join("target/web-staging");
     if staging.exists() {
         std::fs::remove_dir_all(&staging).with_context(|| format!("cannot clear {}", staging.display()))?;
     }
     eprintln!("xtask: wasm-bindgen {installed}");
-    run(Command::new("wasm-bindgen").args(["--target", "web", "--no-typescript", "--out-name", "app", "--out-dir"]).arg(&staging).arg(&wasm))?;
-
-    let bindgen_wasm = staging.join("app_bg.wasm");
+    // The app, and the standalone probe for host pages (with TypeScript declarations).
+    run(Command::new("wasm-bindgen")
+        .args(["--target", "web", "--no-typescript", "--out-name", "app", "--out-dir"])
+        .arg(&staging)
+        .arg(built.join("onsite-app.wasm")))?;
+    run(Command::new("wasm-bindgen")
+        .args(["--target", "web", "--out-name", "onsite_probe", "--out-dir"])
+        .arg(staging.join("probe"))
+        .arg(built.join("onsite_probe.wasm")))?;
     if !dev {
-        optimise(&bindgen_wasm)?;
+        optimise(&staging.join("app_bg.wasm"))?;
+        optimise(&staging.join("probe/onsite_probe_bg.wasm"))?;
     }
 
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    std::fs::create_dir_all(out.join("probe")).with_context(|| format!("cannot create {}", out.display()))?;
     copy_dir(&root.join("www"), out)?;
     copy_dir(&staging, out)?;
-    let size = std::fs::metadata(out.join("app_bg.wasm")).map(|m| m.len()).unwrap_or(0);
-    eprintln!("xtask: wrote {} (app_bg.wasm {} KiB)", out.display(), size / 1024);
+    for file in ["app_bg.wasm", "probe/onsite_probe_bg.wasm"] {
+        let size = std::fs::metadata(out.join(file)).map(|m| m.len()).unwrap_or(0);
+        eprintln!("xtask: {file}: {} KiB", size / 1024);
+    }
+    eprintln!("xtask: wrote {}", out.display());
     Ok(())
 }
 

@@ -2,7 +2,7 @@
 //! timings, then "done". The candidate sees that the check finished, never the verdict.
 
 use leptos::prelude::*;
-use onsite_probe::{CandidateProbe, ProbeStatus};
+use onsite_probe::{CandidateProbe, ProbeConfig, ProbeStatus};
 
 use super::Capability;
 
@@ -26,7 +26,13 @@ pub fn CandidatePage(capability: Capability) -> impl IntoView {
     let probe = StoredValue::new_local(None::<CandidateProbe>);
 
     let begin = move |_| {
-        match CandidateProbe::start(&capability.session, &capability.token, move |s| status.set(s)) {
+        let started = ProbeConfig::same_origin(&capability.session, &capability.token)
+            .and_then(|config| CandidateProbe::start(&config, move |s| status.set(s)))
+            .and_then(|mut started| {
+                started.attach(&onsite_probe::page::document_target()?);
+                Ok(started)
+            });
+        match started {
             Ok(started) => {
                 probe.set_value(Some(started));
                 step.set(Step::Typing);

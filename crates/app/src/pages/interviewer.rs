@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use onsite_core::jws::{self, Claims, Expect, Jwks};
-use onsite_core::wire::{ClientMsg, Role, VerdictV1, PROTOCOL_VERSION};
+use onsite_core::wire::{ClientMsg, Role, ServerMsg, VerdictV1, PROTOCOL_VERSION};
 use onsite_probe::{page, EdgeSocket, SocketEvent};
 
 use super::Capability;
@@ -41,7 +41,10 @@ pub fn InterviewerPage(capability: Capability) -> impl IntoView {
     let connected = page::socket_url().and_then(|url| {
         EdgeSocket::connect(&url, hello, move |event| match event {
             SocketEvent::Welcome => link.set(Link::Live),
-            SocketEvent::Verdict { token, verdict } => latest.set(Some((token, verdict))),
+            SocketEvent::Verdict { frame } => match ServerMsg::parse(&frame) {
+                Ok(ServerMsg::Verdict { token, verdict }) => latest.set(Some((token, verdict))),
+                _ => link.set(Link::Closed("the server sent a verdict this page cannot read; reload the page".into())),
+            },
             SocketEvent::Error { message, .. } => link.set(Link::Closed(message)),
             SocketEvent::Closed { code, reason } => link.update(|l| {
                 if !matches!(l, Link::Closed(_)) {
