@@ -134,3 +134,28 @@ export function tamper(token, changes) {
   const altered = { ...JSON.parse(Buffer.from(claims, "base64url")), ...changes };
   return `${header}.${Buffer.from(JSON.stringify(altered)).toString("base64url")}.${signature}`;
 }
+
+/** The newest verdict of a session, read as the interviewer would, over the interviewer's socket. */
+export async function latestVerdict(browser, edge, session) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${edge.url}/`);
+  const message = await page.evaluate(async (url) => {
+    const { session: id, token } = Object.fromEntries(new URL(url).hash.slice(1).split("&").map((p) => p.split("=")));
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(`ws://${location.host}/api/v1/ws`);
+      ws.onopen = () => ws.send(JSON.stringify({ t: "hello", v: 1, role: "interviewer", session: id, token }));
+      ws.onerror = () => reject(new Error("interviewer socket failed"));
+      ws.onmessage = (event) => {
+        const m = JSON.parse(event.data);
+        if (m.t === "verdict") {
+          ws.close();
+          resolve(m);
+        }
+      };
+      setTimeout(() => reject(new Error("no verdict within 10 s")), 10_000);
+    });
+  }, session.interviewer_url);
+  await context.close();
+  return message;
+}

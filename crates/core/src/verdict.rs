@@ -143,7 +143,7 @@ fn keystroke_reasons(keys: &KeyFeatures, reasons: &mut Vec<Reason>) {
         // People hold a key for tens of ms; remote tools that send key-up with key-down give 0 ms.
         reasons.push(Reason {
             code: "zero_dwell",
-            weight: clamp((fraction - 0.02) * 40.0, -0.5, 6.0),
+            weight: clamp((fraction - 0.02) * 40.0, -0.3, 6.0),
             text: format!(
                 "{} of key presses were released within 2 ms (local typing: {})",
                 percent(fraction),
@@ -155,7 +155,7 @@ fn keystroke_reasons(keys: &KeyFeatures, reasons: &mut Vec<Reason>) {
         // Rollover overlaps presses but almost never puts two events within 2 ms.
         reasons.push(Reason {
             code: "near_simultaneous",
-            weight: clamp((fraction - 0.05) * 20.0, -0.5, 4.0),
+            weight: clamp((fraction - 0.05) * 20.0, -0.3, 4.0),
             text: format!(
                 "{} of gaps between different keys' events were under 2 ms (local typing: at most {})",
                 percent(fraction),
@@ -167,18 +167,18 @@ fn keystroke_reasons(keys: &KeyFeatures, reasons: &mut Vec<Reason>) {
         // Remote desktops release queued input together: 23-33 % of gaps under 2 ms via x11vnc.
         reasons.push(Reason {
             code: "burst_release",
-            weight: clamp((fraction - 0.02) * 25.0, -0.3, 4.0),
+            weight: clamp((fraction - 0.02) * 25.0, -0.2, 4.0),
             text: format!("{} of key events arrived in bursts of three or more within 2 ms (local typing: none)", percent(fraction)),
         });
     }
     if keys.long_holds > 0 {
         let silent = keys.long_holds - keys.long_holds_repeating;
         let (weight, text) = if silent == 0 {
-            (-0.5, format!("{} held key(s) auto-repeated, as a local keyboard does", keys.long_holds))
+            (-0.3, format!("{} held key(s) auto-repeated, as a local keyboard does", keys.long_holds))
         } else {
             // Held for 0.7 s or more without a single repeat: VNC sessions suppress auto-repeat.
             (
-                clamp(4.5 + f64::from(silent - 1) * 0.5, 4.5, 5.5),
+                clamp(5.0 + f64::from(silent - 1) * 0.5, 5.0, 6.0),
                 format!(
                     "{silent} of {} keys held for over 0.7 s never auto-repeated (a local keyboard repeats after 0.25-0.66 s)",
                     keys.long_holds
@@ -193,7 +193,7 @@ fn keystroke_reasons(keys: &KeyFeatures, reasons: &mut Vec<Reason>) {
         let jitter_ms = ms(jitter_us as f64);
         reasons.push(Reason {
             code: "repeat_jitter",
-            weight: clamp((jitter_ms - 1.0) * 3.0, -0.5, 5.0),
+            weight: clamp((jitter_ms - 1.0) * 3.0, -0.3, 5.0),
             text: format!(
                 "auto-repeat came every {:.1} ms with {jitter_ms:.1} ms of jitter (a local keyboard: under 1 ms)",
                 ms(period_us as f64)
@@ -241,7 +241,7 @@ fn pointer_reasons(pointer: &crate::features::PointerFeatures, reasons: &mut Vec
         } else if interval_ms >= 20.0 {
             1.0 + (interval_ms - 20.0) / 15.0 * 4.0
         } else {
-            -0.5
+            -0.3
         };
         reasons.push(Reason {
             code: "pointer_rate",
