@@ -123,8 +123,9 @@ pub struct PointerSample {
     /// Position in CSS pixels relative to the viewport.
     pub x_px: f64,
     pub y_px: f64,
-    /// How many raw samples the browser merged into this event (`getCoalescedEvents().length`,
-    /// at least 1).
+    /// How many raw samples the browser delivered in the same event as this one, this one
+    /// included (`getCoalescedEvents().length`, at least 1). Each raw sample is its own
+    /// `PointerSample` with its own time.
     pub coalesced: u16,
     pub device: PointerDevice,
     pub trusted: bool,

@@ -71,10 +71,9 @@ pub struct KeyFeatures {
 pub struct PointerFeatures {
     /// Pointer moves seen (count).
     pub moves: u32,
-    /// Median time between raw pointer samples while moving (µs): the gap between move events
-    /// divided by the samples each one merged.
+    /// Median time between raw pointer samples while moving (µs).
     pub sample_interval_us: Option<i64>,
-    /// Mean raw samples merged into one move event (`getCoalescedEvents`).
+    /// Mean raw samples the browser delivered per move event (`getCoalescedEvents`).
     pub coalesced_mean: Option<f64>,
     /// Movements long enough to have a shape (count), and the share of them that were straight.
     pub segments: u32,
@@ -231,13 +230,13 @@ fn pointer_features(samples: &[PointerSample]) -> PointerFeatures {
     let moves: Vec<&PointerSample> = samples.iter().filter(|p| p.kind == PointerKind::Move).collect();
     let mut intervals: Vec<i64> = moves
         .windows(2)
-        .map(|pair| (pair[1].at_us - pair[0].at_us, i64::from(pair[1].coalesced.max(1))))
-        .filter(|(gap, _)| (0..MOVEMENT_GAP_US).contains(gap))
-        .map(|(gap, merged)| gap / merged)
+        .map(|pair| pair[1].at_us - pair[0].at_us)
+        .filter(|gap| (0..MOVEMENT_GAP_US).contains(gap))
         .collect();
     intervals.sort_unstable();
     let enough = intervals.len() >= MIN_POINTER_INTERVALS;
-    let coalesced: u64 = moves.iter().map(|p| u64::from(p.coalesced.max(1))).sum();
+    // Each sample of an event merging g samples counts 1/g of an event.
+    let events: f64 = moves.iter().map(|p| 1.0 / f64::from(p.coalesced.max(1))).sum();
 
     // Movements: runs of moves without a press, a release or a pause between them.
     let mut segments: Vec<Vec<&PointerSample>> = Vec::new();
@@ -269,7 +268,7 @@ fn pointer_features(samples: &[PointerSample]) -> PointerFeatures {
     PointerFeatures {
         moves: saturate(moves.len()),
         sample_interval_us: quantile(&intervals, 1, 2).filter(|_| enough),
-        coalesced_mean: (enough && !moves.is_empty()).then(|| coalesced as f64 / moves.len() as f64),
+        coalesced_mean: (enough && events > 0.0).then(|| moves.len() as f64 / events),
         segments: saturate(shaped.len()),
         straight_fraction: (shaped.len() >= 3).then(|| ratio(straight, shaped.len())),
         untrusted: saturate(samples.iter().filter(|p| !p.trusted).count()),
@@ -413,10 +412,12 @@ mod tests {
     }
 
     #[test]
-    fn pointer_rate_accounts_for_coalesced_samples() {
+    fn pointer_rate_and_coalescing() {
         let pointer = |samples| Features::from_evidence(&Evidence { pointer: samples, ..Evidence::default() }).pointer;
-        assert_eq!(pointer(moves(40, 60, 1, 3.0)).sample_interval_us, Some(40_000));
-        assert_eq!(pointer(moves(16, 60, 2, 3.0)).sample_interval_us, Some(8_000));
+        let rate_limited = pointer(moves(40, 60, 1, 3.0));
+        assert_eq!((rate_limited.sample_interval_us, rate_limited.coalesced_mean), (Some(40_000), Some(1.0)));
+        let local = pointer(moves(8, 60, 2, 3.0));
+        assert_eq!((local.sample_interval_us, local.coalesced_mean), (Some(8_000), Some(2.0)));
         assert_eq!(pointer(moves(16, 20, 1, 3.0)).sample_interval_us, None);
     }
 

@@ -14,6 +14,10 @@ use crate::{page, ProbeError};
 
 /// How often captured evidence is sent (ms).
 const FLUSH_EVERY_MS: u32 = 500;
+/// The most presses and pointer samples in one batch, so a batch stays well under the edge's
+/// 64 KiB frame limit (about 100 and 80 bytes each).
+const STROKES_PER_BATCH: usize = 200;
+const POINTER_PER_BATCH: usize = 300;
 
 /// What the candidate page shows about the probe.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -168,14 +172,19 @@ fn flush_batch(shared: &Rc<RefCell<Shared>>) {
     let total = s.keys.borrow().total();
     s.status.keystrokes = total;
     s.status.pointer_samples = s.status.pointer_samples.saturating_add(u32::try_from(samples.len()).unwrap_or(u32::MAX));
-    if !strokes.is_empty() || !samples.is_empty() || !changes.is_empty() {
+    // Focus changes are few (a batch allows 64); more in half a second would be a bug upstream.
+    let changes: Vec<_> = changes.into_iter().take(onsite_core::wire::MAX_FOCUS_PER_BATCH).collect();
+    let mut strokes = strokes.into_iter().peekable();
+    let mut samples = samples.iter().map(PointerV1::from_sample).peekable();
+    let mut changes: Vec<FocusV1> = changes.iter().map(FocusV1::from_change).collect();
+    while strokes.peek().is_some() || samples.peek().is_some() || !changes.is_empty() {
         let seq = s.next_seq;
         s.next_seq += 1;
         let batch = ClientMsg::Evidence {
             seq,
-            strokes,
-            pointer: samples.iter().map(PointerV1::from_sample).collect(),
-            focus: changes.iter().map(FocusV1::from_change).collect(),
+            strokes: strokes.by_ref().take(STROKES_PER_BATCH).collect(),
+            pointer: samples.by_ref().take(POINTER_PER_BATCH).collect(),
+            focus: std::mem::take(&mut changes),
         };
         if let Some(socket) = &s.socket {
             let _ = socket.send(&batch);

@@ -37,8 +37,10 @@ impl PointerRecorder {
 }
 
 fn number(event: &PointerEvent, name: &str) -> f64 {
-    // Pointer events carry fractional coordinates; web-sys exposes only the integer ones.
-    js_sys::Reflect::get(event, &JsValue::from_str(name)).ok().and_then(|v| v.as_f64()).unwrap_or(0.0)
+    // Pointer events carry fractional coordinates; web-sys exposes only the integer ones. A
+    // hundredth of a pixel is finer than any pointer and keeps the wire text short.
+    let value = js_sys::Reflect::get(event, &JsValue::from_str(name)).ok().and_then(|v| v.as_f64()).unwrap_or(0.0);
+    (value * 100.0).round() / 100.0
 }
 
 fn device(pointer_type: &str) -> PointerDevice {
@@ -67,16 +69,28 @@ impl PointerCapture {
                 name,
                 Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
                     let Some(event) = event.dyn_ref::<PointerEvent>() else { return };
-                    let coalesced = if kind == PointerKind::Move { event.get_coalesced_events().length().max(1) } else { 1 };
-                    recorder.borrow_mut().record(PointerSample {
-                        at_us: to_us(event.time_stamp()),
+                    let sample = |raw: &PointerEvent, merged: u16| PointerSample {
+                        at_us: to_us(raw.time_stamp()),
                         kind,
-                        x_px: number(event, "clientX"),
-                        y_px: number(event, "clientY"),
-                        coalesced: u16::try_from(coalesced).unwrap_or(u16::MAX),
-                        device: device(&event.pointer_type()),
+                        x_px: number(raw, "clientX"),
+                        y_px: number(raw, "clientY"),
+                        coalesced: merged,
+                        device: device(&raw.pointer_type()),
                         trusted: event.is_trusted(),
-                    });
+                    };
+                    let mut recorder = recorder.borrow_mut();
+                    // A move event merges the raw samples of one frame; each keeps its own time.
+                    let raw = if kind == PointerKind::Move { event.get_coalesced_events() } else { js_sys::Array::new() };
+                    if raw.length() == 0 {
+                        recorder.record(sample(event, 1));
+                        return;
+                    }
+                    let merged = u16::try_from(raw.length()).unwrap_or(u16::MAX);
+                    for item in raw.iter() {
+                        if let Some(raw) = item.dyn_ref::<PointerEvent>() {
+                            recorder.record(sample(raw, merged));
+                        }
+                    }
                 }),
             );
         }

@@ -131,15 +131,16 @@ export const distortions = {
   noAutoRepeat: () => (events) => events.filter((e) => !e.repeat),
 };
 
-/** Dispatches events through the DevTools protocol with timestamps `baseS` + `at`. */
+/** Dispatches events through the DevTools protocol with timestamps `baseS` + `at`. Commands are
+ *  pipelined: the protocol handles one session's commands in order. */
 export async function dispatch(cdp, events, baseS) {
-  for (const e of events) {
+  const sent = events.map((e) => {
     const timestamp = baseS + e.at / 1000;
     if (e.type === "mouseMoved") {
-      await cdp.send("Input.dispatchMouseEvent", { type: "mouseMoved", x: e.x, y: e.y, timestamp });
-    } else {
-      const text = e.type === "keyDown" && e.key.length === 1 ? e.key : e.key === "Enter" && e.type === "keyDown" ? "\r" : undefined;
-      await cdp.send("Input.dispatchKeyEvent", { type: e.type, key: e.key, code: e.code, text, autoRepeat: Boolean(e.repeat), timestamp });
+      return cdp.send("Input.dispatchMouseEvent", { type: "mouseMoved", x: e.x, y: e.y, timestamp });
     }
-  }
+    const text = e.type === "keyDown" && e.key.length === 1 ? e.key : e.key === "Enter" && e.type === "keyDown" ? "\r" : undefined;
+    return cdp.send("Input.dispatchKeyEvent", { type: e.type, key: e.key, code: e.code, text, autoRepeat: Boolean(e.repeat), timestamp });
+  });
+  await Promise.all(sent);
 }
