@@ -2,7 +2,6 @@
 //! timings and a coarse class leave this module. The key's identity is dropped on key-up.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use onsite_core::evidence::MAX_REPEAT_GAPS;
@@ -29,20 +28,30 @@ struct Open {
 
 /// Pairs key events into presses.
 ///
-/// The pairing key is the physical key (`KeyboardEvent.code`), held only while the key is down;
-/// completed presses keep nothing but times, class, auto-repeat timing and trust.
+/// The pairing key is a 64-bit hash of the physical key (`KeyboardEvent.code`), held only while
+/// the key is down; completed presses keep nothing but times, class, auto-repeat timing and trust.
+/// Open presses live in a short list rather than a map: at most a handful are down at once, and
+/// the handler then allocates nothing on the hot path.
 #[derive(Debug, Default)]
 pub struct KeyRecorder {
-    open: HashMap<String, Open>,
+    open: Vec<(u64, Open)>,
     completed: Vec<KeyStroke>,
     total: u32,
+}
+
+/// FNV-1a: a fast hash that tells the few hundred key codes apart.
+fn key_hash(code: &str) -> u64 {
+    code.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3))
 }
 
 impl KeyRecorder {
     /// Records a key-down at `at_ms` (the event's `timeStamp`).
     pub fn key_down(&mut self, code: &str, at_ms: f64, repeat: bool, trusted: bool) {
         let at_us = to_us(at_ms);
-        if let Some(open) = self.open.get_mut(code) {
+        let key = key_hash(code);
+        let found = self.open.iter().position(|(k, _)| *k == key);
+        if let Some(index) = found {
+            let open = &mut self.open[index].1;
             // Auto-repeat sends more key-downs for a held key; time them on the press.
             if repeat {
                 open.repeats = open.repeats.saturating_add(1);
@@ -55,19 +64,21 @@ impl KeyRecorder {
             }
             // A second key-down without a key-up means the key-up was lost (focus moved away
             // mid-press): the old press has no trustworthy dwell, so it is dropped.
-            self.open.remove(code);
+            self.open.swap_remove(index);
         }
         if self.open.len() >= MAX_OPEN_PRESSES {
             return;
         }
         let class = KeyClass::from_code(code);
         let open = Open { down_at_us: at_us, last_at_us: at_us, class, repeats: 0, repeat_gaps_us: Vec::new(), trusted };
-        self.open.insert(code.to_owned(), open);
+        self.open.push((key, open));
     }
 
     /// Records a key-up; a key-up with no key-down (pressed before capture began) is ignored.
     pub fn key_up(&mut self, code: &str, at_ms: f64, trusted: bool) {
-        let Some(open) = self.open.remove(code) else { return };
+        let key = key_hash(code);
+        let Some(index) = self.open.iter().position(|(k, _)| *k == key) else { return };
+        let (_, open) = self.open.swap_remove(index);
         let up_at_us = to_us(at_ms).max(open.down_at_us);
         self.completed.push(KeyStroke {
             down_at_us: open.down_at_us,
