@@ -78,6 +78,7 @@ pub fn CandidatePage(capability: Capability) -> impl IntoView {
             <section class="card" aria-labelledby="typing-title">
                 <h1 id="typing-title">"Type this sentence"</h1>
                 <p class="sentence">{SENTENCE}</p>
+                <p class="muted">"Then hold the space bar down for about two seconds, and press “I'm done”."</p>
                 <label for="typing-box" class="visually-hidden">"Type the sentence here"</label>
                 <textarea id="typing-box" data-testid="typing-box" rows="3" autocomplete="off" spellcheck="false" autofocus=true></textarea>
                 <div class="progress" role="progressbar" aria-label="Typing progress" aria-valuemin="0" aria-valuemax="100" aria-valuenow=percent>
