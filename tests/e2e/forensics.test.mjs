@@ -4,7 +4,7 @@
 // flagged, with the right reason.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startEdge, launchBrowser, latestVerdict } from "./harness.mjs";
+import { startEdge, launchBrowser, latestVerdict, skipChallenges } from "./harness.mjs";
 import { loadSubjects, typingEvents, pointerEvents, seeded, distortions, dispatch } from "./lib/replay.mjs";
 
 const subjects = loadSubjects(new URL("../data/cmu-keystrokes-sample.csv", import.meta.url).pathname);
@@ -64,6 +64,7 @@ async function replay(subject, distort) {
   for (const [type, offsetMs] of [["mousePressed", 1000], ["mouseReleased", 1080]]) {
     await cdp.send("Input.dispatchMouseEvent", { type, x, y, button: "left", clickCount: 1, timestamp: baseS + (duration + offsetMs) / 1000 });
   }
+  await skipChallenges(page);
   await page.getByTestId("done").waitFor({ timeout: 15_000 });
   await context.close();
   const { verdict } = await latestVerdict(browser, edge, session);

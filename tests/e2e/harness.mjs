@@ -159,3 +159,11 @@ export async function latestVerdict(browser, edge, session) {
   await context.close();
   return message;
 }
+
+/** Skips the rhythm and tracking tasks, as a person who prefers not to do them would. */
+export async function skipChallenges(page) {
+  for (const step of ["Step 2 of 4", "Step 3 of 4"]) {
+    await page.getByTestId("step").filter({ hasText: step }).waitFor({ timeout: 10_000 });
+    await page.getByTestId("skip-task").click();
+  }
+}

@@ -5,7 +5,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { startEdge, launchBrowser, onsite, typeWithTimings } from "./harness.mjs";
+import { startEdge, launchBrowser, onsite, typeWithTimings, skipChallenges } from "./harness.mjs";
 
 /** The physical key (`KeyboardEvent.code`) of a character on a US layout. */
 function codeOf(char) {
@@ -85,6 +85,7 @@ test("a candidate's typing reaches the interviewer as a live, verified verdict, 
   assert.equal(await candidate.getByTestId("typing-box").inputValue(), SENTENCE, "the text stays in the page");
   await candidate.screenshot({ path: shot("candidate-typing.png"), fullPage: true });
   await candidate.getByTestId("finish").click();
+  await skipChallenges(candidate);
   await candidate.getByTestId("done").waitFor({ timeout: 15_000 });
 
   // The verdict arrives live, counts exactly the presses injected, and verifies in the browser.

@@ -215,6 +215,18 @@ pub struct Evidence {
     pub focus: Vec<FocusChange>,
     pub rtt_us: Vec<u64>,
     pub environment: Option<Environment>,
+    pub rhythm: Option<crate::challenge::Outcome<crate::challenge::Rhythm>>,
+    pub tracking: Option<crate::challenge::Outcome<TrackingRun>>,
+    pub frames: Option<crate::challenge::FrameTiming>,
+}
+
+/// A run of the tracking task: where the target was drawn, frame by frame, and when the task ran.
+/// The pointer's own samples are in [`Evidence::pointer`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrackingRun {
+    pub started_at_us: i64,
+    pub ended_at_us: i64,
+    pub target: Vec<crate::challenge::Point>,
 }
 
 impl Evidence {

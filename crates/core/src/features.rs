@@ -4,6 +4,7 @@
 //! evidence reads as "not enough data" rather than as a number that looks like a measurement.
 //! Integer arithmetic and nearest-rank quantiles keep the results identical on every platform.
 
+use crate::challenge::{self, Challenges, LoopEstimate, Outcome, Point, Tracking};
 use crate::evidence::{Environment, Evidence, FocusKind, KeyStroke, PointerKind, PointerSample};
 
 /// Two events closer than this (µs) arrived together rather than being typed apart.
@@ -110,6 +111,8 @@ pub struct Features {
     pub focus: FocusFeatures,
     /// What the browser reported about itself, if it did.
     pub environment: Option<Environment>,
+    /// What the closed-loop challenges measured.
+    pub challenges: LoopEstimate,
 }
 
 impl Features {
@@ -128,8 +131,40 @@ impl Features {
                 hides: saturate(evidence.focus.iter().filter(|f| f.kind == FocusKind::Hidden).count()),
             },
             environment: evidence.environment,
+            challenges: challenges(evidence),
         }
     }
+}
+
+/// Sorting by time as a method, to keep the builder above readable.
+trait TapSort {
+    fn tap_sort(self) -> Self;
+}
+
+impl TapSort for Vec<Point> {
+    fn tap_sort(mut self) -> Self {
+        self.sort_by_key(|p| p.at_us);
+        self
+    }
+}
+
+/// Runs the challenge estimators; the tracking task's pointer samples are the evidence's own,
+/// between the task's start and end.
+fn challenges(evidence: &Evidence) -> LoopEstimate {
+    let tracking = evidence.tracking.as_ref().map(|outcome| match outcome {
+        Outcome::Done(run) => Outcome::Done(Tracking {
+            target: run.target.clone(),
+            pointer: evidence
+                .pointer
+                .iter()
+                .filter(|p| p.kind == PointerKind::Move && (run.started_at_us..=run.ended_at_us).contains(&p.at_us))
+                .map(|p| Point { at_us: p.at_us, x_px: p.x_px, y_px: p.y_px })
+                .collect::<Vec<_>>()
+                .tap_sort(),
+        }),
+        Outcome::Skipped => Outcome::Skipped,
+    });
+    challenge::estimate(&Challenges { rhythm: evidence.rhythm.clone(), tracking, frames: evidence.frames })
 }
 
 /// Median, interquartile range and 95th percentile of sorted values.

@@ -225,6 +225,7 @@ mod tests {
                 rtt_median_ms: Some(0.5),
                 dwell_median_ms: Some(95.0),
                 flight_median_ms: Some(180.0),
+                loop_added_ms: None,
                 reasons: vec![],
             },
             evidence_sha256: "00".repeat(32),

@@ -6,6 +6,7 @@
 //! verify a token the edge signed.
 
 pub mod b64;
+pub mod challenge;
 pub mod evidence;
 pub mod features;
 pub mod jws;

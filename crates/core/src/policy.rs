@@ -82,6 +82,7 @@ mod tests {
                 rtt_median_ms: None,
                 dwell_median_ms: None,
                 flight_median_ms: None,
+                loop_added_ms: None,
                 reasons: vec![],
             },
             evidence_sha256: String::new(),

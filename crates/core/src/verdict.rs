@@ -65,6 +65,9 @@ pub struct Verdict {
     pub rtt_median_ms: Option<f64>,
     pub dwell_median_ms: Option<f64>,
     pub flight_median_ms: Option<f64>,
+    /// Latency added to the person's own loop by the closed-loop challenges: estimate, low, high
+    /// (ms); `None` when no challenge ran.
+    pub loop_added_ms: Option<(f64, f64, f64)>,
     /// Reasons, heaviest first.
     pub reasons: Vec<Reason>,
 }
@@ -77,6 +80,7 @@ pub fn score(features: &Features) -> Verdict {
 
     keystroke_reasons(keys, &mut reasons);
     pointer_reasons(&features.pointer, &mut reasons);
+    loop_reasons(&features.challenges, &mut reasons);
     if let Some(min_us) = net.min_us {
         reasons.push(Reason {
             code: "network_rtt",
@@ -123,7 +127,79 @@ pub fn score(features: &Features) -> Verdict {
         rtt_median_ms: net.median_us.map(|us| round2(ms(us as f64))),
         dwell_median_ms: keys.dwell_median_us.map(|us| round2(ms(us as f64))),
         flight_median_ms: keys.flight_median_us.map(|us| round2(ms(us as f64))),
+        loop_added_ms: features.challenges.added.map(|a| {
+            (round2(ms(a.estimate_us as f64)), round2(ms(a.low_us as f64)), round2(ms(a.high_us as f64)))
+        }),
         reasons,
+    }
+}
+
+fn loop_reasons(estimate: &crate::challenge::LoopEstimate, reasons: &mut Vec<Reason>) {
+    use crate::challenge::{LOCAL_ASYNCHRONY_SD_US, LOCAL_ASYNCHRONY_US, LOCAL_TRACKING_LAG_SD_US, LOCAL_TRACKING_LAG_US};
+    let band = |mean_us: i64, sd_us: i64| (ms((mean_us - 2 * sd_us) as f64), ms((mean_us + 2 * sd_us) as f64));
+    if let Some(rhythm) = &estimate.rhythm {
+        let a = rhythm.asynchrony;
+        let (low, high) = band(LOCAL_ASYNCHRONY_US, LOCAL_ASYNCHRONY_SD_US);
+        let when = |value_ms: f64| if value_ms < 0.0 { format!("{:.0} ms before", -value_ms) } else { format!("{value_ms:.0} ms after") };
+        reasons.push(Reason {
+            code: "rhythm",
+            weight: 0.0,
+            text: format!(
+                "taps landed {} the beat (95% interval {:.0} to {:.0} ms, {} taps); local people tap between {} and {} it",
+                when(ms(a.estimate_us as f64)),
+                ms(a.low_us as f64),
+                ms(a.high_us as f64),
+                rhythm.taps,
+                when(low),
+                when(high)
+            ),
+        });
+    }
+    if let Some(tracking) = &estimate.tracking {
+        let (low, high) = band(LOCAL_TRACKING_LAG_US, LOCAL_TRACKING_LAG_SD_US);
+        reasons.push(Reason {
+            code: "tracking",
+            weight: 0.0,
+            text: format!(
+                "the pointer followed the moving target {:.0} ms behind (thirds: {:.0} to {:.0} ms); local people lag {low:.0}-{high:.0} ms",
+                ms(tracking.lag.estimate_us as f64),
+                ms(tracking.lag.low_us as f64),
+                ms(tracking.lag.high_us as f64)
+            ),
+        });
+    }
+    if let Some(added) = estimate.added {
+        // One weighed reason for both tasks, so the same loop is not counted twice. Local people
+        // scatter around 0 ms added (one standard deviation about 20 ms); a remote operator adds
+        // a full network loop, rarely under 40 ms.
+        let added_ms = ms(added.estimate_us as f64);
+        reasons.push(Reason {
+            code: "loop_latency",
+            weight: clamp((added_ms - 40.0) / 15.0, -1.0, 6.0),
+            text: format!(
+                "answers to what the screen showed came {added_ms:.0} ms later than a local person's (95% interval {:.0} to {:.0} ms)",
+                ms(added.low_us as f64),
+                ms(added.high_us as f64)
+            ),
+        });
+    }
+    if estimate.skipped > 0 {
+        reasons.push(Reason {
+            code: "challenge_skipped",
+            weight: 0.0,
+            text: format!("{} timing task(s) skipped: not measured", estimate.skipped),
+        });
+    }
+    if let Some(frames) = estimate.frames {
+        reasons.push(Reason {
+            code: "frame_timing",
+            weight: 0.0,
+            text: format!(
+                "this screen draws a frame every {:.1} ms and input reaches the page {:.1} ms after it happens; both are taken out of the loop",
+                ms(frames.frame_interval_us as f64),
+                ms(frames.input_delay_us as f64)
+            ),
+        });
     }
 }
 

@@ -8,8 +8,9 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::challenge::{Answer, FrameTiming, Outcome, Point, Rhythm};
 use crate::evidence::{
-    Environment, Evidence, FocusChange, FocusKind, KeyClass, KeyStroke, PointerDevice, PointerKind, PointerSample, Renderer,
+    Environment, Evidence, TrackingRun, FocusChange, FocusKind, KeyClass, KeyStroke, PointerDevice, PointerKind, PointerSample, Renderer,
     MAX_REPEAT_GAPS,
 };
 use crate::verdict::{Reason, Verdict};
@@ -28,6 +29,10 @@ pub const MAX_STROKES_PER_BATCH: usize = 512;
 pub const MAX_POINTER_PER_BATCH: usize = 1024;
 /// The most focus changes one evidence batch may carry.
 pub const MAX_FOCUS_PER_BATCH: usize = 64;
+/// The most beats, taps and target points a challenge result may carry.
+pub const MAX_BEATS: usize = 200;
+pub const MAX_TAPS: usize = 400;
+pub const MAX_TARGET_POINTS: usize = 2_400;
 /// Pointer coordinates beyond this (px) are not on any screen.
 const MAX_ABS_COORDINATE_PX: f64 = 1_000_000.0;
 /// Times further than this from zero (µs, about 31 years) are not page timestamps.
@@ -48,6 +53,8 @@ pub enum WireError {
     TooManyFocusChanges(usize),
     #[error("pointer sample {index} is invalid: {why}")]
     InvalidPointer { index: usize, why: &'static str },
+    #[error("challenge result is invalid: {0}")]
+    InvalidChallenge(&'static str),
     #[error("unknown key class {0:?}")]
     UnknownClass(String),
     #[error("press {index} is invalid: {why}")]
@@ -140,6 +147,159 @@ pub struct BatchV1 {
     pub pointer: Vec<PointerV1>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub focus: Vec<FocusV1>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rhythm: Option<RhythmV1>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracking: Option<TrackingV1>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frames: Option<FrameTimingV1>,
+}
+
+/// Whether a challenge ran or was skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusName {
+    Done,
+    Skipped,
+}
+
+/// How the rhythm was tapped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnswerName {
+    Key,
+    Pointer,
+}
+
+/// A rhythm task result on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RhythmV1 {
+    pub status: StatusName,
+    #[serde(default)]
+    pub beats_at_us: Vec<i64>,
+    #[serde(default)]
+    pub shift_at_beat: Option<u32>,
+    #[serde(default)]
+    pub taps_at_us: Vec<i64>,
+    pub answer: AnswerName,
+}
+
+/// A tracking task result on the wire: the target as drawn, frame by frame, in parallel arrays.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackingV1 {
+    pub status: StatusName,
+    #[serde(default)]
+    pub started_at_us: i64,
+    #[serde(default)]
+    pub ended_at_us: i64,
+    #[serde(default)]
+    pub target_at_us: Vec<i64>,
+    #[serde(default)]
+    pub target_x_px: Vec<f64>,
+    #[serde(default)]
+    pub target_y_px: Vec<f64>,
+}
+
+/// The page's own frame and input timing on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FrameTimingV1 {
+    pub frame_interval_us: i64,
+    pub input_delay_us: i64,
+}
+
+impl RhythmV1 {
+    /// Encodes a rhythm outcome.
+    pub fn from_outcome(outcome: &Outcome<Rhythm>) -> RhythmV1 {
+        match outcome {
+            Outcome::Done(r) => RhythmV1 {
+                status: StatusName::Done,
+                beats_at_us: r.beats_at_us.clone(),
+                shift_at_beat: r.shift_at_beat,
+                taps_at_us: r.taps_at_us.clone(),
+                answer: match r.answer {
+                    Answer::Key => AnswerName::Key,
+                    Answer::Pointer => AnswerName::Pointer,
+                },
+            },
+            Outcome::Skipped => RhythmV1 { status: StatusName::Skipped, beats_at_us: vec![], shift_at_beat: None, taps_at_us: vec![], answer: AnswerName::Key },
+        }
+    }
+
+    /// Validates and decodes.
+    pub fn decode(&self) -> Result<Outcome<Rhythm>, WireError> {
+        if self.status == StatusName::Skipped {
+            return Ok(Outcome::Skipped);
+        }
+        if self.beats_at_us.len() > MAX_BEATS || self.taps_at_us.len() > MAX_TAPS {
+            return Err(WireError::InvalidChallenge("too many beats or taps"));
+        }
+        let in_range = |t: &i64| t.abs() <= MAX_ABS_TIME_US;
+        if !self.beats_at_us.iter().all(in_range) || !self.taps_at_us.iter().all(in_range) {
+            return Err(WireError::InvalidChallenge("time out of range"));
+        }
+        if self.beats_at_us.windows(2).any(|w| w[1] <= w[0]) {
+            return Err(WireError::InvalidChallenge("beats out of order"));
+        }
+        Ok(Outcome::Done(Rhythm {
+            beats_at_us: self.beats_at_us.clone(),
+            shift_at_beat: self.shift_at_beat,
+            taps_at_us: self.taps_at_us.clone(),
+            answer: match self.answer {
+                AnswerName::Key => Answer::Key,
+                AnswerName::Pointer => Answer::Pointer,
+            },
+        }))
+    }
+}
+
+impl TrackingV1 {
+    /// Encodes a tracking outcome.
+    pub fn from_outcome(outcome: &Outcome<TrackingRun>) -> TrackingV1 {
+        match outcome {
+            Outcome::Done(run) => TrackingV1 {
+                status: StatusName::Done,
+                started_at_us: run.started_at_us,
+                ended_at_us: run.ended_at_us,
+                target_at_us: run.target.iter().map(|p| p.at_us).collect(),
+                target_x_px: run.target.iter().map(|p| p.x_px).collect(),
+                target_y_px: run.target.iter().map(|p| p.y_px).collect(),
+            },
+            Outcome::Skipped => TrackingV1 {
+                status: StatusName::Skipped,
+                started_at_us: 0,
+                ended_at_us: 0,
+                target_at_us: vec![],
+                target_x_px: vec![],
+                target_y_px: vec![],
+            },
+        }
+    }
+
+    /// Validates and decodes.
+    pub fn decode(&self) -> Result<Outcome<TrackingRun>, WireError> {
+        if self.status == StatusName::Skipped {
+            return Ok(Outcome::Skipped);
+        }
+        let n = self.target_at_us.len();
+        if n > MAX_TARGET_POINTS || self.target_x_px.len() != n || self.target_y_px.len() != n {
+            return Err(WireError::InvalidChallenge("target arrays differ in length or are too long"));
+        }
+        if self.started_at_us.abs() > MAX_ABS_TIME_US || self.ended_at_us.abs() > MAX_ABS_TIME_US || self.ended_at_us < self.started_at_us {
+            return Err(WireError::InvalidChallenge("task window out of range"));
+        }
+        let on_screen = |v: &f64| v.is_finite() && v.abs() <= MAX_ABS_COORDINATE_PX;
+        if !self.target_x_px.iter().all(on_screen) || !self.target_y_px.iter().all(on_screen) {
+            return Err(WireError::InvalidChallenge("target position out of range"));
+        }
+        if self.target_at_us.windows(2).any(|w| w[1] < w[0]) {
+            return Err(WireError::InvalidChallenge("target times out of order"));
+        }
+        let target = (0..n).map(|i| Point { at_us: self.target_at_us[i], x_px: self.target_x_px[i], y_px: self.target_y_px[i] }).collect();
+        Ok(Outcome::Done(TrackingRun { started_at_us: self.started_at_us, ended_at_us: self.ended_at_us, target }))
+    }
 }
 
 /// Messages from a browser to the edge.
@@ -157,6 +317,12 @@ pub enum ClientMsg {
         pointer: Vec<PointerV1>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         focus: Vec<FocusV1>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rhythm: Option<RhythmV1>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tracking: Option<TrackingV1>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        frames: Option<FrameTimingV1>,
     },
     /// What the browser says about itself; sent once, after hello.
     Environment(EnvironmentV1),
@@ -378,6 +544,9 @@ pub struct Batch {
     pub strokes: Vec<KeyStroke>,
     pub pointer: Vec<PointerSample>,
     pub focus: Vec<FocusChange>,
+    pub rhythm: Option<Outcome<Rhythm>>,
+    pub tracking: Option<Outcome<TrackingRun>>,
+    pub frames: Option<FrameTiming>,
 }
 
 impl BatchV1 {
@@ -387,6 +556,9 @@ impl BatchV1 {
             strokes: batch.strokes.iter().map(StrokeV1::from_stroke).collect(),
             pointer: batch.pointer.iter().map(PointerV1::from_sample).collect(),
             focus: batch.focus.iter().map(FocusV1::from_change).collect(),
+            rhythm: batch.rhythm.as_ref().map(RhythmV1::from_outcome),
+            tracking: batch.tracking.as_ref().map(TrackingV1::from_outcome),
+            frames: batch.frames.map(|f| FrameTimingV1 { frame_interval_us: f.frame_interval_us, input_delay_us: f.input_delay_us }),
         }
     }
 
@@ -396,6 +568,9 @@ impl BatchV1 {
             strokes: strokes_from_wire(&self.strokes)?,
             pointer: pointer_from_wire(&self.pointer)?,
             focus: focus_from_wire(&self.focus)?,
+            rhythm: self.rhythm.as_ref().map(RhythmV1::decode).transpose()?,
+            tracking: self.tracking.as_ref().map(TrackingV1::decode).transpose()?,
+            frames: self.frames.map(|f| FrameTiming { frame_interval_us: f.frame_interval_us.max(0), input_delay_us: f.input_delay_us.max(0) }),
         })
     }
 }
@@ -501,6 +676,12 @@ pub struct EvidenceV1 {
     pub rtt_us: Vec<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment: Option<EnvironmentV1>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rhythm: Option<RhythmV1>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracking: Option<TrackingV1>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frames: Option<FrameTimingV1>,
 }
 
 impl EvidenceV1 {
@@ -515,6 +696,9 @@ impl EvidenceV1 {
             focus: evidence.focus.iter().map(FocusV1::from_change).collect(),
             rtt_us: evidence.rtt_us,
             environment: evidence.environment.as_ref().map(EnvironmentV1::from_environment),
+            rhythm: evidence.rhythm.as_ref().map(RhythmV1::from_outcome),
+            tracking: evidence.tracking.as_ref().map(TrackingV1::from_outcome),
+            frames: evidence.frames.map(|f| FrameTimingV1 { frame_interval_us: f.frame_interval_us, input_delay_us: f.input_delay_us }),
         }
     }
 
@@ -526,6 +710,9 @@ impl EvidenceV1 {
         let mut evidence = Evidence {
             rtt_us: self.rtt_us.clone(),
             environment: self.environment.map(|e| e.to_environment()),
+            rhythm: self.rhythm.as_ref().map(RhythmV1::decode).transpose()?,
+            tracking: self.tracking.as_ref().map(TrackingV1::decode).transpose()?,
+            frames: self.frames.map(|f| FrameTiming { frame_interval_us: f.frame_interval_us, input_delay_us: f.input_delay_us }),
             ..Evidence::default()
         };
         for chunk in self.strokes.chunks(MAX_STROKES_PER_BATCH) {
@@ -572,7 +759,18 @@ pub struct VerdictV1 {
     pub rtt_median_ms: Option<f64>,
     pub dwell_median_ms: Option<f64>,
     pub flight_median_ms: Option<f64>,
+    /// Latency added to the person's own loop; absent when no closed-loop challenge ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loop_added_ms: Option<LoopLatencyV1>,
     pub reasons: Vec<ReasonV1>,
+}
+
+/// An added loop latency with its 95 % interval (ms).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LoopLatencyV1 {
+    pub estimate: f64,
+    pub low: f64,
+    pub high: f64,
 }
 
 impl VerdictV1 {
@@ -588,6 +786,7 @@ impl VerdictV1 {
             rtt_median_ms: verdict.rtt_median_ms,
             dwell_median_ms: verdict.dwell_median_ms,
             flight_median_ms: verdict.flight_median_ms,
+            loop_added_ms: verdict.loop_added_ms.map(|(estimate, low, high)| LoopLatencyV1 { estimate, low, high }),
             reasons: verdict.reasons.iter().map(ReasonV1::from_reason).collect(),
         }
     }

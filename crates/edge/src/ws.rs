@@ -200,8 +200,8 @@ async fn candidate(state: &State, socket: &mut WebSocket, session: &str) -> Resu
                         record_rtt(state, &live, session, rtt_us).await?;
                     }
                     Message::Text(text) => match ClientMsg::parse(&text).map_err(Refusal::from_wire)? {
-                        ClientMsg::Evidence { seq, strokes, pointer, focus } => {
-                            let batch = BatchV1 { strokes, pointer, focus };
+                        ClientMsg::Evidence { seq, strokes, pointer, focus, rhythm, tracking, frames } => {
+                            let batch = BatchV1 { strokes, pointer, focus, rhythm, tracking, frames };
                             let reply = evidence(state, &live, session, seq, &batch).await?;
                             send(socket, &reply).await.map_err(|_| Refusal::new("closed", "socket closed", CLOSE_GOING_AWAY))?;
                         }
@@ -283,6 +283,16 @@ fn absorb(evidence: &mut Evidence, batch: Batch) {
     evidence.strokes.extend(batch.strokes);
     evidence.pointer.extend(batch.pointer);
     evidence.focus.extend(batch.focus);
+    // A task's newest result replaces an earlier one (a retried task).
+    if batch.rhythm.is_some() {
+        evidence.rhythm = batch.rhythm;
+    }
+    if batch.tracking.is_some() {
+        evidence.tracking = batch.tracking;
+    }
+    if batch.frames.is_some() {
+        evidence.frames = batch.frames;
+    }
 }
 
 fn error(code: &str, message: impl Into<String>) -> ServerMsg {

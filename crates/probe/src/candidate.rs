@@ -5,7 +5,9 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use gloo_timers::callback::Interval;
-use onsite_core::wire::{ClientMsg, EnvironmentV1, FocusV1, PointerV1, Role, StrokeV1, PROTOCOL_VERSION};
+use onsite_core::challenge::{FrameTiming, Outcome, Rhythm};
+use onsite_core::evidence::TrackingRun;
+use onsite_core::wire::{ClientMsg, EnvironmentV1, FocusV1, FrameTimingV1, PointerV1, RhythmV1, Role, StrokeV1, TrackingV1, PROTOCOL_VERSION};
 
 use crate::keys::{KeyCapture, KeyRecorder};
 use crate::pointer::{PointerCapture, PointerRecorder};
@@ -62,6 +64,8 @@ struct Shared {
     status: ProbeStatus,
     finish_requested: bool,
     finish_sent: bool,
+    /// Challenge results waiting for the next batch.
+    challenge: Option<(Option<RhythmV1>, Option<TrackingV1>, Option<FrameTimingV1>)>,
     on_status: Rc<dyn Fn(ProbeStatus)>,
 }
 
@@ -84,6 +88,7 @@ impl CandidateProbe {
             status: ProbeStatus::default(),
             finish_requested: false,
             finish_sent: false,
+            challenge: None,
             on_status: Rc::new(on_status),
         }));
         let hello = ClientMsg::Hello {
@@ -116,6 +121,27 @@ impl CandidateProbe {
             (shared.keys.clone(), shared.pointer.clone())
         };
         self.captures.push((KeyCapture::attach(target, keys), PointerCapture::attach(target, pointer)));
+    }
+
+    /// Sends a challenge's result with the next batch.
+    pub fn submit_rhythm(&self, outcome: &Outcome<Rhythm>, frames: Option<FrameTiming>) {
+        self.queue(Some(RhythmV1::from_outcome(outcome)), None, frames);
+    }
+
+    /// Sends the tracking task's result with the next batch.
+    pub fn submit_tracking(&self, outcome: &Outcome<TrackingRun>, frames: Option<FrameTiming>) {
+        self.queue(None, Some(TrackingV1::from_outcome(outcome)), frames);
+    }
+
+    fn queue(&self, rhythm: Option<RhythmV1>, tracking: Option<TrackingV1>, frames: Option<FrameTiming>) {
+        let frames = frames.map(|f| FrameTimingV1 { frame_interval_us: f.frame_interval_us, input_delay_us: f.input_delay_us });
+        let mut s = self.shared.borrow_mut();
+        let (r, t, f) = s.challenge.get_or_insert((None, None, None));
+        *r = rhythm.or(r.take());
+        *t = tracking.or(t.take());
+        *f = frames.or(f.take());
+        drop(s);
+        flush_batch(&self.shared);
     }
 
     /// Sends what is left and tells the edge the task is done.
@@ -177,7 +203,9 @@ fn flush_batch(shared: &Rc<RefCell<Shared>>) {
     let mut strokes = strokes.into_iter().peekable();
     let mut samples = samples.iter().map(PointerV1::from_sample).peekable();
     let mut changes: Vec<FocusV1> = changes.iter().map(FocusV1::from_change).collect();
-    while strokes.peek().is_some() || samples.peek().is_some() || !changes.is_empty() {
+    let mut challenge = s.challenge.take();
+    while strokes.peek().is_some() || samples.peek().is_some() || !changes.is_empty() || challenge.is_some() {
+        let (rhythm, tracking, frames) = challenge.take().unwrap_or((None, None, None));
         let seq = s.next_seq;
         s.next_seq += 1;
         let batch = ClientMsg::Evidence {
@@ -185,6 +213,9 @@ fn flush_batch(shared: &Rc<RefCell<Shared>>) {
             strokes: strokes.by_ref().take(STROKES_PER_BATCH).collect(),
             pointer: samples.by_ref().take(POINTER_PER_BATCH).collect(),
             focus: std::mem::take(&mut changes),
+            rhythm,
+            tracking,
+            frames,
         };
         if let Some(socket) = &s.socket {
             let _ = socket.send(&batch);

@@ -6,6 +6,7 @@
 //! Everything that decides anything lives in `onsite-core`; this crate only observes and carries.
 
 pub mod candidate;
+pub mod challenge;
 mod js;
 pub mod keys;
 mod listen;

@@ -1,7 +1,11 @@
-//! The candidate widget: consent first, then a short typing task while the probe measures
-//! timings, then "done". The candidate sees that the check finished, never the verdict.
+//! The candidate widget: consent first, then a short typing task, a rhythm task and a tracking
+//! task while the probe measures timings, then "done". The candidate sees that the check
+//! finished, never the verdict.
 
 use leptos::prelude::*;
+use onsite_core::challenge::{FrameTiming, Outcome, Rhythm};
+use onsite_core::evidence::TrackingRun;
+use onsite_probe::challenge::{self, RhythmConfig, RhythmTask, TrackingConfig, TrackingTask};
 use onsite_probe::{CandidateProbe, ProbeConfig, ProbeStatus};
 
 use super::Capability;
@@ -15,7 +19,22 @@ const TARGET_KEYSTROKES: u32 = 60;
 enum Step {
     Consent,
     Typing,
+    Rhythm,
+    Tracking,
     Finishing,
+}
+
+impl Step {
+    /// "Step n of 4" for the progress line; consent is not counted.
+    fn number(self) -> u32 {
+        match self {
+            Step::Consent => 0,
+            Step::Typing => 1,
+            Step::Rhythm => 2,
+            Step::Tracking => 3,
+            Step::Finishing => 4,
+        }
+    }
 }
 
 #[component]
@@ -40,13 +59,60 @@ pub fn CandidatePage(capability: Capability) -> impl IntoView {
             Err(error) => problem.set(Some(format!("The check cannot start: {error}. Try a current version of Chrome, Edge, Firefox or Safari."))),
         }
     };
-    let finish = move |_| {
+    let finish = move || {
         probe.with_value(|p| {
             if let Some(p) = p {
                 p.finish();
             }
         });
         step.set(Step::Finishing);
+    };
+    let typed = move |_| step.set(Step::Rhythm);
+    let reduced_motion = challenge::prefers_reduced_motion();
+    let running = RwSignal::new(false);
+    let rhythm_task = StoredValue::new_local(None::<RhythmTask>);
+    let tracking_task = StoredValue::new_local(None::<TrackingTask>);
+    let canvas = NodeRef::<leptos::html::Canvas>::new();
+    let rhythm_done = move |outcome: Outcome<Rhythm>, frames: Option<FrameTiming>| {
+        probe.with_value(|p| {
+            if let Some(p) = p {
+                p.submit_rhythm(&outcome, frames);
+            }
+        });
+        running.set(false);
+        step.set(Step::Tracking);
+    };
+    let tracking_done = move |outcome: Outcome<TrackingRun>, frames: Option<FrameTiming>| {
+        probe.with_value(|p| {
+            if let Some(p) = p {
+                p.submit_tracking(&outcome, frames);
+            }
+        });
+        running.set(false);
+        finish();
+    };
+    let start_task = move |_| {
+        let Some(element) = canvas.get() else { return };
+        let started = match step.get_untracked() {
+            Step::Rhythm => RhythmTask::start(&element, RhythmConfig { reduced_motion, ..RhythmConfig::default() }, rhythm_done)
+                .map(|task| rhythm_task.set_value(Some(task))),
+            _ => TrackingTask::start(&element, TrackingConfig { speed: if reduced_motion { 0.5 } else { 1.0 }, ..TrackingConfig::default() }, tracking_done)
+                .map(|task| tracking_task.set_value(Some(task))),
+        };
+        match started {
+            Ok(()) => running.set(true),
+            Err(error) => problem.set(Some(format!("This task cannot run here ({error}); press “Skip this task”."))),
+        }
+    };
+    let skip_task = move |_| match step.get_untracked() {
+        Step::Rhythm => match rhythm_task.with_value(|t| t.is_some()) {
+            true => rhythm_task.with_value(|t| t.as_ref().map(RhythmTask::skip)).unwrap_or(()),
+            false => rhythm_done(Outcome::Skipped, None),
+        },
+        _ => match tracking_task.with_value(|t| t.is_some()) {
+            true => tracking_task.with_value(|t| t.as_ref().map(TrackingTask::skip)).unwrap_or(()),
+            false => tracking_done(Outcome::Skipped, None),
+        },
     };
 
     let consent = move || {
@@ -72,7 +138,6 @@ pub fn CandidatePage(capability: Capability) -> impl IntoView {
     };
 
     let typing = move || {
-        let finish = finish.clone();
         let percent = move || (status.get().keystrokes.min(TARGET_KEYSTROKES) * 100 / TARGET_KEYSTROKES).to_string();
         view! {
             <section class="card" aria-labelledby="typing-title">
@@ -91,7 +156,23 @@ pub fn CandidatePage(capability: Capability) -> impl IntoView {
                         format!("{} key presses measured · {link}", s.keystrokes)
                     }}
                 </p>
-                <button class="primary" data-testid="finish" on:click=finish>"I'm done"</button>
+                <button class="primary" data-testid="finish" on:click=typed>"I'm done"</button>
+            </section>
+        }
+    };
+
+    let task = move |title: &'static str, instructions: &'static str, testid: &'static str| {
+        view! {
+            <section class="card" aria-labelledby="task-title">
+                <h1 id="task-title">{title}</h1>
+                <p>{instructions}</p>
+                <canvas node_ref=canvas class="task" width="640" height="360" data-testid=testid
+                    aria-label="Timing task area"></canvas>
+                <div class="actions">
+                    <button class="primary" data-testid="start-task" on:click=start_task disabled=move || running.get()>"Start"</button>
+                    <button class="secondary" data-testid="skip-task" on:click=skip_task>"Skip this task"</button>
+                </div>
+                <p class="muted">"There is no score and no right answer; skipping is fine and is recorded as “not measured”."</p>
             </section>
         }
     };
@@ -109,10 +190,21 @@ pub fn CandidatePage(capability: Capability) -> impl IntoView {
     };
 
     view! {
+        {move || (step.get().number() > 0).then(|| view! { <p class="muted step" data-testid="step">{format!("Step {} of 4", step.get().number())}</p> })}
         {move || problem.get().or_else(|| status.get().problem).map(|text| view! { <p class="problem" role="alert" data-testid="problem">{text}</p> })}
         {move || match step.get() {
             Step::Consent => consent().into_any(),
             Step::Typing => typing().into_any(),
+            Step::Rhythm => task(
+                "Tap along with the beat",
+                "Press Start, then tap the space bar, or click the circle, each time it is at its biggest. It beats steadily for about 15 seconds; keep going even if the beat seems to jump.",
+                "rhythm",
+            ).into_any(),
+            Step::Tracking => task(
+                "Follow the dot",
+                "Press Start, then keep the mouse pointer (or your finger) on the orange dot as it moves, for 15 seconds.",
+                "tracking",
+            ).into_any(),
             Step::Finishing => finishing().into_any(),
         }}
     }

@@ -1,0 +1,351 @@
+//! The closed-loop challenges in the browser: a pulsing beat to tap along with and a moving
+//! target to follow, drawn on a canvas with `requestAnimationFrame`. Stimulus times are the times
+//! of the frames that showed them; answers keep their `event.timeStamp`.
+//!
+//! What is drawn is also written to the canvas's `data-` attributes (the last beat's frame time,
+//! the target's recent positions), so assistive tools and scripted test participants can see the
+//! same state a person sees.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use onsite_core::challenge::{Answer, FrameTiming, Outcome, Point, Rhythm};
+use onsite_core::evidence::TrackingRun;
+use onsite_core::features::quantile;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast as _;
+use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, KeyboardEvent, PointerEvent};
+
+use crate::keys::to_us;
+use crate::listen::Listeners;
+use crate::ProbeError;
+
+/// How the rhythm task runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RhythmConfig {
+    pub period_ms: f64,
+    pub beats: u32,
+    /// The unannounced phase shift: from this beat on, beats come `shift_ms` later.
+    pub shift_at_beat: u32,
+    pub shift_ms: f64,
+    /// Pulse by brightness instead of size, for people who prefer reduced motion.
+    pub reduced_motion: bool,
+}
+
+impl Default for RhythmConfig {
+    fn default() -> RhythmConfig {
+        // 24 beats at 100 per minute: 14.4 s, inside the 20 s budget.
+        RhythmConfig { period_ms: 600.0, beats: 24, shift_at_beat: 12, shift_ms: 150.0, reduced_motion: false }
+    }
+}
+
+/// How the tracking task runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrackingConfig {
+    pub duration_ms: f64,
+    /// Multiplies the target's speed (0.5 for reduced motion).
+    pub speed: f64,
+}
+
+impl Default for TrackingConfig {
+    fn default() -> TrackingConfig {
+        TrackingConfig { duration_ms: 15_000.0, speed: 1.0 }
+    }
+}
+
+/// Whether the person asked the system for reduced motion.
+pub fn prefers_reduced_motion() -> bool {
+    web_sys::window()
+        .and_then(|w| w.match_media("(prefers-reduced-motion: reduce)").ok().flatten())
+        .is_some_and(|query| query.matches())
+}
+
+type FrameLoop = Rc<RefCell<Option<Closure<dyn FnMut(f64)>>>>;
+
+fn request_frame(frame: &FrameLoop) {
+    if let (Some(window), Some(callback)) = (web_sys::window(), frame.borrow().as_ref()) {
+        let _ = window.request_animation_frame(callback.as_ref().unchecked_ref());
+    }
+}
+
+fn context(canvas: &HtmlCanvasElement) -> Result<CanvasRenderingContext2d, ProbeError> {
+    canvas
+        .get_context("2d")
+        .ok()
+        .flatten()
+        .and_then(|c| c.dyn_into::<CanvasRenderingContext2d>().ok())
+        .ok_or(ProbeError::Unsupported("a 2D canvas"))
+}
+
+/// Frame intervals and input delays seen while a task ran.
+#[derive(Default)]
+struct Timing {
+    last_frame_ms: Option<f64>,
+    frame_gaps_us: Vec<i64>,
+    input_delays_us: Vec<i64>,
+}
+
+impl Timing {
+    fn frame(&mut self, now_ms: f64) {
+        if let Some(last) = self.last_frame_ms {
+            self.frame_gaps_us.push(to_us(now_ms - last));
+        }
+        self.last_frame_ms = Some(now_ms);
+    }
+
+    fn input(&mut self, event_ms: f64) {
+        if let Some(now_ms) = web_sys::window().and_then(|w| w.performance()).map(|p| p.now()) {
+            self.input_delays_us.push(to_us(now_ms - event_ms).max(0));
+        }
+    }
+
+    fn summary(&mut self) -> Option<FrameTiming> {
+        self.frame_gaps_us.sort_unstable();
+        self.input_delays_us.sort_unstable();
+        Some(FrameTiming {
+            frame_interval_us: quantile(&self.frame_gaps_us, 1, 2)?,
+            input_delay_us: quantile(&self.input_delays_us, 1, 2).unwrap_or(0),
+        })
+    }
+}
+
+struct RhythmState {
+    config: RhythmConfig,
+    start_ms: Option<f64>,
+    beats_at_us: Vec<i64>,
+    taps_at_us: Vec<i64>,
+    answer: Answer,
+    timing: Timing,
+    done: Option<Box<dyn FnOnce(Outcome<Rhythm>, Option<FrameTiming>)>>,
+}
+
+/// A running rhythm task; dropping it stops it without a result.
+pub struct RhythmTask {
+    state: Rc<RefCell<RhythmState>>,
+    frame: FrameLoop,
+    _listeners: Vec<Listeners>,
+}
+
+impl RhythmTask {
+    /// Starts the task on `canvas`; `done` receives the result once the last beat has passed.
+    pub fn start(
+        canvas: &HtmlCanvasElement,
+        config: RhythmConfig,
+        done: impl FnOnce(Outcome<Rhythm>, Option<FrameTiming>) + 'static,
+    ) -> Result<RhythmTask, ProbeError> {
+        let context = context(canvas)?;
+        let state = Rc::new(RefCell::new(RhythmState {
+            config,
+            start_ms: None,
+            beats_at_us: Vec::new(),
+            taps_at_us: Vec::new(),
+            answer: Answer::Key,
+            timing: Timing::default(),
+            done: Some(Box::new(done)),
+        }));
+        let frame: FrameLoop = Rc::new(RefCell::new(None));
+        let (width, height) = (f64::from(canvas.width()), f64::from(canvas.height()));
+        let (loop_state, loop_frame, drawn) = (state.clone(), frame.clone(), canvas.clone());
+        *frame.borrow_mut() = Some(Closure::new(move |now_ms: f64| {
+            let mut s = loop_state.borrow_mut();
+            s.timing.frame(now_ms);
+            // The first beat comes a second after the task starts.
+            let start_ms = *s.start_ms.get_or_insert(now_ms + 1000.0);
+            let c = s.config;
+            let beat_time = |k: u32| start_ms + f64::from(k) * c.period_ms + if k >= c.shift_at_beat { c.shift_ms } else { 0.0 };
+            let shown = u32::try_from(s.beats_at_us.len()).unwrap_or(u32::MAX);
+            // The first frame at or after a beat's time is the one that shows its peak.
+            if shown < c.beats && now_ms >= beat_time(shown) {
+                s.beats_at_us.push(to_us(now_ms));
+                let _ = drawn.set_attribute("data-beat", &shown.to_string());
+                let _ = drawn.set_attribute("data-beat-at-ms", &format!("{now_ms:.3}"));
+            }
+            // The pulse: nearest beat's closeness, 1 at the peak and falling off over ~100 ms.
+            let nearest = (0..c.beats).map(|k| (now_ms - beat_time(k)).abs()).fold(f64::INFINITY, f64::min);
+            // The pulse's shape decides only what is drawn, not any measurement.
+            let level = (-(nearest / 90.0).powi(2)).exp();
+            draw_pulse(&context, width, height, level, c.reduced_motion);
+            let finished = shown >= c.beats && now_ms >= beat_time(c.beats - 1) + c.period_ms;
+            if finished {
+                let timing = s.timing.summary();
+                let rhythm = Rhythm {
+                    beats_at_us: std::mem::take(&mut s.beats_at_us),
+                    shift_at_beat: Some(c.shift_at_beat),
+                    taps_at_us: std::mem::take(&mut s.taps_at_us),
+                    answer: s.answer,
+                };
+                if let Some(done) = s.done.take() {
+                    drop(s);
+                    done(Outcome::Done(rhythm), timing);
+                }
+                return;
+            }
+            drop(s);
+            request_frame(&loop_frame);
+        }));
+        request_frame(&frame);
+
+        let mut listeners = Vec::new();
+        if let Some(document) = web_sys::window().and_then(|w| w.document()) {
+            let mut keys = Listeners::new(&document);
+            let tapped = state.clone();
+            keys.add(
+                "keydown",
+                Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
+                    let Some(event) = event.dyn_ref::<KeyboardEvent>() else { return };
+                    if event.code() != "Space" || event.repeat() {
+                        return;
+                    }
+                    event.prevent_default();
+                    let mut s = tapped.borrow_mut();
+                    s.timing.input(event.time_stamp());
+                    s.taps_at_us.push(to_us(event.time_stamp()));
+                    s.answer = Answer::Key;
+                }),
+            );
+            listeners.push(keys);
+        }
+        let mut clicks = Listeners::new(canvas);
+        let tapped = state.clone();
+        clicks.add(
+            "pointerdown",
+            Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
+                let Some(event) = event.dyn_ref::<PointerEvent>() else { return };
+                let mut s = tapped.borrow_mut();
+                s.timing.input(event.time_stamp());
+                s.taps_at_us.push(to_us(event.time_stamp()));
+                s.answer = Answer::Pointer;
+            }),
+        );
+        listeners.push(clicks);
+        Ok(RhythmTask { state, frame, _listeners: listeners })
+    }
+
+    /// Ends the task now and reports it as skipped: not measured, never remote.
+    pub fn skip(&self) {
+        let done = self.state.borrow_mut().done.take();
+        self.frame.borrow_mut().take();
+        if let Some(done) = done {
+            done(Outcome::Skipped, None);
+        }
+    }
+}
+
+impl Drop for RhythmTask {
+    fn drop(&mut self) {
+        // Breaks the frame closure's reference to itself.
+        self.frame.borrow_mut().take();
+    }
+}
+
+fn draw_pulse(context: &CanvasRenderingContext2d, width: f64, height: f64, level: f64, reduced_motion: bool) {
+    context.clear_rect(0.0, 0.0, width, height);
+    let radius = if reduced_motion { height * 0.3 } else { height * (0.12 + 0.22 * level) };
+    // Okabe-Ito blue, brighter at the peak.
+    let alpha = if reduced_motion { 0.15 + 0.85 * level } else { 0.35 + 0.65 * level };
+    context.set_fill_style_str(&format!("rgba(0, 114, 178, {alpha:.3})"));
+    context.begin_path();
+    let _ = context.arc(width / 2.0, height / 2.0, radius, 0.0, std::f64::consts::TAU);
+    context.fill();
+}
+
+struct TrackingState {
+    config: TrackingConfig,
+    start_ms: Option<f64>,
+    target: Vec<Point>,
+    trace: Vec<String>,
+    timing: Timing,
+    done: Option<Box<dyn FnOnce(Outcome<TrackingRun>, Option<FrameTiming>)>>,
+}
+
+/// A running tracking task; dropping it stops it without a result.
+pub struct TrackingTask {
+    state: Rc<RefCell<TrackingState>>,
+    frame: FrameLoop,
+}
+
+/// The target's path (canvas px) at `t_ms` after the start: a sum of sines, smooth and partly
+/// predictable, that stays inside the canvas.
+fn target_at(t_ms: f64, width: f64, height: f64, speed: f64) -> (f64, f64) {
+    let t = t_ms / 1000.0 * speed;
+    let x = width / 2.0 + width * 0.3 * (t * 1.1).sin() + width * 0.12 * (t * 2.7 + 1.0).sin();
+    let y = height / 2.0 + height * 0.28 * (t * 0.8 + 2.0).sin() + height * 0.1 * (t * 2.1).sin();
+    (x, y)
+}
+
+impl TrackingTask {
+    /// Starts the task on `canvas`; `done` receives the target's drawn path when time is up.
+    pub fn start(
+        canvas: &HtmlCanvasElement,
+        config: TrackingConfig,
+        done: impl FnOnce(Outcome<TrackingRun>, Option<FrameTiming>) + 'static,
+    ) -> Result<TrackingTask, ProbeError> {
+        let context = context(canvas)?;
+        let state = Rc::new(RefCell::new(TrackingState {
+            config,
+            start_ms: None,
+            target: Vec::new(),
+            trace: Vec::new(),
+            timing: Timing::default(),
+            done: Some(Box::new(done)),
+        }));
+        let frame: FrameLoop = Rc::new(RefCell::new(None));
+        let (width, height) = (f64::from(canvas.width()), f64::from(canvas.height()));
+        let (loop_state, loop_frame, drawn) = (state.clone(), frame.clone(), canvas.clone());
+        *frame.borrow_mut() = Some(Closure::new(move |now_ms: f64| {
+            let mut s = loop_state.borrow_mut();
+            s.timing.frame(now_ms);
+            let start_ms = *s.start_ms.get_or_insert(now_ms);
+            let (x, y) = target_at(now_ms - start_ms, width, height, s.config.speed);
+            context.clear_rect(0.0, 0.0, width, height);
+            context.set_fill_style_str("rgb(213, 94, 0)");
+            context.begin_path();
+            let _ = context.arc(x, y, 14.0, 0.0, std::f64::consts::TAU);
+            context.fill();
+            // Where that is on the page, in the pointer's coordinates (CSS px from the viewport).
+            let rect = drawn.get_bounding_client_rect();
+            let scale_x = if width > 0.0 { rect.width() / width } else { 1.0 };
+            let scale_y = if height > 0.0 { rect.height() / height } else { 1.0 };
+            let (page_x, page_y) = (rect.left() + x * scale_x, rect.top() + y * scale_y);
+            s.target.push(Point { at_us: to_us(now_ms), x_px: (page_x * 10.0).round() / 10.0, y_px: (page_y * 10.0).round() / 10.0 });
+            s.trace.push(format!("{now_ms:.3},{page_x:.1},{page_y:.1}"));
+            if s.trace.len() > 40 {
+                s.trace.remove(0);
+            }
+            let _ = drawn.set_attribute("data-trace", &s.trace.join(";"));
+            if now_ms - start_ms >= s.config.duration_ms {
+                let timing = s.timing.summary();
+                let target = std::mem::take(&mut s.target);
+                let run = TrackingRun {
+                    started_at_us: target.first().map_or(0, |p| p.at_us),
+                    ended_at_us: target.last().map_or(0, |p| p.at_us),
+                    target,
+                };
+                if let Some(done) = s.done.take() {
+                    drop(s);
+                    done(Outcome::Done(run), timing);
+                }
+                return;
+            }
+            drop(s);
+            request_frame(&loop_frame);
+        }));
+        request_frame(&frame);
+        Ok(TrackingTask { state, frame })
+    }
+
+    /// Ends the task now and reports it as skipped.
+    pub fn skip(&self) {
+        let done = self.state.borrow_mut().done.take();
+        self.frame.borrow_mut().take();
+        if let Some(done) = done {
+            done(Outcome::Skipped, None);
+        }
+    }
+}
+
+impl Drop for TrackingTask {
+    fn drop(&mut self) {
+        self.frame.borrow_mut().take();
+    }
+}
