@@ -278,8 +278,16 @@ pub fn estimate(challenges: &Challenges) -> LoopEstimate {
         Some(Outcome::Done(rhythm)) => estimate_rhythm(rhythm, frames.as_ref()),
         _ => None,
     };
+    // The target reaches the screen about a frame after it is drawn: that part of the lag is
+    // the display's, not the person's or the network's.
+    let presented_after_us = frames.map_or(0, |f| f.frame_interval_us);
     let tracking = match &challenges.tracking {
-        Some(Outcome::Done(tracking)) => estimate_tracking(tracking).filter(|t| t.correlation_milli >= 300),
+        Some(Outcome::Done(tracking)) => estimate_tracking(tracking).filter(|t| t.correlation_milli >= 300).map(|mut t| {
+            t.lag.estimate_us -= presented_after_us;
+            t.lag.low_us -= presented_after_us;
+            t.lag.high_us -= presented_after_us;
+            t
+        }),
         _ => None,
     };
     let skipped = [matches!(challenges.rhythm, Some(Outcome::Skipped)), matches!(challenges.tracking, Some(Outcome::Skipped))]

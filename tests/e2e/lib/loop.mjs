@@ -1,0 +1,39 @@
+// One candidate session with the closed-loop challenges answered by a scripted participant:
+// shared by the loop test and `scripts/bench loop`.
+import { latestVerdict } from "../harness.mjs";
+import { loadSubjects, typingEvents, dispatch } from "./replay.mjs";
+import { person, tapAlong, follow } from "./participant.mjs";
+
+const subjects = loadSubjects(new URL("../../data/cmu-keystrokes-sample.csv", import.meta.url).pathname);
+
+/** Runs a session: typing (three CMU repetitions), rhythm, tracking; returns the final verdict. */
+export async function runLoopSession(browser, edge, { loopMs, jitterMs, seed }) {
+  const who = person(seed);
+  const session = await edge.createSession();
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(session.candidate_url);
+  await page.getByTestId("consent").click();
+  await page.getByTestId("typing-box").focus();
+  await page.getByTestId("probe-status").filter({ hasText: "connected" }).waitFor({ timeout: 10_000 });
+  const cdp = await context.newCDPSession(page);
+  const names = [...subjects.keys()];
+  const typing = typingEvents(subjects.get(names[seed % names.length]).slice(0, 3)).filter((e) => !e.repeat && e.code !== "Space");
+  await dispatch(cdp, typing, Date.now() / 1000 + 0.2);
+  await page.getByTestId("probe-status").filter({ hasText: /^33 key presses/ }).waitFor({ timeout: 10_000 });
+  await page.getByTestId("finish").click();
+
+  const started = Date.now();
+  await page.getByTestId("rhythm").waitFor();
+  await page.getByTestId("start-task").click();
+  await tapAlong(page, cdp, who, { loopMs, jitterMs });
+  await page.getByTestId("tracking").waitFor();
+  await page.getByTestId("start-task").click();
+  // Move the pointer onto the canvas, as a person reaching for the dot would.
+  await follow(page, cdp, who, { loopMs, jitterMs });
+  const seconds = (Date.now() - started) / 1000;
+  await page.getByTestId("done").waitFor({ timeout: 15_000 });
+  await context.close();
+  const { verdict } = await latestVerdict(browser, edge, session);
+  return { loopMs, verdict, seconds };
+}

@@ -1,0 +1,45 @@
+// The closed-loop challenges against a scripted participant in headless Chromium: it watches what
+// the widget draws and answers like a person, after an added loop delay of 0, 50, 110 or 200 ms
+// with jitter. The estimated added latency must be within ±20 ms of the injected delay from
+// 110 ms up, and the participant with no added delay must never be flagged remote.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startEdge, launchBrowser, latestVerdict } from "./harness.mjs";
+import { runLoopSession } from "./lib/loop.mjs";
+
+const DELAYS_MS = [0, 50, 110, 200];
+const JITTER_MS = 10;
+
+let edge;
+let browser;
+
+before(async () => {
+  edge = await startEdge();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await edge?.stop();
+});
+
+test("the added loop latency is measured from what the participant saw and answered", async () => {
+  const results = await Promise.all(
+    DELAYS_MS.map((loopMs, i) => runLoopSession(browser, edge, { loopMs, jitterMs: JITTER_MS, seed: 1000 + i })),
+  );
+  for (const { loopMs, verdict, seconds } of results) {
+    const added = verdict.loop_added_ms;
+    const reasons = Object.fromEntries(verdict.reasons.map((r) => [r.code, r]));
+    console.log(
+      `loop ${String(loopMs).padStart(3)} ms: added ${added?.estimate} ms [${added?.low}, ${added?.high}], class ${verdict.class}, ` +
+        `p ${verdict.p_remote}, challenges took ${seconds.toFixed(1)} s\n  ${reasons.rhythm?.text}\n  ${reasons.tracking?.text}`,
+    );
+    assert.ok(added, `loop ${loopMs} ms: no estimate; reasons ${JSON.stringify(verdict.reasons.map((r) => r.code))}`);
+    if (loopMs >= 110) assert.ok(Math.abs(added.estimate - loopMs) <= 20, `loop ${loopMs} ms estimated as ${added.estimate} ms`);
+    if (loopMs === 0) {
+      assert.ok(!["remote", "remote_suspected"].includes(verdict.class), `a local participant was flagged: ${verdict.class}`);
+      assert.ok(reasons.loop_latency.weight <= 0, `a local loop counted towards remote: ${reasons.loop_latency.weight}`);
+    }
+    if (loopMs >= 110) assert.ok(reasons.loop_latency.weight >= 3, `a ${loopMs} ms loop weighed only ${reasons.loop_latency.weight}`);
+  }
+});
