@@ -3,11 +3,15 @@
 // with jitter. The estimated added latency must be within ±20 ms of the injected delay from
 // 110 ms up, and the participant with no added delay must never be flagged remote.
 import { test, before, after } from "node:test";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 import assert from "node:assert/strict";
 import { startEdge, launchBrowser, latestVerdict } from "./harness.mjs";
 import { runLoopSession } from "./lib/loop.mjs";
 
 const DELAYS_MS = [0, 50, 110, 200];
+const SHOTS = new URL("./artifacts/", import.meta.url).pathname;
+mkdirSync(SHOTS, { recursive: true });
 const JITTER_MS = 10;
 
 let edge;
@@ -25,7 +29,7 @@ after(async () => {
 
 test("the added loop latency is measured from what the participant saw and answered", async () => {
   const results = await Promise.all(
-    DELAYS_MS.map((loopMs, i) => runLoopSession(browser, edge, { loopMs, jitterMs: JITTER_MS, seed: 1000 + i })),
+    DELAYS_MS.map((loopMs, i) => runLoopSession(browser, edge, { loopMs, jitterMs: JITTER_MS, seed: 1000 + i, shot: i === 0 ? (name) => join(SHOTS, name) : null })),
   );
   for (const { loopMs, verdict, seconds } of results) {
     const added = verdict.loop_added_ms;

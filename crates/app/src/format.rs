@@ -19,3 +19,11 @@ pub fn ms(value: Option<f64>) -> String {
 pub fn percent(p: f64) -> String {
     format!("{:.0}%", p * 100.0)
 }
+
+/// The added loop latency with its interval, or why there is none.
+pub fn loop_latency(value: Option<onsite_core::wire::LoopLatencyV1>) -> String {
+    value.map_or_else(
+        || "not measured".to_owned(),
+        |l| format!("{:.0} ms ({:.0} to {:.0})", l.estimate, l.low, l.high),
+    )
+}

@@ -7,7 +7,7 @@ import { person, tapAlong, follow } from "./participant.mjs";
 const subjects = loadSubjects(new URL("../../data/cmu-keystrokes-sample.csv", import.meta.url).pathname);
 
 /** Runs a session: typing (three CMU repetitions), rhythm, tracking; returns the final verdict. */
-export async function runLoopSession(browser, edge, { loopMs, jitterMs, seed }) {
+export async function runLoopSession(browser, edge, { loopMs, jitterMs, seed, shot = null }) {
   const who = person(seed);
   const session = await edge.createSession();
   const context = await browser.newContext();
@@ -26,10 +26,11 @@ export async function runLoopSession(browser, edge, { loopMs, jitterMs, seed }) 
   const started = Date.now();
   await page.getByTestId("rhythm").waitFor();
   await page.getByTestId("start-task").click();
+  if (shot) setTimeout(() => page.screenshot({ path: shot("candidate-rhythm.png") }).catch(() => {}), 2500);
   await tapAlong(page, cdp, who, { loopMs, jitterMs });
   await page.getByTestId("tracking").waitFor();
   await page.getByTestId("start-task").click();
-  // Move the pointer onto the canvas, as a person reaching for the dot would.
+  if (shot) setTimeout(() => page.screenshot({ path: shot("candidate-tracking.png") }).catch(() => {}), 4000);
   await follow(page, cdp, who, { loopMs, jitterMs });
   const seconds = (Date.now() - started) / 1000;
   await page.getByTestId("done").waitFor({ timeout: 15_000 });

@@ -98,6 +98,7 @@ pub fn InterviewerPage(capability: Capability) -> impl IntoView {
                 <dt>"Round trip, minimum"</dt><dd data-testid="rtt-min" data-ms=verdict.rtt_min_ms.map(|v| v.to_string())>{format::ms(verdict.rtt_min_ms)}</dd>
                 <dt>"Round trip, median"</dt><dd data-testid="rtt-median" data-ms=verdict.rtt_median_ms.map(|v| v.to_string())>{format::ms(verdict.rtt_median_ms)}</dd>
                 <dt>"Key hold, median"</dt><dd>{format::ms(verdict.dwell_median_ms)}</dd>
+                <dt>"Added loop latency"</dt><dd data-testid="loop-added">{format::loop_latency(verdict.loop_added_ms)}</dd>
             </dl>
             <h2>"Why"</h2>
             <ul class="reasons">
