@@ -2,9 +2,9 @@
 // into the real candidate widget with its recorded rhythm, plus pointer movement; no one may be
 // flagged remote. The same replays passed through what remote-desktop paths do to input must be
 // flagged, with the right reason.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startEdge, launchBrowser, latestVerdict, skipChallenges } from "./harness.mjs";
+import { useEdgeAndBrowser, latestVerdict, openCandidate, skipChallenges } from "./harness.mjs";
 import { loadSubjects, typingEvents, pointerEvents, seeded, distortions, dispatch } from "./lib/replay.mjs";
 
 const subjects = loadSubjects(new URL("../data/cmu-keystrokes-sample.csv", import.meta.url).pathname);
@@ -23,28 +23,11 @@ const PROFILES = [
   { name: "suppressed auto-repeat", reason: "auto_repeat", apply: () => distortions.noAutoRepeat() },
 ];
 
-let edge;
-let browser;
-
-before(async () => {
-  edge = await startEdge();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await edge?.stop();
-});
+const env = useEdgeAndBrowser();
 
 /** Replays one subject into the widget, optionally distorted; returns the final verdict and what the page saw. */
 async function replay(subject, distort) {
-  const session = await edge.createSession();
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  await page.goto(session.candidate_url);
-  await page.getByTestId("consent").click();
-  await page.getByTestId("typing-box").focus();
-  await page.getByTestId("probe-status").filter({ hasText: "connected" }).waitFor({ timeout: 10_000 });
+  const { session, context, page } = await openCandidate(env.browser, env.edge);
 
   const random = seeded([...subject].reduce((h, c) => h * 31 + c.charCodeAt(0), 7));
   const typing = typingEvents(subjects.get(subject).slice(0, REPS));
@@ -67,7 +50,7 @@ async function replay(subject, distort) {
   await skipChallenges(page);
   await page.getByTestId("done").waitFor({ timeout: 15_000 });
   await context.close();
-  const { verdict } = await latestVerdict(browser, edge, session);
+  const { verdict } = await latestVerdict(env.browser, env.edge, session);
   assert.equal(verdict.keystrokes, presses, `${subject}: every press was scored`);
   return verdict;
 }

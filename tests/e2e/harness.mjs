@@ -4,6 +4,8 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { before, after } from "node:test";
+import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
 
 export const ONSITE_BIN = process.env.ONSITE_BIN ?? "target/debug/onsite";
@@ -166,4 +168,70 @@ export async function skipChallenges(page) {
     await page.getByTestId("step").filter({ hasText: step }).waitFor({ timeout: 10_000 });
     await page.getByTestId("skip-task").click();
   }
+}
+
+/** Starts one edge and one browser for a test file, and stops them after it. */
+export function useEdgeAndBrowser() {
+  const env = {};
+  before(async () => {
+    env.edge = await startEdge();
+    env.browser = await launchBrowser();
+  });
+  after(async () => {
+    await env.browser?.close();
+    await env.edge?.stop();
+  });
+  return env;
+}
+
+/** Opens a new session's candidate link, consents, and waits until the probe is connected. */
+export async function openCandidate(browser, edge) {
+  const session = await edge.createSession();
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(session.candidate_url);
+  await page.getByTestId("consent").click();
+  await page.getByTestId("typing-box").focus();
+  await page.getByTestId("probe-status").filter({ hasText: "connected" }).waitFor({ timeout: 10_000 });
+  return { session, context, page };
+}
+
+const FORBIDDEN_FIELDS = new Set(["key", "code", "char", "charCode", "keyCode", "which", "text", "data"]);
+
+/** Every string and field name in a JSON value. */
+function* walk(value, path = "$") {
+  if (Array.isArray(value)) {
+    for (const [i, item] of value.entries()) yield* walk(item, `${path}[${i}]`);
+  } else if (value && typeof value === "object") {
+    for (const [name, item] of Object.entries(value)) {
+      yield { kind: "field", name, path };
+      yield* walk(item, `${path}.${name}`);
+    }
+  } else if (typeof value === "string") {
+    yield { kind: "string", value, path };
+  }
+}
+
+/**
+ * Checks frames a page sent: binary frames are 5-byte echo replies; no JSON field is named like a
+ * key property; no string value is a typed character or key code (the session id and token aside).
+ * Returns how many presses the evidence frames carried.
+ */
+export function assertNoKeyIdentity(frames, typedKeys, typedCodes) {
+  let strokes = 0;
+  for (const payload of frames) {
+    if (typeof payload !== "string") {
+      assert.equal(payload.length, 5, "binary frames are 5-byte echo replies");
+      continue;
+    }
+    const message = JSON.parse(payload);
+    if (message.t === "evidence") strokes += message.strokes.length;
+    for (const item of walk(message)) {
+      if (item.kind === "field") assert.ok(!FORBIDDEN_FIELDS.has(item.name), `field ${item.name} at ${item.path}`);
+      if (item.kind === "string" && item.path !== "$.token" && item.path !== "$.session") {
+        assert.ok(!typedKeys.has(item.value) && !typedCodes.has(item.value), `key identity ${item.value} at ${item.path}`);
+      }
+    }
+  }
+  return strokes;
 }

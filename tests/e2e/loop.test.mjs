@@ -2,11 +2,11 @@
 // the widget draws and answers like a person, after an added loop delay of 0, 50, 110 or 200 ms
 // with jitter. The estimated added latency must be within ±20 ms of the injected delay from
 // 110 ms up, and the participant with no added delay must never be flagged remote.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import assert from "node:assert/strict";
-import { startEdge, launchBrowser, latestVerdict } from "./harness.mjs";
+import { useEdgeAndBrowser } from "./harness.mjs";
 import { runLoopSession } from "./lib/loop.mjs";
 
 const DELAYS_MS = [0, 50, 110, 200];
@@ -14,22 +14,11 @@ const SHOTS = new URL("./artifacts/", import.meta.url).pathname;
 mkdirSync(SHOTS, { recursive: true });
 const JITTER_MS = 10;
 
-let edge;
-let browser;
-
-before(async () => {
-  edge = await startEdge();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await edge?.stop();
-});
+const env = useEdgeAndBrowser();
 
 test("the added loop latency is measured from what the participant saw and answered", async () => {
   const results = await Promise.all(
-    DELAYS_MS.map((loopMs, i) => runLoopSession(browser, edge, { loopMs, jitterMs: JITTER_MS, seed: 1000 + i, shot: i === 0 ? (name) => join(SHOTS, name) : null })),
+    DELAYS_MS.map((loopMs, i) => runLoopSession(env.browser, env.edge, { loopMs, jitterMs: JITTER_MS, seed: 1000 + i, shot: i === 0 ? (name) => join(SHOTS, name) : null })),
   );
   for (const { loopMs, verdict, seconds } of results) {
     const added = verdict.loop_added_ms;

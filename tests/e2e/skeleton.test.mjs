@@ -1,11 +1,11 @@
 // The walking skeleton end to end: a candidate types in the real widget in headless Chromium, the
 // real edge scores and signs, and the interviewer page in a second browser context shows the
 // verdict live with its signature verified in the browser.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { startEdge, launchBrowser, onsite, typeWithTimings, skipChallenges } from "./harness.mjs";
+import { useEdgeAndBrowser, onsite, typeWithTimings, skipChallenges, assertNoKeyIdentity } from "./harness.mjs";
 
 /** The physical key (`KeyboardEvent.code`) of a character on a US layout. */
 function codeOf(char) {
@@ -13,46 +13,20 @@ function codeOf(char) {
   if (char === ".") return "Period";
   return "Key" + char.toUpperCase();
 }
-const FORBIDDEN_FIELDS = new Set(["key", "code", "char", "charCode", "keyCode", "which", "text", "data"]);
 
 // Screenshots of each step, for people to look at (docs/screenshots/ holds a copy).
 const SHOTS = new URL("./artifacts/", import.meta.url).pathname;
 mkdirSync(SHOTS, { recursive: true });
 const shot = (name) => join(SHOTS, name);
 
-let edge;
-let browser;
-
-before(async () => {
-  edge = await startEdge();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await edge?.stop();
-});
-
-/** Every string and field name in a JSON value. */
-function* walk(value, path = "$") {
-  if (Array.isArray(value)) {
-    for (const [i, item] of value.entries()) yield* walk(item, `${path}[${i}]`);
-  } else if (value && typeof value === "object") {
-    for (const [name, item] of Object.entries(value)) {
-      yield { kind: "field", name, path };
-      yield* walk(item, `${path}.${name}`);
-    }
-  } else if (typeof value === "string") {
-    yield { kind: "string", value, path };
-  }
-}
+const env = useEdgeAndBrowser();
 
 test("a candidate's typing reaches the interviewer as a live, verified verdict, and no key identity leaves the page", async () => {
-  const session = await edge.createSession();
+  const session = await env.edge.createSession();
   assert.match(session.candidate_url, /\/candidate#session=[\w-]+&token=[\w-]{40,}$/);
 
   // The interviewer watches from a separate browser context.
-  const interviewerContext = await browser.newContext();
+  const interviewerContext = await env.browser.newContext();
   const interviewer = await interviewerContext.newPage();
   const tokens = [];
   interviewer.on("websocket", (ws) => ws.on("framereceived", ({ payload }) => {
@@ -61,7 +35,7 @@ test("a candidate's typing reaches the interviewer as a live, verified verdict, 
   await interviewer.goto(session.interviewer_url);
   await interviewer.getByTestId("link").filter({ hasText: "live" }).waitFor({ timeout: 15_000 });
 
-  const candidateContext = await browser.newContext();
+  const candidateContext = await env.browser.newContext();
   const candidate = await candidateContext.newPage();
   const sentFrames = [];
   candidate.on("websocket", (ws) => ws.on("framesent", ({ payload }) => sentFrames.push(payload)));
@@ -102,36 +76,24 @@ test("a candidate's typing reaches the interviewer as a live, verified verdict, 
   // The newest token verifies with the CLI against the live key set; an altered one does not.
   const token = tokens.at(-1);
   assert.ok(token, "the interviewer received a token");
-  const verified = onsite("verify", "--jwks", `${edge.url}/.well-known/jwks.json`, token);
+  const verified = onsite("verify", "--jwks", `${env.edge.url}/.well-known/jwks.json`, token);
   assert.equal(verified.code, 0, verified.stderr);
   assert.equal(JSON.parse(verified.stdout).verdict.keystrokes, presses);
   const [header, claims, signature] = token.split(".");
   const forged = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(claims, "base64url")), sub: "another" })).toString("base64url");
-  const tampered = onsite("verify", "--jwks", `${edge.url}/.well-known/jwks.json`, `${header}.${forged}.${signature}`);
+  const tampered = onsite("verify", "--jwks", `${env.edge.url}/.well-known/jwks.json`, `${header}.${forged}.${signature}`);
   assert.equal(tampered.code, 3, tampered.stderr);
   assert.match(tampered.stderr, /signature does not verify/);
 
   // Privacy: no frame the candidate page sent names a key, and no stored byte holds the text.
   assert.ok(sentFrames.length > 5, "frames were captured");
-  let strokesSeen = 0;
-  for (const payload of sentFrames) {
-    if (typeof payload !== "string") {
-      assert.equal(payload.length, 5, "binary frames are 5-byte echo replies");
-      continue;
-    }
+  const strokesSeen = assertNoKeyIdentity(sentFrames, TYPED_KEYS, TYPED_CODES);
+  for (const payload of sentFrames.filter((p) => typeof p === "string")) {
     for (const word of SENTENCE.split(" ").filter((w) => w.length >= 3)) assert.ok(!payload.includes(word), `frame holds "${word}"`);
-    const message = JSON.parse(payload);
-    if (message.t === "evidence") strokesSeen += message.strokes.length;
-    for (const item of walk(message)) {
-      if (item.kind === "field") assert.ok(!FORBIDDEN_FIELDS.has(item.name), `field ${item.name} at ${item.path}`);
-      if (item.kind === "string" && item.path !== "$.token" && item.path !== "$.session") {
-        assert.ok(!TYPED_KEYS.has(item.value) && !TYPED_CODES.has(item.value), `key identity ${item.value} at ${item.path}`);
-      }
-    }
   }
   assert.equal(strokesSeen, presses, "every press was sent, as timings");
-  for (const file of readdirSync(edge.dataDir)) {
-    const bytes = readFileSync(join(edge.dataDir, file)).toString("latin1");
+  for (const file of readdirSync(env.edge.dataDir)) {
+    const bytes = readFileSync(join(env.edge.dataDir, file)).toString("latin1");
     for (const needle of ["quick", "brown", "lazy", "wizards", "KeyQ", "KeyZ", "Period"]) assert.ok(!bytes.includes(needle), `${file} holds ${needle}`);
   }
   assert.deepEqual(consoleErrors, [], "the candidate page logged no errors");
@@ -140,15 +102,15 @@ test("a candidate's typing reaches the interviewer as a live, verified verdict, 
 });
 
 test("a link with a wrong token is refused with a sentence, and the edge keeps serving", async () => {
-  const session = await edge.createSession();
-  const context = await browser.newContext();
+  const session = await env.edge.createSession();
+  const context = await env.browser.newContext();
   const page = await context.newPage();
   await page.goto(session.interviewer_url.replace(/token=[\w-]+/, "token=wrong"));
   await page.getByTestId("link").filter({ hasText: "not valid" }).waitFor({ timeout: 10_000 });
   const incomplete = await context.newPage();
-  await incomplete.goto(`${edge.url}/candidate`);
+  await incomplete.goto(`${env.edge.url}/candidate`);
   await incomplete.getByRole("alert").filter({ hasText: "This link is incomplete" }).waitFor();
-  const health = await fetch(`${edge.url}/healthz`);
+  const health = await fetch(`${env.edge.url}/healthz`);
   assert.equal(health.status, 200);
   await context.close();
 });

@@ -1,32 +1,21 @@
 // Signed verdicts for portals: independent JOSE libraries (PyJWT, jose) verify our tokens against
 // our JWK set, key rotation keeps old tokens valid, and the CLI and POST /api/v1/verify apply a
 // policy with distinct answers.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from "jose";
-import { startEdge, launchBrowser, onsite, produceVerdict, tamper } from "./harness.mjs";
+import { useEdgeAndBrowser, onsite, produceVerdict, tamper } from "./harness.mjs";
 
 const PYTHON = process.env.ONSITE_INTEROP_PYTHON ?? "tests/interop/.venv/bin/python";
 
-let edge;
-let browser;
-
-before(async () => {
-  edge = await startEdge();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await edge?.stop();
-});
+const env = useEdgeAndBrowser();
 
 async function jwks() {
-  const response = await fetch(`${edge.url}/.well-known/jwks.json`);
+  const response = await fetch(`${env.edge.url}/.well-known/jwks.json`);
   assert.equal(response.status, 200);
   return response.json();
 }
@@ -44,7 +33,7 @@ async function joseVerify(keySet, token) {
 }
 
 test("PyJWT and jose verify our tokens against our JWK set and refuse altered ones", async () => {
-  const { session, token } = await produceVerdict(browser, edge);
+  const { session, token } = await produceVerdict(env.browser, env.edge);
   const keySet = await jwks();
 
   const python = pyjwt(keySet, token);
@@ -64,32 +53,32 @@ test("PyJWT and jose verify our tokens against our JWK set and refuse altered on
 });
 
 test("after a key rotation old tokens still verify and new tokens use the new key", async () => {
-  const before = await produceVerdict(browser, edge);
+  const before = await produceVerdict(env.browser, env.edge);
   const oldKid = decodeProtectedHeader(before.token).kid;
   assert.deepEqual((await jwks()).keys.map((k) => k.kid), [oldKid]);
 
-  const rotated = onsite("keys", "rotate", "--data-dir", edge.dataDir);
+  const rotated = onsite("keys", "rotate", "--data-dir", env.edge.dataDir);
   assert.equal(rotated.code, 0, rotated.stderr);
   const newKid = rotated.stdout.match(/new signing key (\S+)/)[1];
   assert.notEqual(newKid, oldKid);
 
-  const after = await produceVerdict(browser, edge);
+  const after = await produceVerdict(env.browser, env.edge);
   assert.equal(decodeProtectedHeader(after.token).kid, newKid, "new tokens are signed with the new key");
   const keySet = await jwks();
   assert.deepEqual(keySet.keys.map((k) => k.kid), [oldKid, newKid], "the old key stays published");
   for (const token of [before.token, after.token]) {
     await joseVerify(keySet, token);
-    const cli = onsite("verify", "--jwks", `${edge.url}/.well-known/jwks.json`, token);
+    const cli = onsite("verify", "--jwks", `${env.edge.url}/.well-known/jwks.json`, token);
     assert.equal(cli.code, 0, cli.stderr);
   }
-  const listed = onsite("keys", "list", "--data-dir", edge.dataDir);
+  const listed = onsite("keys", "list", "--data-dir", env.edge.dataDir);
   assert.match(listed.stdout, new RegExp(`${oldKid}.*retired at`));
   assert.match(listed.stdout, new RegExp(`${newKid}.*signing`));
 });
 
 test("the CLI applies a policy with distinct exit codes", async () => {
-  const { token } = await produceVerdict(browser, edge);
-  const jwksUrl = `${edge.url}/.well-known/jwks.json`;
+  const { token } = await produceVerdict(env.browser, env.edge);
+  const jwksUrl = `${env.edge.url}/.well-known/jwks.json`;
   const cases = [
     [["--require", "local"], 0, /verdict local/],
     [["--require", "remote,remote_suspected"], 7, /requires remote or remote_suspected/],
@@ -110,9 +99,9 @@ test("the CLI applies a policy with distinct exit codes", async () => {
 });
 
 test("POST /api/v1/verify answers ship or hold with reasons", async () => {
-  const { token } = await produceVerdict(browser, edge);
+  const { token } = await produceVerdict(env.browser, env.edge);
   const ask = async (body) => {
-    const response = await fetch(`${edge.url}/api/v1/verify`, { method: "POST", headers: { "content-type": "application/json" }, body: typeof body === "string" ? body : JSON.stringify(body) });
+    const response = await fetch(`${env.edge.url}/api/v1/verify`, { method: "POST", headers: { "content-type": "application/json" }, body: typeof body === "string" ? body : JSON.stringify(body) });
     return { status: response.status, json: await response.json() };
   };
   const ship = await ask({ token });
@@ -131,6 +120,6 @@ test("POST /api/v1/verify answers ship or hold with reasons", async () => {
   const malformed = await ask("{not json");
   assert.equal(malformed.status, 400);
   assert.match(malformed.json.error, /send JSON like/);
-  const health = await fetch(`${edge.url}/healthz`);
+  const health = await fetch(`${env.edge.url}/healthz`);
   assert.equal(health.status, 200);
 });

@@ -1,6 +1,6 @@
 // One candidate session with the closed-loop challenges answered by a scripted participant:
 // shared by the loop test and `scripts/bench loop`.
-import { latestVerdict } from "../harness.mjs";
+import { latestVerdict, openCandidate } from "../harness.mjs";
 import { loadSubjects, typingEvents, dispatch } from "./replay.mjs";
 import { person, tapAlong, follow } from "./participant.mjs";
 
@@ -9,13 +9,7 @@ const subjects = loadSubjects(new URL("../../data/cmu-keystrokes-sample.csv", im
 /** Runs a session: typing (three CMU repetitions), rhythm, tracking; returns the final verdict. */
 export async function runLoopSession(browser, edge, { loopMs, jitterMs, seed, shot = null }) {
   const who = person(seed);
-  const session = await edge.createSession();
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  await page.goto(session.candidate_url);
-  await page.getByTestId("consent").click();
-  await page.getByTestId("typing-box").focus();
-  await page.getByTestId("probe-status").filter({ hasText: "connected" }).waitFor({ timeout: 10_000 });
+  const { session, context, page } = await openCandidate(browser, edge);
   const cdp = await context.newCDPSession(page);
   const names = [...subjects.keys()];
   const typing = typingEvents(subjects.get(names[seed % names.length]).slice(0, 3)).filter((e) => !e.repeat && e.code !== "Space");
