@@ -36,6 +36,13 @@ enum Command {
         /// API key for creating sessions; generated into the data directory when not given.
         #[arg(long, env = "ONSITE_API_KEY", hide_env_values = true)]
         api_key: Option<String>,
+        /// Where this edge stands: a listed city (such as "Chicago") or "lat,lon"; enables the
+        /// check of candidates' claimed locations against round trips.
+        #[arg(long, env = "ONSITE_LOCATION")]
+        location: Option<String>,
+        /// This edge's name in reasons and measurements.
+        #[arg(long, env = "ONSITE_EDGE_ID", default_value = "local")]
+        edge_id: String,
     },
     /// Manages sessions on a running edge.
     Session {
@@ -109,17 +116,25 @@ enum SessionCommand {
         /// Prints the answer as JSON.
         #[arg(long)]
         json: bool,
+        /// Where the candidate says they are: a listed city or "lat,lon".
+        #[arg(long)]
+        claimed_location: Option<String>,
     },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Serve { addr, data_dir, assets, public_url, api_key } => {
-            serve(addr, data_dir, assets, public_url, api_key).map(|()| ExitCode::SUCCESS)
+        Command::Serve { addr, data_dir, assets, public_url, api_key, location, edge_id } => {
+            let mut config = onsite_edge::Config::new(addr, data_dir, assets);
+            config.public_url = public_url;
+            config.api_key = api_key;
+            config.location = location;
+            config.edge_id = edge_id;
+            serve(config).map(|()| ExitCode::SUCCESS)
         }
-        Command::Session { command: SessionCommand::Create { server, api_key, api_key_file, json } } => {
-            create_session(&server, api_key, &api_key_file, json).map(|()| ExitCode::SUCCESS)
+        Command::Session { command: SessionCommand::Create { server, api_key, api_key_file, json, claimed_location } } => {
+            create_session(&server, api_key, &api_key_file, json, claimed_location).map(|()| ExitCode::SUCCESS)
         }
         Command::Verify { jwks, aud, require, max_age, leeway_s, token } => {
             verify(&jwks, &aud, require.as_deref(), max_age, leeway_s, &token)
@@ -134,20 +149,18 @@ fn main() -> ExitCode {
     })
 }
 
-fn serve(addr: SocketAddr, data_dir: PathBuf, assets: PathBuf, public_url: Option<String>, api_key: Option<String>) -> Result<()> {
+fn serve(config: onsite_edge::Config) -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
         .init();
-    if !assets.join("index.html").is_file() {
-        bail!("no web assets in {} (build them with `cargo run -p xtask -- web`)", assets.display());
+    if !config.assets_dir.join("index.html").is_file() {
+        bail!("no web assets in {} (build them with `cargo xtask web`)", config.assets_dir.display());
     }
+    let data_dir = config.data_dir.clone();
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let mut config = onsite_edge::Config::new(addr, data_dir.clone(), assets);
-        config.public_url = public_url;
-        config.api_key = api_key;
         let edge = onsite_edge::Edge::open(config)
             .await
             .with_context(|| format!("cannot start the edge with data in {}", data_dir.display()))?;
@@ -165,7 +178,7 @@ fn serve(addr: SocketAddr, data_dir: PathBuf, assets: PathBuf, public_url: Optio
     })
 }
 
-fn create_session(server: &str, api_key: Option<String>, api_key_file: &Path, json: bool) -> Result<()> {
+fn create_session(server: &str, api_key: Option<String>, api_key_file: &Path, json: bool, claimed_location: Option<String>) -> Result<()> {
     let api_key = match api_key {
         Some(key) => key,
         None => std::fs::read_to_string(api_key_file)
@@ -174,7 +187,9 @@ fn create_session(server: &str, api_key: Option<String>, api_key_file: &Path, js
             .to_owned(),
     };
     let url = format!("{}/api/v1/sessions", server.trim_end_matches('/'));
-    let answer = match ureq::post(&url).set("Authorization", &format!("Bearer {api_key}")).call() {
+    let body = serde_json::json!({ "claimed_location": claimed_location }).to_string();
+    let request = ureq::post(&url).set("Authorization", &format!("Bearer {api_key}")).set("Content-Type", "application/json");
+    let answer = match request.send_string(&body) {
         Ok(response) => response.into_string().context("cannot read the edge's answer")?,
         Err(ureq::Error::Status(status, response)) => {
             let body = response.into_string().unwrap_or_default();

@@ -218,6 +218,37 @@ pub struct Evidence {
     pub rhythm: Option<crate::challenge::Outcome<crate::challenge::Rhythm>>,
     pub tracking: Option<crate::challenge::Outcome<TrackingRun>>,
     pub frames: Option<crate::challenge::FrameTiming>,
+    /// The browser's time zone (`Intl`), an IANA name such as `America/Chicago`.
+    pub time_zone: Option<String>,
+    /// Where the edge that timed `rtt_us` stands.
+    pub edge_site: Option<EdgeSite>,
+    /// Where the candidate says they are.
+    pub claimed: Option<ClaimedLocation>,
+}
+
+/// An edge at a known place.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EdgeSite {
+    pub id: String,
+    pub location: crate::geo::LatLon,
+}
+
+/// A location the candidate claims: a city from the built-in table, or coordinates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedLocation {
+    /// As given, for reasons shown to people.
+    pub label: String,
+    pub location: crate::geo::LatLon,
+    /// The city, when a listed one was named: its time zone can be checked too.
+    pub city: Option<&'static crate::geo::City>,
+}
+
+impl ClaimedLocation {
+    /// Parses `"Chicago"` or `"41.88,-87.63"`.
+    pub fn parse(text: &str) -> Option<ClaimedLocation> {
+        let (location, city) = crate::geo::LatLon::parse(text)?;
+        Some(ClaimedLocation { label: city.map_or_else(|| text.trim().to_owned(), |c| c.name.to_owned()), location, city })
+    }
 }
 
 /// A run of the tracking task: where the target was drawn, frame by frame, and when the task ran.

@@ -6,6 +6,7 @@
 
 use crate::challenge::{self, Challenges, LoopEstimate, Outcome, Point, Tracking};
 use crate::evidence::{Environment, Evidence, FocusKind, KeyStroke, PointerKind, PointerSample};
+use crate::geo::{check_claim, time_zone_fits, EdgeRtt, LocationCheck};
 
 /// Two events closer than this (µs) arrived together rather than being typed apart.
 pub const SIMULTANEOUS_US: i64 = 2_000;
@@ -113,6 +114,18 @@ pub struct Features {
     pub environment: Option<Environment>,
     /// What the closed-loop challenges measured.
     pub challenges: LoopEstimate,
+    /// Whether the claimed location fits the round trips, and its time zone the browser's.
+    pub location: Option<LocationFeatures>,
+}
+
+/// The claimed location against the round trips and the time zone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocationFeatures {
+    pub claimed: String,
+    pub check: LocationCheck,
+    /// `None` when no city was named or the browser's zone is not in the table.
+    pub time_zone_fits: Option<bool>,
+    pub browser_time_zone: Option<String>,
 }
 
 impl Features {
@@ -132,8 +145,25 @@ impl Features {
             },
             environment: evidence.environment,
             challenges: challenges(evidence),
+            location: location(evidence),
         }
     }
+}
+
+fn location(evidence: &Evidence) -> Option<LocationFeatures> {
+    let claimed = evidence.claimed.as_ref()?;
+    let mut rtts = Vec::new();
+    if let (Some(site), true) = (&evidence.edge_site, evidence.rtt_us.len() >= MIN_RTT_SAMPLES) {
+        if let Some(&min_rtt_us) = evidence.rtt_us.iter().min() {
+            rtts.push(EdgeRtt { edge_id: site.id.clone(), location: site.location, min_rtt_us });
+        }
+    }
+    Some(LocationFeatures {
+        claimed: claimed.label.clone(),
+        check: check_claim(claimed.location, &rtts),
+        time_zone_fits: claimed.city.zip(evidence.time_zone.as_deref()).and_then(|(city, zone)| time_zone_fits(city, zone)),
+        browser_time_zone: evidence.time_zone.clone(),
+    })
 }
 
 /// Sorting by time as a method, to keep the builder above readable.

@@ -226,6 +226,7 @@ mod tests {
                 dwell_median_ms: Some(95.0),
                 flight_median_ms: Some(180.0),
                 loop_added_ms: None,
+                location: None,
                 reasons: vec![],
             },
             evidence_sha256: "00".repeat(32),

@@ -9,6 +9,7 @@ pub mod b64;
 pub mod challenge;
 pub mod evidence;
 pub mod features;
+pub mod geo;
 pub mod jws;
 pub mod policy;
 pub mod verdict;

@@ -83,6 +83,7 @@ mod tests {
                 dwell_median_ms: None,
                 flight_median_ms: None,
                 loop_added_ms: None,
+                location: None,
                 reasons: vec![],
             },
             evidence_sha256: String::new(),

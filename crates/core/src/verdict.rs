@@ -6,6 +6,7 @@
 //! (see `docs/scoring.md`); later work calibrates them on real typing and real remote desktops.
 
 use crate::features::{Features, KeyFeatures, MIN_STROKES};
+use crate::geo::LocationCheck;
 
 /// The prior probability that a session is remote-controlled, before any evidence.
 pub const PRIOR_REMOTE: f64 = 0.05;
@@ -68,6 +69,9 @@ pub struct Verdict {
     /// Latency added to the person's own loop by the closed-loop challenges: estimate, low, high
     /// (ms); `None` when no challenge ran.
     pub loop_added_ms: Option<(f64, f64, f64)>,
+    /// The claimed location against the round trips: `consistent`, `inconsistent` (with the
+    /// distance, km) or `inconclusive`; `None` when nothing was claimed.
+    pub location: Option<(&'static str, Option<f64>)>,
     /// Reasons, heaviest first.
     pub reasons: Vec<Reason>,
 }
@@ -81,6 +85,9 @@ pub fn score(features: &Features) -> Verdict {
     keystroke_reasons(keys, &mut reasons);
     pointer_reasons(&features.pointer, &mut reasons);
     loop_reasons(&features.challenges, &mut reasons);
+    if let Some(location) = &features.location {
+        location_reasons(location, &mut reasons);
+    }
     if let Some(min_us) = net.min_us {
         reasons.push(Reason {
             code: "network_rtt",
@@ -127,10 +134,41 @@ pub fn score(features: &Features) -> Verdict {
         rtt_median_ms: net.median_us.map(|us| round2(ms(us as f64))),
         dwell_median_ms: keys.dwell_median_us.map(|us| round2(ms(us as f64))),
         flight_median_ms: keys.flight_median_us.map(|us| round2(ms(us as f64))),
+        location: features.location.as_ref().map(|l| match &l.check {
+            LocationCheck::Consistent { .. } => ("consistent", None),
+            LocationCheck::Inconsistent { by_km, .. } => ("inconsistent", Some(libm::round(*by_km))),
+            LocationCheck::Inconclusive => ("inconclusive", None),
+        }),
         loop_added_ms: features.challenges.added.map(|a| {
             (round2(ms(a.estimate_us as f64)), round2(ms(a.low_us as f64)), round2(ms(a.high_us as f64)))
         }),
         reasons,
+    }
+}
+
+fn location_reasons(location: &crate::features::LocationFeatures, reasons: &mut Vec<Reason>) {
+    let claimed = &location.claimed;
+    let (weight, text) = match &location.check {
+        LocationCheck::Consistent { radius_km, edge_id } => (
+            -0.3,
+            format!("the claimed location, {claimed}, fits the round trips: the browser is within {radius_km:.0} km of edge {edge_id}"),
+        ),
+        // A round trip can be inflated, never shortened: this is a physical bound, not a guess.
+        LocationCheck::Inconsistent { by_km, edge_id } => (
+            4.0,
+            format!("the claimed location, {claimed}, is at least {by_km:.0} km farther from edge {edge_id} than its round trip allows"),
+        ),
+        LocationCheck::Inconclusive => {
+            (0.0, format!("the round trips are too long or too few to check the claimed location, {claimed}"))
+        }
+    };
+    reasons.push(Reason { code: "claimed_location", weight, text });
+    if let (Some(fits), Some(zone)) = (location.time_zone_fits, &location.browser_time_zone) {
+        reasons.push(if fits {
+            Reason { code: "time_zone", weight: -0.2, text: format!("the browser's time zone, {zone}, fits {claimed}") }
+        } else {
+            Reason { code: "time_zone", weight: 1.5, text: format!("the browser's time zone, {zone}, does not fit {claimed}") }
+        });
     }
 }
 

@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::challenge::{Answer, FrameTiming, Outcome, Point, Rhythm};
+use crate::evidence::{ClaimedLocation, EdgeSite};
+use crate::geo::LatLon;
 use crate::evidence::{
     Environment, Evidence, TrackingRun, FocusChange, FocusKind, KeyClass, KeyStroke, PointerDevice, PointerKind, PointerSample, Renderer,
     MAX_REPEAT_GAPS,
@@ -331,7 +333,7 @@ pub enum ClientMsg {
 }
 
 /// The browser's self-description on the wire: classes and sizes, no names or identifiers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnvironmentV1 {
     pub webdriver: bool,
@@ -339,6 +341,14 @@ pub struct EnvironmentV1 {
     pub renderer: RendererName,
     pub screen_w_px: u32,
     pub screen_h_px: u32,
+    /// The IANA time zone the browser reports (`Intl`), such as `America/Chicago`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+}
+
+/// Whether a time zone name looks like an IANA name (letters, digits, `_ / + -`, at most 64).
+pub fn valid_time_zone(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || "_/+-".contains(c))
 }
 
 /// A renderer class on the wire.
@@ -362,6 +372,7 @@ impl EnvironmentV1 {
             },
             screen_w_px: environment.screen_width_px,
             screen_h_px: environment.screen_height_px,
+            time_zone: None,
         }
     }
 
@@ -682,6 +693,20 @@ pub struct EvidenceV1 {
     pub tracking: Option<TrackingV1>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frames: Option<FrameTimingV1>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edge_site: Option<EdgeSiteV1>,
+    /// As the session was created with: a listed city or `"lat,lon"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_location: Option<String>,
+}
+
+/// An edge's place on the wire.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EdgeSiteV1 {
+    pub id: String,
+    pub lat_deg: f64,
+    pub lon_deg: f64,
 }
 
 impl EvidenceV1 {
@@ -695,7 +720,16 @@ impl EvidenceV1 {
             pointer: evidence.pointer.iter().map(PointerV1::from_sample).collect(),
             focus: evidence.focus.iter().map(FocusV1::from_change).collect(),
             rtt_us: evidence.rtt_us,
-            environment: evidence.environment.as_ref().map(EnvironmentV1::from_environment),
+            environment: evidence.environment.as_ref().map(|e| EnvironmentV1 {
+                time_zone: evidence.time_zone.clone(),
+                ..EnvironmentV1::from_environment(e)
+            }),
+            edge_site: evidence.edge_site.as_ref().map(|site| EdgeSiteV1 {
+                id: site.id.clone(),
+                lat_deg: site.location.lat_deg,
+                lon_deg: site.location.lon_deg,
+            }),
+            claimed_location: evidence.claimed.as_ref().map(|c| c.label.clone()),
             rhythm: evidence.rhythm.as_ref().map(RhythmV1::from_outcome),
             tracking: evidence.tracking.as_ref().map(TrackingV1::from_outcome),
             frames: evidence.frames.map(|f| FrameTimingV1 { frame_interval_us: f.frame_interval_us, input_delay_us: f.input_delay_us }),
@@ -709,7 +743,16 @@ impl EvidenceV1 {
         }
         let mut evidence = Evidence {
             rtt_us: self.rtt_us.clone(),
-            environment: self.environment.map(|e| e.to_environment()),
+            environment: self.environment.as_ref().map(EnvironmentV1::to_environment),
+            time_zone: self.environment.as_ref().and_then(|e| e.time_zone.clone()).filter(|z| valid_time_zone(z)),
+            edge_site: self.edge_site.as_ref().map(|site| EdgeSite {
+                id: site.id.clone(),
+                location: LatLon { lat_deg: site.lat_deg, lon_deg: site.lon_deg },
+            }),
+            claimed: match &self.claimed_location {
+                Some(text) => Some(ClaimedLocation::parse(text).ok_or(WireError::Malformed(format!("unknown claimed location {text:?}")))?),
+                None => None,
+            },
             rhythm: self.rhythm.as_ref().map(RhythmV1::decode).transpose()?,
             tracking: self.tracking.as_ref().map(TrackingV1::decode).transpose()?,
             frames: self.frames.map(|f| FrameTiming { frame_interval_us: f.frame_interval_us, input_delay_us: f.input_delay_us }),
@@ -762,7 +805,18 @@ pub struct VerdictV1 {
     /// Latency added to the person's own loop; absent when no closed-loop challenge ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loop_added_ms: Option<LoopLatencyV1>,
+    /// The claimed location against the round trips; absent when nothing was claimed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<LocationV1>,
     pub reasons: Vec<ReasonV1>,
+}
+
+/// A location check: `consistent`, `inconsistent` (by at least `by_km`) or `inconclusive`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LocationV1 {
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by_km: Option<f64>,
 }
 
 /// An added loop latency with its 95 % interval (ms).
@@ -787,6 +841,7 @@ impl VerdictV1 {
             dwell_median_ms: verdict.dwell_median_ms,
             flight_median_ms: verdict.flight_median_ms,
             loop_added_ms: verdict.loop_added_ms.map(|(estimate, low, high)| LoopLatencyV1 { estimate, low, high }),
+            location: verdict.location.map(|(status, by_km)| LocationV1 { status: status.to_owned(), by_km }),
             reasons: verdict.reasons.iter().map(ReasonV1::from_reason).collect(),
         }
     }

@@ -34,7 +34,7 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .route_service("/interviewer", ServeFile::new(&index))
         .fallback_service(ServeDir::new(&state.assets_dir));
     Router::new()
-        .route("/api/v1/sessions", post(create_session))
+        .route("/api/v1/sessions", post(create_session).layer(DefaultBodyLimit::max(4 * 1024)))
         .route("/api/v1/ws", get(crate::ws::upgrade))
         .route("/api/v1/verify", post(verify).layer(DefaultBodyLimit::max(MAX_VERIFY_BODY_BYTES)))
         .route("/.well-known/jwks.json", get(jwks))
@@ -80,7 +80,16 @@ struct CreatedSession {
     interviewer_url: String,
 }
 
-async fn create_session(Extract(state): Extract<Arc<State>>, headers: HeaderMap) -> Result<Response, ApiError> {
+/// What may come with a new session.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct NewSession {
+    /// Where the candidate says they are: a listed city or `"lat,lon"`.
+    #[serde(default)]
+    claimed_location: Option<String>,
+}
+
+async fn create_session(Extract(state): Extract<Arc<State>>, headers: HeaderMap, body: axum::body::Bytes) -> Result<Response, ApiError> {
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
@@ -88,6 +97,16 @@ async fn create_session(Extract(state): Extract<Arc<State>>, headers: HeaderMap)
         .ok_or_else(|| ApiError(StatusCode::UNAUTHORIZED, "send the API key as `Authorization: Bearer <key>`".into()))?;
     if !secrets::digests_equal(&secrets::sha256(presented.trim().as_bytes()), &state.api_key_sha256) {
         return Err(ApiError(StatusCode::UNAUTHORIZED, "the API key is wrong".into()));
+    }
+    let request: NewSession = if body.iter().all(u8::is_ascii_whitespace) {
+        NewSession::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("send JSON like {{\"claimed_location\": \"Chicago\"}} or nothing: {e}")))?
+    };
+    if let Some(text) = &request.claimed_location {
+        if onsite_core::evidence::ClaimedLocation::parse(text).is_none() {
+            return Err(ApiError(StatusCode::BAD_REQUEST, format!("unknown location {text:?}: name a listed city or give \"lat,lon\"")));
+        }
     }
     let id = onsite_core::b64::encode(&secrets::random_bytes(12));
     let candidate_token = secrets::new_token();
@@ -99,6 +118,7 @@ async fn create_session(Extract(state): Extract<Arc<State>>, headers: HeaderMap)
             candidate_token_sha256: secrets::sha256(candidate_token.as_bytes()),
             interviewer_token_sha256: secrets::sha256(interviewer_token.as_bytes()),
             created_at_ms: crate::clock::now_ms(),
+            claimed_location: request.claimed_location,
         })
         .await?;
     tracing::info!(session = %id, "session created");

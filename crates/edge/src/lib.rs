@@ -32,12 +32,24 @@ pub struct Config {
     pub api_key: Option<String>,
     /// How long a signed verdict stays valid (seconds).
     pub token_ttl_s: u64,
+    /// This edge's name and place (a listed city or `"lat,lon"`), for checking claimed locations.
+    pub edge_id: String,
+    pub location: Option<String>,
 }
 
 impl Config {
     /// A configuration with the defaults for everything but the addresses and directories.
     pub fn new(addr: SocketAddr, data_dir: PathBuf, assets_dir: PathBuf) -> Config {
-        Config { addr, data_dir, assets_dir, public_url: None, api_key: None, token_ttl_s: 24 * 3600 }
+        Config {
+            addr,
+            data_dir,
+            assets_dir,
+            public_url: None,
+            api_key: None,
+            token_ttl_s: 24 * 3600,
+            edge_id: "local".into(),
+            location: None,
+        }
     }
 }
 
@@ -54,6 +66,8 @@ pub enum EdgeError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("server failed: {0}")]
     Serve(std::io::Error),
+    #[error("unknown edge location {0:?}: give a listed city or \"lat,lon\"")]
+    Location(String),
 }
 
 /// Shared state of a running edge.
@@ -65,6 +79,7 @@ pub(crate) struct State {
     pub(crate) assets_dir: PathBuf,
     pub(crate) token_ttl_s: u64,
     pub(crate) live: live::Registry,
+    pub(crate) edge_site: Option<onsite_core::evidence::EdgeSite>,
 }
 
 /// An edge that is ready to serve.
@@ -88,6 +103,13 @@ impl Edge {
                 (secrets::load_or_create_api_key(&path)?, Some(path))
             }
         };
+        let edge_site = match &config.location {
+            Some(text) => {
+                let (location, _) = onsite_core::geo::LatLon::parse(text).ok_or_else(|| EdgeError::Location(text.clone()))?;
+                Some(onsite_core::evidence::EdgeSite { id: config.edge_id.clone(), location })
+            }
+            None => None,
+        };
         let keys = keys::KeyStore::open(config.data_dir.join(keys::KEYRING_FILE), config.token_ttl_s)?;
         let store = store::Store::open(&config.data_dir.join(store::DATABASE_FILE)).await?;
         let listener = tokio::net::TcpListener::bind(config.addr)
@@ -108,6 +130,7 @@ impl Edge {
             assets_dir: config.assets_dir.clone(),
             token_ttl_s: config.token_ttl_s,
             live: live::Registry::default(),
+            edge_site,
         });
         Ok(Edge { state, listener, local_addr, api_key, api_key_path })
     }

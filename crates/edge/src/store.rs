@@ -43,6 +43,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     CREATE INDEX verdicts_session ON verdicts(session_id, issued_at_s);",
     ),
     (2, "ALTER TABLE sessions ADD COLUMN environment TEXT;"),
+    (3, "ALTER TABLE sessions ADD COLUMN claimed_location TEXT;"),
 ];
 
 /// A storage failure.
@@ -63,6 +64,8 @@ pub struct SessionRow {
     pub candidate_token_sha256: [u8; 32],
     pub interviewer_token_sha256: [u8; 32],
     pub created_at_ms: i64,
+    /// Where the candidate says they are, as given (a listed city or `"lat,lon"`).
+    pub claimed_location: Option<String>,
 }
 
 /// A signed verdict as stored.
@@ -131,11 +134,14 @@ impl Store {
 
     /// Stores a new session.
     pub async fn create_session(&self, row: &SessionRow) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO sessions (id, candidate_token_sha256, interviewer_token_sha256, created_at_ms) VALUES (?, ?, ?, ?)")
+        sqlx::query(
+            "INSERT INTO sessions (id, candidate_token_sha256, interviewer_token_sha256, created_at_ms, claimed_location) VALUES (?, ?, ?, ?, ?)",
+        )
             .bind(&row.id)
             .bind(row.candidate_token_sha256.as_slice())
             .bind(row.interviewer_token_sha256.as_slice())
             .bind(row.created_at_ms)
+            .bind(&row.claimed_location)
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -143,18 +149,19 @@ impl Store {
 
     /// Looks a session up.
     pub async fn session(&self, id: &str) -> Result<Option<SessionRow>, StoreError> {
-        let row: Option<(String, Vec<u8>, Vec<u8>, i64)> = sqlx::query_as(
-            "SELECT id, candidate_token_sha256, interviewer_token_sha256, created_at_ms FROM sessions WHERE id = ?",
+        let row: Option<(String, Vec<u8>, Vec<u8>, i64, Option<String>)> = sqlx::query_as(
+            "SELECT id, candidate_token_sha256, interviewer_token_sha256, created_at_ms, claimed_location FROM sessions WHERE id = ?",
         )
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.and_then(|(id, candidate, interviewer, created_at_ms)| {
+        Ok(row.and_then(|(id, candidate, interviewer, created_at_ms, claimed_location)| {
             Some(SessionRow {
                 id,
                 candidate_token_sha256: candidate.try_into().ok()?,
                 interviewer_token_sha256: interviewer.try_into().ok()?,
                 created_at_ms,
+                claimed_location,
             })
         }))
     }

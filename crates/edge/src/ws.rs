@@ -10,6 +10,7 @@ use axum::extract::State as Extract;
 use axum::response::Response;
 use onsite_core::jws::Claims;
 use onsite_core::wire::{self, Batch, BatchV1, ClientMsg, EnvironmentV1, EvidenceV1, Role, ServerMsg, VerdictV1, WireError};
+use onsite_core::evidence::ClaimedLocation;
 use onsite_core::{score, Evidence, Features};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::{interval, timeout, Instant, MissedTickBehavior};
@@ -148,9 +149,13 @@ async fn load(state: &State, session: &str, accumulated: &mut Accumulated) -> Re
     accumulated.evidence.rtt_us = state.store.rtts(session).await?;
     if let Some(text) = state.store.environment(session).await? {
         match serde_json::from_str::<EnvironmentV1>(&text) {
-            Ok(environment) => accumulated.evidence.environment = Some(environment.to_environment()),
+            Ok(environment) => set_environment(&mut accumulated.evidence, &environment),
             Err(error) => tracing::error!(session, %error, "stored environment does not parse"),
         }
+    }
+    accumulated.evidence.edge_site = state.edge_site.clone();
+    if let Some(row) = state.store.session(session).await? {
+        accumulated.evidence.claimed = row.claimed_location.as_deref().and_then(ClaimedLocation::parse);
     }
     accumulated.loaded = true;
     Ok(())
@@ -209,7 +214,7 @@ async fn candidate(state: &State, socket: &mut WebSocket, session: &str) -> Resu
                             let text = serde_json::to_string(&environment).unwrap_or_default();
                             state.store.set_environment(session, &text).await?;
                             let mut accumulated = live.accumulated.lock().await;
-                            accumulated.evidence.environment = Some(environment.to_environment());
+                            set_environment(&mut accumulated.evidence, &environment);
                             let snapshot = accumulated.evidence.clone();
                             drop(accumulated);
                             publish(state, &live, session, &snapshot).await?;
@@ -277,6 +282,11 @@ async fn evidence(state: &State, live: &Live, session: &str, seq: u64, batch: &B
     drop(accumulated);
     publish(state, live, session, &snapshot).await?;
     Ok(ServerMsg::Ack { seq })
+}
+
+fn set_environment(evidence: &mut Evidence, environment: &EnvironmentV1) {
+    evidence.environment = Some(environment.to_environment());
+    evidence.time_zone = environment.time_zone.clone().filter(|zone| wire::valid_time_zone(zone));
 }
 
 fn absorb(evidence: &mut Evidence, batch: Batch) {

@@ -25,7 +25,10 @@ struct Running {
 
 impl Running {
     async fn start(data: &std::path::Path, assets: &std::path::Path) -> Running {
-        let config = Config::new("127.0.0.1:0".parse().expect("address"), data.to_path_buf(), assets.to_path_buf());
+        Running::start_with(Config::new("127.0.0.1:0".parse().expect("address"), data.to_path_buf(), assets.to_path_buf())).await
+    }
+
+    async fn start_with(config: Config) -> Running {
         let edge = Edge::open(config).await.expect("edge opens");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let addr = edge.local_addr();
@@ -49,9 +52,17 @@ impl Running {
 
     /// A raw HTTP/1.1 request; returns the status and body.
     async fn http(&self, method: &str, path: &str, bearer: Option<&str>) -> (u16, String) {
+        self.http_with(method, path, bearer, "").await
+    }
+
+    async fn http_with(&self, method: &str, path: &str, bearer: Option<&str>, body: &str) -> (u16, String) {
         let mut stream = TcpStream::connect(self.addr).await.expect("connect");
         let auth = bearer.map(|key| format!("Authorization: Bearer {key}\r\n")).unwrap_or_default();
-        let request = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n", self.addr);
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        );
         stream.write_all(request.as_bytes()).await.expect("write");
         let mut response = String::new();
         stream.read_to_string(&mut response).await.expect("read");
@@ -61,7 +72,11 @@ impl Running {
     }
 
     async fn create_session(&self) -> Session {
-        let (status, body) = self.http("POST", "/api/v1/sessions", Some(&self.api_key)).await;
+        self.create_session_with("").await
+    }
+
+    async fn create_session_with(&self, request: &str) -> Session {
+        let (status, body) = self.http_with("POST", "/api/v1/sessions", Some(&self.api_key), request).await;
         assert_eq!(status, 201, "{body}");
         let json: serde_json::Value = serde_json::from_str(&body).expect("json");
         let token_of = |field: &str| {
@@ -268,7 +283,8 @@ async fn a_restarted_edge_keeps_its_keys_sessions_and_evidence() {
     let (_, jwks_before) = edge.http("GET", "/.well-known/jwks.json", None).await;
     let api_key = edge.api_key.clone();
     let mut candidate = edge.join(Role::Candidate, &session.id, &session.candidate).await;
-    let environment = EnvironmentV1 { webdriver: true, renderer: RendererName::Software, screen_w_px: 1280, screen_h_px: 800 };
+    let environment =
+        EnvironmentV1 { webdriver: true, renderer: RendererName::Software, screen_w_px: 1280, screen_h_px: 800, time_zone: None };
     send(&mut candidate, &ClientMsg::Environment(environment)).await;
     send(&mut candidate, &ClientMsg::Evidence { seq: 1, strokes: typing(1, 25), pointer: vec![], focus: vec![], rhythm: None, tracking: None, frames: None }).await;
     assert_eq!(next_text(&mut candidate).await, ServerMsg::Ack { seq: 1 });
@@ -298,6 +314,47 @@ async fn a_restarted_edge_keeps_its_keys_sessions_and_evidence() {
         use std::os::unix::fs::PermissionsExt as _;
         let mode = std::fs::metadata(data.path().join("signing-keys.json")).expect("key file").permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
+    }
+    edge.stop().await;
+}
+
+#[tokio::test]
+async fn a_claimed_location_is_checked_against_the_round_trips_and_the_time_zone() {
+    let (data, assets) = dirs();
+    let mut config = Config::new("127.0.0.1:0".parse().expect("address"), data.path().to_path_buf(), assets.path().to_path_buf());
+    config.location = Some("New York".into());
+    config.edge_id = "nyc".into();
+    let edge = Running::start_with(config).await;
+
+    let (status, body) = edge.http_with("POST", "/api/v1/sessions", Some(&edge.api_key), r#"{"claimed_location":"Atlantis"}"#).await;
+    assert_eq!((status, body.contains("unknown location")), (400, true), "{body}");
+
+    // On loopback the browser is, physically, right next to the New York edge.
+    for (claim, zone, status, time_zone_weight) in
+        [("New York", "America/New_York", "consistent", -0.2), ("Chicago", "Asia/Pyongyang", "inconsistent", 1.5)]
+    {
+        let session = edge.create_session_with(&format!(r#"{{"claimed_location":"{claim}"}}"#)).await;
+        let mut candidate = edge.join(Role::Candidate, &session.id, &session.candidate).await;
+        let environment = EnvironmentV1 {
+            webdriver: false,
+            renderer: RendererName::Hardware,
+            screen_w_px: 1440,
+            screen_h_px: 900,
+            time_zone: Some(zone.into()),
+        };
+        send(&mut candidate, &ClientMsg::Environment(environment)).await;
+        pump(&mut candidate, Duration::from_millis(1600)).await;
+        send(&mut candidate, &ClientMsg::Finish).await;
+        assert_eq!(next_text(&mut candidate).await, ServerMsg::Finished);
+        let mut interviewer = edge.join(Role::Interviewer, &session.id, &session.interviewer).await;
+        let ServerMsg::Verdict { verdict, .. } = next_text(&mut interviewer).await else { panic!("expected a verdict") };
+        let location = verdict.location.expect("a location check");
+        assert_eq!(location.status, status, "{claim}: {:?}", verdict.reasons);
+        if claim == "Chicago" {
+            assert!(location.by_km.is_some_and(|km| km > 1_000.0), "{location:?}");
+        }
+        let weight = |code: &str| verdict.reasons.iter().find(|r| r.code == code).map(|r| r.weight);
+        assert_eq!(weight("time_zone"), Some(time_zone_weight), "{claim}");
     }
     edge.stop().await;
 }

@@ -164,7 +164,7 @@ fn handle(shared: &Rc<RefCell<Shared>>, event: SocketEvent) {
                 s.status.connected = true;
                 s.status.problem = None;
                 if let Some(socket) = &s.socket {
-                    let environment = EnvironmentV1::from_environment(&page::environment());
+                    let environment = EnvironmentV1 { time_zone: page::time_zone(), ..EnvironmentV1::from_environment(&page::environment()) };
                     let _ = socket.send(&ClientMsg::Environment(environment));
                 }
             }

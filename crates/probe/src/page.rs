@@ -85,6 +85,12 @@ fn webgl_renderer(window: &web_sys::Window) -> Option<String> {
     gl.get_parameter(parameter).ok()?.as_string()
 }
 
+/// The browser's IANA time zone (`Intl.DateTimeFormat().resolvedOptions().timeZone`).
+pub fn time_zone() -> Option<String> {
+    let format = js_sys::Intl::DateTimeFormat::new(&js_sys::Array::new(), &js_sys::Object::new());
+    js_sys::Reflect::get(&format.resolved_options(), &wasm_bindgen::JsValue::from_str("timeZone")).ok()?.as_string()
+}
+
 /// Fetches a same-origin URL as text.
 pub async fn fetch_text(url: &str) -> Result<String, ProbeError> {
     let fail = |why: String| ProbeError::Fetch { url: url.to_owned(), why };
