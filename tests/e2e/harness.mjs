@@ -18,11 +18,11 @@ const CHROMIUM_ARGS = [
   "--disable-background-networking", "--disable-component-update",
 ];
 
-/** Starts `onsite serve` and resolves once it prints its address. */
-export async function startEdge() {
+/** Starts `onsite serve` (with extra `args`) and resolves once it prints its address. */
+export async function startEdge(args = []) {
   const dataDir = mkdtempSync(join(tmpdir(), "onsite-e2e-"));
   const apiKey = "e2e-api-key-" + Math.random().toString(36).slice(2);
-  const child = spawn(ONSITE_BIN, ["serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--assets", ASSETS], {
+  const child = spawn(ONSITE_BIN, ["serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--assets", ASSETS, ...args], {
     env: { ...process.env, ONSITE_API_KEY: apiKey, RUST_LOG: "warn" },
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -43,8 +43,12 @@ export async function startEdge() {
     url,
     apiKey,
     dataDir,
-    async createSession() {
-      const response = await fetch(`${url}/api/v1/sessions`, { method: "POST", headers: { Authorization: `Bearer ${apiKey}` } });
+    async createSession(request = {}) {
+      const response = await fetch(`${url}/api/v1/sessions`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
+        body: JSON.stringify(request),
+      });
       if (response.status !== 201) throw new Error(`session create answered ${response.status}: ${await response.text()}`);
       return response.json();
     },

@@ -27,3 +27,14 @@ pub fn loop_latency(value: Option<onsite_core::wire::LoopLatencyV1>) -> String {
         |l| format!("{:.0} ms ({:.0} to {:.0})", l.estimate, l.low, l.high),
     )
 }
+
+/// A location check in words.
+pub fn location(value: Option<&onsite_core::wire::LocationV1>) -> String {
+    match value {
+        None => "not claimed".to_owned(),
+        Some(l) => match l.by_km {
+            Some(km) => format!("{} by at least {km:.0} km", l.status),
+            None => l.status.clone(),
+        },
+    }
+}

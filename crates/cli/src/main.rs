@@ -43,6 +43,10 @@ enum Command {
         /// This edge's name in reasons and measurements.
         #[arg(long, env = "ONSITE_EDGE_ID", default_value = "local")]
         edge_id: String,
+        /// A JSON file listing other edges that time candidates' browsers:
+        /// `[{"id", "url" (their /api/v1/echo WebSocket), "location", "keys" (their JWK set)}]`.
+        #[arg(long, env = "ONSITE_EDGES")]
+        edges: Option<PathBuf>,
     },
     /// Manages sessions on a running edge.
     Session {
@@ -125,8 +129,17 @@ enum SessionCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Serve { addr, data_dir, assets, public_url, api_key, location, edge_id } => {
+        Command::Serve { addr, data_dir, assets, public_url, api_key, location, edge_id, edges } => {
             let mut config = onsite_edge::Config::new(addr, data_dir, assets);
+            if let Some(path) = edges {
+                match read_peers(&path) {
+                    Ok(peers) => config.peers = peers,
+                    Err(error) => {
+                        eprintln!("onsite: {error:#}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            }
             config.public_url = public_url;
             config.api_key = api_key;
             config.location = location;
@@ -164,7 +177,8 @@ fn serve(config: onsite_edge::Config) -> Result<()> {
         let edge = onsite_edge::Edge::open(config)
             .await
             .with_context(|| format!("cannot start the edge with data in {}", data_dir.display()))?;
-        println!("onsite edge listening on {}", edge.public_url());
+        println!("onsite edge listening on http://{}", edge.local_addr());
+        println!("links use {}", edge.public_url());
         match edge.api_key_path() {
             Some(path) => println!("API key: in {}", path.display()),
             None => println!("API key: from ONSITE_API_KEY"),
@@ -176,6 +190,11 @@ fn serve(config: onsite_edge::Config) -> Result<()> {
         .await
         .context("the edge stopped with an error")
     })
+}
+
+fn read_peers(path: &Path) -> Result<Vec<onsite_edge::Peer>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the edges file {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not a list of edges", path.display()))
 }
 
 fn create_session(server: &str, api_key: Option<String>, api_key_file: &Path, json: bool, claimed_location: Option<String>) -> Result<()> {

@@ -224,6 +224,8 @@ pub struct Evidence {
     pub edge_site: Option<EdgeSite>,
     /// Where the candidate says they are.
     pub claimed: Option<ClaimedLocation>,
+    /// The smallest round trips other edges timed and signed.
+    pub peer_rtts: Vec<crate::geo::EdgeRtt>,
 }
 
 /// An edge at a known place.

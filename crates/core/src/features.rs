@@ -152,7 +152,7 @@ impl Features {
 
 fn location(evidence: &Evidence) -> Option<LocationFeatures> {
     let claimed = evidence.claimed.as_ref()?;
-    let mut rtts = Vec::new();
+    let mut rtts = evidence.peer_rtts.clone();
     if let (Some(site), true) = (&evidence.edge_site, evidence.rtt_us.len() >= MIN_RTT_SAMPLES) {
         if let Some(&min_rtt_us) = evidence.rtt_us.iter().min() {
             rtts.push(EdgeRtt { edge_id: site.id.clone(), location: site.location, min_rtt_us });

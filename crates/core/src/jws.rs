@@ -119,9 +119,14 @@ impl Signer {
 
     /// Signs the claims as a compact JWS.
     pub fn sign(&self, claims: &Claims) -> String {
+        self.sign_payload(claims)
+    }
+
+    /// Signs any serialisable payload as a compact JWS (for example an edge's measurement).
+    pub fn sign_payload(&self, payload: &impl Serialize) -> String {
         let header = Header { alg: ALG.into(), typ: Some("JWT".into()), kid: Some(self.kid.clone()) };
         let header_json = serde_json::to_vec(&header).unwrap_or_default();
-        let claims_json = serde_json::to_vec(claims).unwrap_or_default();
+        let claims_json = serde_json::to_vec(payload).unwrap_or_default();
         let signing_input = format!("{}.{}", b64::encode(&header_json), b64::encode(&claims_json));
         let signature = self.key.sign(signing_input.as_bytes());
         format!("{signing_input}.{}", b64::encode(&signature.to_bytes()))
@@ -148,6 +153,25 @@ pub struct Expect<'a> {
 
 /// Verifies a compact JWS against a key set and returns its claims.
 pub fn verify(token: &str, jwks: &Jwks, expect: Expect<'_>) -> Result<Claims, VerifyError> {
+    let claims_json = verify_payload(token, jwks)?;
+    let claims: Claims = serde_json::from_slice(&claims_json)
+        .map_err(|_| VerifyError::Malformed("claims are not a version-1 verdict"))?;
+    if claims.exp.saturating_add(expect.leeway_s) <= expect.now_s {
+        return Err(VerifyError::Expired { exp_s: claims.exp, now_s: expect.now_s });
+    }
+    if claims.iat > expect.now_s.saturating_add(expect.leeway_s) {
+        return Err(VerifyError::NotYetValid { iat_s: claims.iat, now_s: expect.now_s });
+    }
+    if let Some(expected) = expect.audience {
+        if claims.aud != expected {
+            return Err(VerifyError::WrongAudience { expected: expected.into(), got: claims.aud });
+        }
+    }
+    Ok(claims)
+}
+
+/// Checks a compact JWS's signature (EdDSA only) against a key set and returns its payload bytes.
+pub fn verify_payload(token: &str, jwks: &Jwks) -> Result<Vec<u8>, VerifyError> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(VerifyError::Malformed("token is too long"));
     }
@@ -180,22 +204,7 @@ pub fn verify(token: &str, jwks: &Jwks, expect: Expect<'_>) -> Result<Claims, Ve
     let signing_input_len = header_b64.len() + 1 + claims_b64.len();
     let signing_input = &token.trim().as_bytes()[..signing_input_len];
     public.verify_strict(signing_input, &signature).map_err(|_| VerifyError::BadSignature)?;
-
-    let claims_json = b64::decode(claims_b64).ok_or(VerifyError::Malformed("claims are not base64url"))?;
-    let claims: Claims = serde_json::from_slice(&claims_json)
-        .map_err(|_| VerifyError::Malformed("claims are not a version-1 verdict"))?;
-    if claims.exp.saturating_add(expect.leeway_s) <= expect.now_s {
-        return Err(VerifyError::Expired { exp_s: claims.exp, now_s: expect.now_s });
-    }
-    if claims.iat > expect.now_s.saturating_add(expect.leeway_s) {
-        return Err(VerifyError::NotYetValid { iat_s: claims.iat, now_s: expect.now_s });
-    }
-    if let Some(expected) = expect.audience {
-        if claims.aud != expected {
-            return Err(VerifyError::WrongAudience { expected: expected.into(), got: claims.aud });
-        }
-    }
-    Ok(claims)
+    b64::decode(claims_b64).ok_or(VerifyError::Malformed("claims are not base64url"))
 }
 
 #[cfg(test)]

@@ -328,6 +328,10 @@ pub enum ClientMsg {
     },
     /// What the browser says about itself; sent once, after hello.
     Environment(EnvironmentV1),
+    /// To a measuring edge, instead of hello: time round trips for this session and sign them.
+    Measure { v: u32, session: String },
+    /// To the session's edge: a measurement another edge signed, passed on.
+    Measured { token: String },
     /// The candidate finished the task.
     Finish,
 }
@@ -391,11 +395,28 @@ impl EnvironmentV1 {
     }
 }
 
+/// Where a measuring edge listens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EdgeRefV1 {
+    pub id: String,
+    /// Its measuring WebSocket, such as `wss://chi.onsite.example/api/v1/echo`.
+    pub url: String,
+}
+
 /// Messages from the edge to a browser.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "t", rename_all = "snake_case")]
 pub enum ServerMsg {
-    Welcome { v: u32, session: String, role: Role },
+    Welcome {
+        v: u32,
+        session: String,
+        role: Role,
+        /// Other edges the candidate's browser should let time it.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        edges: Vec<EdgeRefV1>,
+    },
+    /// From a measuring edge: its signed measurement, to pass on to the session's edge.
+    Measurement { token: String },
     /// The batch `seq` is stored.
     Ack { seq: u64 },
     /// A newly signed verdict; `token` is the compact JWS and `verdict` its claim, for display.
@@ -414,7 +435,7 @@ impl ClientMsg {
         let msg: ClientMsg =
             serde_json::from_str(text).map_err(|e| WireError::Malformed(e.to_string()))?;
         match &msg {
-            ClientMsg::Hello { v, .. } if *v != PROTOCOL_VERSION => Err(WireError::Version(*v)),
+            ClientMsg::Hello { v, .. } | ClientMsg::Measure { v, .. } if *v != PROTOCOL_VERSION => Err(WireError::Version(*v)),
             ClientMsg::Evidence { strokes, .. } if strokes.len() > MAX_STROKES_PER_BATCH => {
                 Err(WireError::TooManyStrokes(strokes.len()))
             }
@@ -451,6 +472,8 @@ impl ServerMsg {
             v: Option<u32>,
             session: Option<String>,
             role: Option<Role>,
+            #[serde(default)]
+            edges: Vec<EdgeRefV1>,
             seq: Option<u64>,
             token: Option<String>,
             verdict: Option<VerdictV1>,
@@ -464,7 +487,9 @@ impl ServerMsg {
                 v: flat.v.ok_or_else(|| missing("v"))?,
                 session: flat.session.clone().ok_or_else(|| missing("session"))?,
                 role: flat.role.ok_or_else(|| missing("role"))?,
+                edges: flat.edges.clone(),
             },
+            "measurement" => ServerMsg::Measurement { token: flat.token.clone().ok_or_else(|| missing("token"))? },
             "ack" => ServerMsg::Ack { seq: flat.seq.ok_or_else(|| missing("seq"))? },
             "verdict" => ServerMsg::Verdict {
                 token: flat.token.clone().ok_or_else(|| missing("token"))?,
@@ -698,6 +723,19 @@ pub struct EvidenceV1 {
     /// As the session was created with: a listed city or `"lat,lon"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claimed_location: Option<String>,
+    /// Verified measurements of other edges: their place and smallest round trip.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub peer_rtts: Vec<PeerRttV1>,
+}
+
+/// Another edge's smallest round trip and its place.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerRttV1 {
+    pub edge_id: String,
+    pub lat_deg: f64,
+    pub lon_deg: f64,
+    pub min_rtt_us: u64,
 }
 
 /// An edge's place on the wire.
@@ -730,6 +768,11 @@ impl EvidenceV1 {
                 lon_deg: site.location.lon_deg,
             }),
             claimed_location: evidence.claimed.as_ref().map(|c| c.label.clone()),
+            peer_rtts: evidence
+                .peer_rtts
+                .iter()
+                .map(|p| PeerRttV1 { edge_id: p.edge_id.clone(), lat_deg: p.location.lat_deg, lon_deg: p.location.lon_deg, min_rtt_us: p.min_rtt_us })
+                .collect(),
             rhythm: evidence.rhythm.as_ref().map(RhythmV1::from_outcome),
             tracking: evidence.tracking.as_ref().map(TrackingV1::from_outcome),
             frames: evidence.frames.map(|f| FrameTimingV1 { frame_interval_us: f.frame_interval_us, input_delay_us: f.input_delay_us }),
@@ -749,6 +792,15 @@ impl EvidenceV1 {
                 id: site.id.clone(),
                 location: LatLon { lat_deg: site.lat_deg, lon_deg: site.lon_deg },
             }),
+            peer_rtts: self
+                .peer_rtts
+                .iter()
+                .map(|p| crate::geo::EdgeRtt {
+                    edge_id: p.edge_id.clone(),
+                    location: LatLon { lat_deg: p.lat_deg, lon_deg: p.lon_deg },
+                    min_rtt_us: p.min_rtt_us,
+                })
+                .collect(),
             claimed: match &self.claimed_location {
                 Some(text) => Some(ClaimedLocation::parse(text).ok_or(WireError::Malformed(format!("unknown claimed location {text:?}")))?),
                 None => None,
@@ -910,7 +962,14 @@ mod tests {
     #[test]
     fn server_messages_round_trip() {
         let messages = [
-            ServerMsg::Welcome { v: 1, session: "s".into(), role: Role::Interviewer },
+            ServerMsg::Welcome { v: 1, session: "s".into(), role: Role::Interviewer, edges: vec![] },
+            ServerMsg::Welcome {
+                v: 1,
+                session: "s".into(),
+                role: Role::Candidate,
+                edges: vec![EdgeRefV1 { id: "chi".into(), url: "wss://chi.example/api/v1/echo".into() }],
+            },
+            ServerMsg::Measurement { token: "a.b.c".into() },
             ServerMsg::Ack { seq: 7 },
             ServerMsg::Finished,
             ServerMsg::Error { code: "out_of_order".into(), message: "expected 2".into() },
@@ -928,4 +987,62 @@ mod tests {
         assert_eq!(parse_echo(&[2, 0, 0, 0, 0]), None);
         assert_eq!(parse_echo(&[1, 0, 0]), None);
     }
+}
+
+/// An edge's signed statement of the round trips it timed to a session's browser.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeasurementV1 {
+    /// The edge's id, as the session's edge knows it from its configuration.
+    pub iss: String,
+    /// The session measured.
+    pub sub: String,
+    pub iat: u64,
+    /// Round trips the edge timed on its own clock (µs).
+    pub rtt_us: Vec<u32>,
+    /// Probes sent that never came back.
+    pub lost: u32,
+}
+
+/// Why a measurement was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum MeasurementError {
+    #[error("measurement signature: {0}")]
+    Signature(#[from] crate::jws::VerifyError),
+    #[error("measurement is not a version-1 measurement")]
+    Malformed,
+    #[error("measurement names edge {0:?}, which is not the edge whose key signed it")]
+    WrongEdge(String),
+    #[error("measurement is for another session")]
+    WrongSession,
+    #[error("measurement is {0} s old; at most 600 s are accepted")]
+    Stale(u64),
+    #[error("measurement carries {0} round trips; 1 to 200 are accepted")]
+    Size(usize),
+}
+
+/// Verifies a measurement signed by `edge_id` (whose public key is `jwks`) for `session`.
+pub fn verify_measurement(
+    token: &str,
+    edge_id: &str,
+    jwks: &crate::jws::Jwks,
+    session: &str,
+    now_s: u64,
+) -> Result<MeasurementV1, MeasurementError> {
+    let payload = crate::jws::verify_payload(token, jwks)?;
+    let measurement: MeasurementV1 = serde_json::from_slice(&payload).map_err(|_| MeasurementError::Malformed)?;
+    if measurement.iss != edge_id {
+        return Err(MeasurementError::WrongEdge(measurement.iss));
+    }
+    if measurement.sub != session {
+        return Err(MeasurementError::WrongSession);
+    }
+    let age_s = now_s.abs_diff(measurement.iat);
+    if age_s > 600 {
+        return Err(MeasurementError::Stale(age_s));
+    }
+    if measurement.rtt_us.is_empty() || measurement.rtt_us.len() > 200 {
+        return Err(MeasurementError::Size(measurement.rtt_us.len()));
+    }
+    Ok(measurement)
 }

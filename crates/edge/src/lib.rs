@@ -35,6 +35,21 @@ pub struct Config {
     /// This edge's name and place (a listed city or `"lat,lon"`), for checking claimed locations.
     pub edge_id: String,
     pub location: Option<String>,
+    /// Other edges that time the candidate's browser and sign what they measured.
+    pub peers: Vec<Peer>,
+}
+
+/// Another edge, as this one knows it: where it listens, where it stands, and its public keys.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Peer {
+    pub id: String,
+    /// Its measuring WebSocket, such as `wss://chi.onsite.example/api/v1/echo`.
+    pub url: String,
+    /// A listed city or `"lat,lon"`.
+    pub location: String,
+    /// Its JWK set (`/.well-known/jwks.json`), which signs its measurements.
+    pub keys: onsite_core::jws::Jwks,
 }
 
 impl Config {
@@ -49,6 +64,7 @@ impl Config {
             token_ttl_s: 24 * 3600,
             edge_id: "local".into(),
             location: None,
+            peers: Vec::new(),
         }
     }
 }
@@ -70,6 +86,9 @@ pub enum EdgeError {
     Location(String),
 }
 
+/// The most measuring sockets one edge serves at once.
+const MAX_MEASURING: usize = 1024;
+
 /// Shared state of a running edge.
 pub(crate) struct State {
     pub(crate) store: store::Store,
@@ -80,6 +99,10 @@ pub(crate) struct State {
     pub(crate) token_ttl_s: u64,
     pub(crate) live: live::Registry,
     pub(crate) edge_site: Option<onsite_core::evidence::EdgeSite>,
+    pub(crate) edge_id: String,
+    pub(crate) peers: Vec<(Peer, onsite_core::geo::LatLon)>,
+    /// Measuring sockets open now, capped so measuring cannot starve sessions.
+    pub(crate) measuring: tokio::sync::Semaphore,
 }
 
 /// An edge that is ready to serve.
@@ -110,6 +133,14 @@ impl Edge {
             }
             None => None,
         };
+        let peers = config
+            .peers
+            .iter()
+            .map(|peer| {
+                let (location, _) = onsite_core::geo::LatLon::parse(&peer.location).ok_or_else(|| EdgeError::Location(peer.location.clone()))?;
+                Ok((peer.clone(), location))
+            })
+            .collect::<Result<Vec<_>, EdgeError>>()?;
         let keys = keys::KeyStore::open(config.data_dir.join(keys::KEYRING_FILE), config.token_ttl_s)?;
         let store = store::Store::open(&config.data_dir.join(store::DATABASE_FILE)).await?;
         let listener = tokio::net::TcpListener::bind(config.addr)
@@ -131,6 +162,9 @@ impl Edge {
             token_ttl_s: config.token_ttl_s,
             live: live::Registry::default(),
             edge_site,
+            edge_id: config.edge_id.clone(),
+            peers,
+            measuring: tokio::sync::Semaphore::new(MAX_MEASURING),
         });
         Ok(Edge { state, listener, local_addr, api_key, api_key_path })
     }

@@ -44,6 +44,17 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (2, "ALTER TABLE sessions ADD COLUMN environment TEXT;"),
     (3, "ALTER TABLE sessions ADD COLUMN claimed_location TEXT;"),
+    (
+        4,
+        "CREATE TABLE edge_measurements (
+            session_id TEXT NOT NULL REFERENCES sessions(id),
+            edge_id TEXT NOT NULL,
+            min_rtt_us INTEGER NOT NULL,
+            token TEXT NOT NULL,
+            received_at_ms INTEGER NOT NULL,
+            PRIMARY KEY (session_id, edge_id)
+        );",
+    ),
 ];
 
 /// A storage failure.
@@ -220,6 +231,31 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.and_then(|(environment,)| environment))
+    }
+
+    /// Keeps a verified measurement by another edge; a newer one from the same edge replaces it.
+    pub async fn upsert_measurement(&self, session_id: &str, edge_id: &str, min_rtt_us: u64, token: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO edge_measurements (session_id, edge_id, min_rtt_us, token, received_at_ms) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (session_id, edge_id) DO UPDATE SET min_rtt_us = excluded.min_rtt_us, token = excluded.token, received_at_ms = excluded.received_at_ms",
+        )
+        .bind(session_id)
+        .bind(edge_id)
+        .bind(i64::try_from(min_rtt_us).unwrap_or(i64::MAX))
+        .bind(token)
+        .bind(crate::clock::now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Other edges' smallest round trips for a session.
+    pub async fn measurements(&self, session_id: &str) -> Result<Vec<(String, u64)>, StoreError> {
+        let rows: Vec<(String, i64)> = sqlx::query_as("SELECT edge_id, min_rtt_us FROM edge_measurements WHERE session_id = ? ORDER BY edge_id")
+            .bind(session_id)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(|(edge, rtt)| (edge, u64::try_from(rtt).unwrap_or(0))).collect())
     }
 
     /// Every round trip measured for a session, oldest first.

@@ -9,7 +9,8 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State as Extract;
 use axum::response::Response;
 use onsite_core::jws::Claims;
-use onsite_core::wire::{self, Batch, BatchV1, ClientMsg, EnvironmentV1, EvidenceV1, Role, ServerMsg, VerdictV1, WireError};
+use onsite_core::geo::EdgeRtt;
+use onsite_core::wire::{self, Batch, BatchV1, ClientMsg, EdgeRefV1, EnvironmentV1, EvidenceV1, MeasurementV1, Role, ServerMsg, VerdictV1, WireError};
 use onsite_core::evidence::ClaimedLocation;
 use onsite_core::{score, Evidence, Features};
 use tokio::sync::broadcast::error::RecvError;
@@ -126,7 +127,11 @@ async fn hello(state: &State, socket: &mut WebSocket) -> Result<(String, Role), 
     if !secrets::digests_equal(&secrets::sha256(token.as_bytes()), expected) {
         return Err(unauthorized());
     }
-    send(socket, &ServerMsg::Welcome { v: wire::PROTOCOL_VERSION, session: session.clone(), role })
+    let edges = match role {
+        Role::Candidate => state.peers.iter().map(|(peer, _)| EdgeRefV1 { id: peer.id.clone(), url: peer.url.clone() }).collect(),
+        Role::Interviewer => Vec::new(),
+    };
+    send(socket, &ServerMsg::Welcome { v: wire::PROTOCOL_VERSION, session: session.clone(), role, edges })
         .await
         .map_err(|_| Refusal::new("closed", "socket closed", CLOSE_GOING_AWAY))?;
     Ok((session, role))
@@ -154,6 +159,11 @@ async fn load(state: &State, session: &str, accumulated: &mut Accumulated) -> Re
         }
     }
     accumulated.evidence.edge_site = state.edge_site.clone();
+    for (edge_id, min_rtt_us) in state.store.measurements(session).await? {
+        if let Some((_, location)) = state.peers.iter().find(|(peer, _)| peer.id == edge_id) {
+            accumulated.evidence.peer_rtts.push(EdgeRtt { edge_id, location: *location, min_rtt_us });
+        }
+    }
     if let Some(row) = state.store.session(session).await? {
         accumulated.evidence.claimed = row.claimed_location.as_deref().and_then(ClaimedLocation::parse);
     }
@@ -224,7 +234,12 @@ async fn candidate(state: &State, socket: &mut WebSocket, session: &str) -> Resu
                             publish(state, &live, session, &snapshot).await?;
                             send(socket, &ServerMsg::Finished).await.map_err(|_| Refusal::new("closed", "socket closed", CLOSE_GOING_AWAY))?;
                         }
-                        ClientMsg::Hello { .. } => {
+                        ClientMsg::Measured { token } => {
+                            if let Some(reply) = measured(state, &live, session, &token).await? {
+                                send(socket, &reply).await.map_err(|_| Refusal::new("closed", "socket closed", CLOSE_GOING_AWAY))?;
+                            }
+                        }
+                        ClientMsg::Hello { .. } | ClientMsg::Measure { .. } => {
                             return Err(Refusal::new("unexpected_hello", "hello was already said on this socket", CLOSE_POLICY));
                         }
                     },
@@ -282,6 +297,32 @@ async fn evidence(state: &State, live: &Live, session: &str, seq: u64, batch: &B
     drop(accumulated);
     publish(state, live, session, &snapshot).await?;
     Ok(ServerMsg::Ack { seq })
+}
+
+/// Verifies another edge's signed measurement and adds it to the session; a refusal is an error
+/// frame and changes nothing.
+async fn measured(state: &State, live: &Live, session: &str, token: &str) -> Result<Option<ServerMsg>, StoreError> {
+    let now_s = crate::clock::now_s();
+    let mut refusal = String::from("no configured edge signed this measurement");
+    for (peer, location) in &state.peers {
+        match wire::verify_measurement(token, &peer.id, &peer.keys, session, now_s) {
+            Ok(measurement) => {
+                let Some(min_rtt_us) = measurement.rtt_us.iter().min().map(|&rtt| u64::from(rtt)) else { continue };
+                state.store.upsert_measurement(session, &peer.id, min_rtt_us, token).await?;
+                let mut accumulated = live.accumulated.lock().await;
+                accumulated.evidence.peer_rtts.retain(|rtt| rtt.edge_id != peer.id);
+                accumulated.evidence.peer_rtts.push(EdgeRtt { edge_id: peer.id.clone(), location: *location, min_rtt_us });
+                let snapshot = accumulated.evidence.clone();
+                drop(accumulated);
+                publish(state, live, session, &snapshot).await?;
+                return Ok(None);
+            }
+            // A key this peer does not have: try the next peer.
+            Err(wire::MeasurementError::Signature(onsite_core::jws::VerifyError::UnknownKey(_))) => {}
+            Err(error) => refusal = error.to_string(),
+        }
+    }
+    Ok(Some(error("measurement_refused", refusal)))
 }
 
 fn set_environment(evidence: &mut Evidence, environment: &EnvironmentV1) {
@@ -373,4 +414,72 @@ async fn interviewer(state: &State, socket: &mut WebSocket, session: &str) -> Re
             },
         }
     }
+}
+
+/// Probes sent by a measuring edge, this far apart (30 probes in 9 s).
+const MEASURE_PROBES: u32 = 30;
+const MEASURE_EVERY: Duration = Duration::from_millis(300);
+/// A measuring probe not answered within this long is lost.
+const MEASURE_LOST_AFTER: Duration = Duration::from_secs(2);
+
+pub(crate) async fn measure_upgrade(Extract(state): Extract<Arc<State>>, ws: WebSocketUpgrade) -> Response {
+    ws.max_message_size(wire::MAX_FRAME_BYTES).max_frame_size(wire::MAX_FRAME_BYTES).on_upgrade(move |mut socket| async move {
+        if let Err(refusal) = measure(&state, &mut socket).await {
+            let _ = send(&mut socket, &ServerMsg::Error { code: refusal.code.into(), message: refusal.message.clone() }).await;
+            let _ = socket.send(Message::Close(Some(CloseFrame { code: refusal.close_code, reason: refusal.message.into() }))).await;
+        }
+    })
+}
+
+/// Times round trips to a browser for a session and answers with a signed measurement. This
+/// edge knows nothing of the session; the session's edge checks the signature, the session and
+/// the age.
+async fn measure(state: &State, socket: &mut WebSocket) -> Result<(), Refusal> {
+    let Ok(_permit) = state.measuring.try_acquire() else {
+        return Err(Refusal::new("busy", "this edge is measuring too many browsers; try again shortly", 1013));
+    };
+    let session = match timeout(HELLO_TIMEOUT, socket.recv()).await {
+        Ok(Some(Ok(Message::Text(text)))) => match ClientMsg::parse(&text).map_err(Refusal::from_wire)? {
+            ClientMsg::Measure { session, .. } if !session.is_empty() && session.len() <= 64 => session,
+            _ => return Err(Refusal::new("expected_measure", "the first frame must be a measure request", CLOSE_POLICY)),
+        },
+        _ => return Err(Refusal::new("expected_measure", "the first frame must be a measure request", CLOSE_POLICY)),
+    };
+    let mut pending: HashMap<u32, Instant> = HashMap::new();
+    let mut rtt_us: Vec<u32> = Vec::new();
+    let mut lost = 0u32;
+    let mut ticker = interval(MEASURE_EVERY);
+    let mut sent = 0u32;
+    let finish_at = Instant::now() + MEASURE_EVERY * MEASURE_PROBES + MEASURE_LOST_AFTER;
+    loop {
+        tokio::select! {
+            _ = ticker.tick(), if sent < MEASURE_PROBES => {
+                sent += 1;
+                pending.insert(sent, Instant::now());
+                socket.send(Message::Binary(wire::echo_frame(sent).to_vec().into())).await.map_err(|_| Refusal::new("closed", "socket closed", CLOSE_GOING_AWAY))?;
+            }
+            _ = tokio::time::sleep_until(finish_at) => break,
+            frame = socket.recv() => match frame {
+                Some(Ok(Message::Binary(bytes))) => {
+                    let Some(seq) = wire::parse_echo(&bytes) else {
+                        return Err(Refusal::new("malformed", "binary frames must be echo replies", CLOSE_INVALID_PAYLOAD));
+                    };
+                    if let Some(at) = pending.remove(&seq) {
+                        rtt_us.push(u32::try_from(at.elapsed().as_micros()).unwrap_or(u32::MAX));
+                    }
+                    if sent == MEASURE_PROBES && pending.is_empty() {
+                        break;
+                    }
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return Ok(()),
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+    lost += u32::try_from(pending.len()).unwrap_or(u32::MAX);
+    let measurement = MeasurementV1 { iss: state.edge_id.clone(), sub: session, iat: crate::clock::now_s(), rtt_us, lost };
+    let token = state.keys.current().signer.sign_payload(&measurement);
+    send(socket, &ServerMsg::Measurement { token }).await.map_err(|_| Refusal::new("closed", "socket closed", CLOSE_GOING_AWAY))?;
+    let _ = socket.send(Message::Close(Some(CloseFrame { code: 1000, reason: "measured".into() }))).await;
+    Ok(())
 }

@@ -66,6 +66,9 @@ struct Shared {
     finish_sent: bool,
     /// Challenge results waiting for the next batch.
     challenge: Option<(Option<RhythmV1>, Option<TrackingV1>, Option<FrameTimingV1>)>,
+    /// Sockets to measuring edges, while they measure.
+    measuring: Vec<EdgeSocket>,
+    session: String,
     on_status: Rc<dyn Fn(ProbeStatus)>,
 }
 
@@ -89,6 +92,8 @@ impl CandidateProbe {
             finish_requested: false,
             finish_sent: false,
             challenge: None,
+            measuring: Vec::new(),
+            session: config.session.clone(),
             on_status: Rc::new(on_status),
         }));
         let hello = ClientMsg::Hello {
@@ -156,11 +161,36 @@ impl CandidateProbe {
     }
 }
 
+/// Lets each measuring edge time this browser; each signed measurement goes to the session's edge.
+fn measure(shared: &Rc<RefCell<Shared>>, edges: Vec<(String, String)>) {
+    let session = shared.borrow().session.clone();
+    for (_, url) in edges {
+        let weak = Rc::downgrade(shared);
+        let hello = ClientMsg::Measure { v: PROTOCOL_VERSION, session: session.clone() };
+        let opened = EdgeSocket::connect(&url, hello, move |event| {
+            if let (SocketEvent::Measurement { token }, Some(shared)) = (event, weak.upgrade()) {
+                if let Some(socket) = &shared.borrow().socket {
+                    let _ = socket.send(&ClientMsg::Measured { token });
+                }
+            }
+        });
+        // An edge that cannot be reached is simply not measured.
+        if let Ok(socket) = opened {
+            shared.borrow_mut().measuring.push(socket);
+        }
+    }
+}
+
 fn handle(shared: &Rc<RefCell<Shared>>, event: SocketEvent) {
+    if let SocketEvent::Welcome { edges } = &event {
+        if !edges.is_empty() && shared.borrow().measuring.is_empty() {
+            measure(shared, edges.clone());
+        }
+    }
     {
         let mut s = shared.borrow_mut();
         match event {
-            SocketEvent::Welcome => {
+            SocketEvent::Welcome { .. } => {
                 s.status.connected = true;
                 s.status.problem = None;
                 if let Some(socket) = &s.socket {
@@ -168,6 +198,7 @@ fn handle(shared: &Rc<RefCell<Shared>>, event: SocketEvent) {
                     let _ = socket.send(&ClientMsg::Environment(environment));
                 }
             }
+            SocketEvent::Measurement { .. } => {}
             SocketEvent::Ack(seq) => {
                 s.unacked.retain(|(sent, _)| *sent != seq);
                 s.status.acked_batches = s.status.acked_batches.max(seq);

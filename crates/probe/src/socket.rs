@@ -13,8 +13,10 @@ use crate::{describe, ProbeError};
 /// Something that happened on the socket.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SocketEvent {
-    /// The edge accepted the hello.
-    Welcome,
+    /// The edge accepted the hello, and named other edges that should time this browser.
+    Welcome { edges: Vec<(String, String)> },
+    /// A measuring edge's signed measurement, to pass on.
+    Measurement { token: String },
     /// The edge stored evidence batch `seq`.
     Ack(u64),
     /// A new signed verdict: the whole frame, for `ServerMsg::parse` (interviewer pages only).
@@ -101,7 +103,20 @@ fn classify(text: String) -> SocketEvent {
     let field = |name: &str| js_sys::Reflect::get(&value, &JsValue::from_str(name)).ok();
     let text_field = |name: &str| field(name).and_then(|v| v.as_string()).unwrap_or_default();
     match text_field("t").as_str() {
-        "welcome" => SocketEvent::Welcome,
+        "welcome" => {
+            let edges = field("edges")
+                .filter(|v| js_sys::Array::is_array(v))
+                .map(|v| js_sys::Array::from(&v).iter().collect::<Vec<_>>())
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|edge| {
+                    let get = |name: &str| js_sys::Reflect::get(edge, &JsValue::from_str(name)).ok()?.as_string();
+                    Some((get("id")?, get("url")?))
+                })
+                .collect();
+            SocketEvent::Welcome { edges }
+        }
+        "measurement" => SocketEvent::Measurement { token: text_field("token") },
         // Batch numbers stay far below 2^53, so the double is exact.
         "ack" => match field("seq").and_then(|v| v.as_f64()) {
             Some(seq) if seq >= 0.0 && seq.fract() == 0.0 => SocketEvent::Ack(seq as u64),

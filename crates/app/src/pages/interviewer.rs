@@ -40,7 +40,7 @@ pub fn InterviewerPage(capability: Capability) -> impl IntoView {
     };
     let connected = page::socket_url().and_then(|url| {
         EdgeSocket::connect(&url, hello, move |event| match event {
-            SocketEvent::Welcome => link.set(Link::Live),
+            SocketEvent::Welcome { .. } => link.set(Link::Live),
             SocketEvent::Verdict { frame } => match ServerMsg::parse(&frame) {
                 Ok(ServerMsg::Verdict { token, verdict }) => latest.set(Some((token, verdict))),
                 _ => link.set(Link::Closed("the server sent a verdict this page cannot read; reload the page".into())),
@@ -51,7 +51,7 @@ pub fn InterviewerPage(capability: Capability) -> impl IntoView {
                     *l = Link::Closed(if reason.is_empty() { format!("the connection closed (code {code}); reload to reconnect") } else { reason });
                 }
             }),
-            SocketEvent::Ack(_) | SocketEvent::Finished => {}
+            SocketEvent::Ack(_) | SocketEvent::Finished | SocketEvent::Measurement { .. } => {}
         })
     });
     match connected {
@@ -99,6 +99,7 @@ pub fn InterviewerPage(capability: Capability) -> impl IntoView {
                 <dt>"Round trip, median"</dt><dd data-testid="rtt-median" data-ms=verdict.rtt_median_ms.map(|v| v.to_string())>{format::ms(verdict.rtt_median_ms)}</dd>
                 <dt>"Key hold, median"</dt><dd>{format::ms(verdict.dwell_median_ms)}</dd>
                 <dt>"Added loop latency"</dt><dd data-testid="loop-added">{format::loop_latency(verdict.loop_added_ms)}</dd>
+                <dt>"Claimed location"</dt><dd data-testid="location">{format::location(verdict.location.as_ref())}</dd>
             </dl>
             <h2>"Why"</h2>
             <ul class="reasons">

@@ -1,0 +1,170 @@
+// Edges at several distances: each measuring edge sits behind a delay proxy that stands for its
+// distance, times the candidate's browser on its own clock and signs what it measured; the
+// session's edge accepts only measurements signed by edges it knows, and checks the claimed
+// location against the discs the round trips allow.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startEdge, launchBrowser, latestVerdict, onsite } from "./harness.mjs";
+import { startDelayProxy } from "./lib/proxy.mjs";
+import { seeded } from "./lib/replay.mjs";
+
+// The browser is in New York: 2 ms from the New York edge, farther from the others.
+// "base" adds no delay: it gives the path's own round trip, which the others' include too.
+const PEERS = [
+  { id: "base", location: "New York", rttMs: 0 },
+  { id: "chi", location: "Chicago", rttMs: 40 },
+  { id: "dal", location: "Dallas", rttMs: 90 },
+  { id: "lax", location: "Los Angeles", rttMs: 150 },
+];
+const HOME_RTT_MS = 2;
+const JITTER_MS = 2;
+
+const running = { peers: [], proxies: [] };
+
+before(async () => {
+  const random = seeded(42);
+  for (const peer of PEERS) {
+    const edge = await startEdge(["--edge-id", peer.id, "--location", peer.location]);
+    const proxy = await startDelayProxy({ target: () => Number(new URL(edge.url).port), rttMs: peer.rttMs, jitterMs: JITTER_MS, random });
+    const keys = await (await fetch(`${edge.url}/.well-known/jwks.json`)).json();
+    running.peers.push({ ...peer, edge, proxy, keys });
+    running.proxies.push(proxy);
+  }
+  const edgesFile = join(mkdtempSync(join(tmpdir(), "onsite-edges-")), "edges.json");
+  writeFileSync(
+    edgesFile,
+    JSON.stringify(running.peers.map((p) => ({ id: p.id, url: `ws://127.0.0.1:${p.proxy.port}/api/v1/echo`, location: p.location, keys: p.keys }))),
+  );
+  let homePort = 0;
+  running.homeProxy = await startDelayProxy({ target: () => homePort, rttMs: HOME_RTT_MS, jitterMs: 0.2, random });
+  running.proxies.push(running.homeProxy);
+  running.home = await startEdge([
+    "--edge-id", "nyc", "--location", "New York", "--edges", edgesFile,
+    "--public-url", `http://127.0.0.1:${running.homeProxy.port}`,
+  ]);
+  homePort = Number(new URL(running.home.url).port);
+  running.browser = await launchBrowser();
+});
+
+after(async () => {
+  await running.browser?.close();
+  for (const proxy of running.proxies) await proxy.close();
+  for (const peer of running.peers) await peer.edge.stop();
+  await running.home?.stop();
+});
+
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+/** Opens the candidate link through the home proxy and waits for every edge's signed measurement. */
+async function measuredSession(claimedLocation) {
+  const session = await running.home.createSession({ claimed_location: claimedLocation });
+  const context = await running.browser.newContext();
+  const page = await context.newPage();
+  const measured = [];
+  page.on("websocket", (ws) => ws.on("framesent", ({ payload }) => {
+    if (typeof payload === "string" && payload.includes('"t":"measured"')) measured.push(JSON.parse(payload).token);
+  }));
+  await page.goto(session.candidate_url);
+  await page.getByTestId("consent").click();
+  // 30 probes 300 ms apart, through the slowest proxy.
+  for (let waited = 0; measured.length < PEERS.length && waited < 20_000; waited += 250) await page.waitForTimeout(250);
+  await page.waitForTimeout(500);
+  await context.close();
+  const { verdict } = await latestVerdict(running.browser, running.home, session);
+  return { session, verdict, measured };
+}
+
+test("measuring edges time the browser within 1 ms of the injected distance, and a claimed location the discs exclude is inconsistent", async () => {
+  const truthful = await measuredSession("New York");
+  assert.equal(truthful.measured.length, PEERS.length, "every measuring edge signed a measurement");
+  const medians = new Map();
+  for (const token of truthful.measured) {
+    const claims = JSON.parse(Buffer.from(token.split(".")[1], "base64url"));
+    const peer = running.peers.find((p) => p.id === claims.iss);
+    assert.ok(peer, `measurement by an unknown edge ${claims.iss}`);
+    assert.equal(claims.sub, truthful.session.id);
+    assert.ok(claims.rtt_us.length >= 28, `${claims.iss}: ${claims.rtt_us.length} round trips`);
+    medians.set(peer.id, median(claims.rtt_us) / 1000);
+  }
+  const baseMs = medians.get("base");
+  for (const peer of running.peers.filter((p) => p.rttMs > 0)) {
+    // The proxy adds the nominal delay with jitter of zero median; the edge's median beyond the
+    // path's own round trip must match it. The proxy's own record of what it added is shown too.
+    const actualMs = median(peer.proxy.added.up) + median(peer.proxy.added.down);
+    const measuredMs = medians.get(peer.id) - baseMs;
+    console.log(`echo_rtt_${peer.id}: measured ${measuredMs.toFixed(2)} ms over the ${baseMs.toFixed(2)} ms path; injected ${peer.rttMs} ms (proxy recorded ${actualMs.toFixed(2)} ms)`);
+    assert.ok(Math.abs(measuredMs - peer.rttMs) <= 1, `${peer.id}: measured ${measuredMs} ms, injected ${peer.rttMs} ms`);
+  }
+  assert.equal(truthful.verdict.location?.status, "consistent", JSON.stringify(truthful.verdict.reasons));
+
+  const abroad = await measuredSession("London");
+  assert.equal(abroad.verdict.location?.status, "inconsistent", JSON.stringify(abroad.verdict.reasons));
+  assert.ok(abroad.verdict.location.by_km > 4000, `London is thousands of km outside: ${abroad.verdict.location.by_km}`);
+  const reason = abroad.verdict.reasons.find((r) => r.code === "claimed_location");
+  assert.ok(reason.weight > 0 && /at least \d+ km farther/.test(reason.text), reason.text);
+});
+
+test("a measurement signed by an unknown edge, or for another session, is refused and changes nothing", async () => {
+  const session = await running.home.createSession({ claimed_location: "London" });
+  const stranger = await startEdge(["--edge-id", "chi", "--location", "Chicago"]);
+  try {
+    const context = await running.browser.newContext();
+    const page = await context.newPage();
+    // Each page may open sockets only to its own edge and the edges that edge lists.
+    await page.goto(`${stranger.url}/`);
+    const { session: id, token } = Object.fromEntries(new URL(session.candidate_url).hash.slice(1).split("&").map((p) => p.split("=")));
+    // A measurement from an edge that is not configured (same id, different key), and a genuine
+    // one made for another session.
+    const forged = await measureAt(page, stranger.url, id);
+    await page.goto(`${running.home.url}/`);
+    const otherSession = await measureAt(page, `http://127.0.0.1:${running.peers[1].proxy.port}`, "another-session");
+    const home = running.home.url.replace(/^http/, "ws");
+    const replies = await page.evaluate(async ({ id, token, forged, otherSession, home }) => {
+      const ws = new WebSocket(`${home}/api/v1/ws`);
+      ws.binaryType = "arraybuffer";
+      const seen = [];
+      await new Promise((resolve) => {
+        ws.onopen = () => ws.send(JSON.stringify({ t: "hello", v: 1, role: "candidate", session: id, token }));
+        ws.onmessage = (e) => {
+          if (typeof e.data !== "string") return ws.send(e.data);
+          const m = JSON.parse(e.data);
+          if (m.t === "welcome") {
+            ws.send(JSON.stringify({ t: "measured", token: forged }));
+            ws.send(JSON.stringify({ t: "measured", token: otherSession }));
+          } else if (m.t === "error") {
+            seen.push(m.message);
+            if (seen.length === 2) resolve();
+          }
+        };
+      });
+      ws.close();
+      return seen;
+    }, { id, token, forged, otherSession, home });
+    assert.match(replies[0], /no configured edge signed this measurement/);
+    assert.match(replies[1], /another session/);
+    await context.close();
+    const health = await fetch(`${running.home.url}/healthz`);
+    assert.equal(health.status, 200);
+  } finally {
+    await stranger.stop();
+  }
+});
+
+/** Lets the edge at `base` measure this page for `session`; returns its signed measurement. */
+async function measureAt(page, base, session) {
+  const url = base.replace(/^http/, "ws") + "/api/v1/echo";
+  return page.evaluate(({ url, session }) => new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    ws.binaryType = "arraybuffer";
+    ws.onopen = () => ws.send(JSON.stringify({ t: "measure", v: 1, session }));
+    ws.onerror = () => reject(new Error(`cannot reach ${url}`));
+    ws.onmessage = (e) => {
+      if (typeof e.data !== "string") return ws.send(e.data);
+      const m = JSON.parse(e.data);
+      if (m.t === "measurement") resolve(m.token);
+    };
+  }), { url, session });
+}
