@@ -9,7 +9,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startEdge, launchBrowser, latestVerdict, onsite } from "./harness.mjs";
 import { startDelayProxy } from "./lib/proxy.mjs";
-import { seeded } from "./lib/replay.mjs";
 
 // The browser is in New York: 2 ms from the New York edge, farther from the others.
 // "base" adds no delay: it gives the path's own round trip, which the others' include too.
@@ -25,10 +24,10 @@ const JITTER_MS = 2;
 const running = { peers: [], proxies: [] };
 
 before(async () => {
-  const random = seeded(42);
-  for (const peer of PEERS) {
+  for (const [i, peer] of PEERS.entries()) {
     const edge = await startEdge(["--edge-id", peer.id, "--location", peer.location]);
-    const proxy = await startDelayProxy({ target: () => Number(new URL(edge.url).port), rttMs: peer.rttMs, jitterMs: JITTER_MS, random });
+    const proxy = await startDelayProxy({ rttMs: peer.rttMs, jitterMs: JITTER_MS, seed: 42 + i });
+    proxy.setTarget(Number(new URL(edge.url).port));
     const keys = await (await fetch(`${edge.url}/.well-known/jwks.json`)).json();
     running.peers.push({ ...peer, edge, proxy, keys });
     running.proxies.push(proxy);
@@ -38,14 +37,13 @@ before(async () => {
     edgesFile,
     JSON.stringify(running.peers.map((p) => ({ id: p.id, url: `ws://127.0.0.1:${p.proxy.port}/api/v1/echo`, location: p.location, keys: p.keys }))),
   );
-  let homePort = 0;
-  running.homeProxy = await startDelayProxy({ target: () => homePort, rttMs: HOME_RTT_MS, jitterMs: 0.2, random });
+  running.homeProxy = await startDelayProxy({ rttMs: HOME_RTT_MS, jitterMs: 0.2, seed: 7 });
   running.proxies.push(running.homeProxy);
   running.home = await startEdge([
     "--edge-id", "nyc", "--location", "New York", "--edges", edgesFile,
     "--public-url", `http://127.0.0.1:${running.homeProxy.port}`,
   ]);
-  homePort = Number(new URL(running.home.url).port);
+  running.homeProxy.setTarget(Number(new URL(running.home.url).port));
   running.browser = await launchBrowser();
 });
 
@@ -93,7 +91,8 @@ test("measuring edges time the browser within 1 ms of the injected distance, and
   for (const peer of running.peers.filter((p) => p.rttMs > 0)) {
     // The proxy adds the nominal delay with jitter of zero median; the edge's median beyond the
     // path's own round trip must match it. The proxy's own record of what it added is shown too.
-    const actualMs = median(peer.proxy.added.up) + median(peer.proxy.added.down);
+    const added = await peer.proxy.added();
+    const actualMs = median(added.up) + median(added.down);
     const measuredMs = medians.get(peer.id) - baseMs;
     console.log(`echo_rtt_${peer.id}: measured ${measuredMs.toFixed(2)} ms over the ${baseMs.toFixed(2)} ms path; injected ${peer.rttMs} ms (proxy recorded ${actualMs.toFixed(2)} ms)`);
     assert.ok(Math.abs(measuredMs - peer.rttMs) <= 1, `${peer.id}: measured ${measuredMs} ms, injected ${peer.rttMs} ms`);
