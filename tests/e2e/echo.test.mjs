@@ -67,6 +67,15 @@ async function measuredSession(claimedLocation) {
   }));
   await page.goto(session.candidate_url);
   await page.getByTestId("consent").click();
+  // The page is hidden for 1.5 s: round trips timed meanwhile must be left out.
+  await page.waitForTimeout(1000);
+  const setVisibility = (state) => page.evaluate((state) => {
+    Object.defineProperty(document, "visibilityState", { value: state, configurable: true });
+    document.dispatchEvent(new Event("visibilitychange"));
+  }, state);
+  await setVisibility("hidden");
+  await page.waitForTimeout(1500);
+  await setVisibility("visible");
   // 30 probes 300 ms apart, through the slowest proxy.
   for (let waited = 0; measured.length < PEERS.length && waited < 20_000; waited += 250) await page.waitForTimeout(250);
   await page.waitForTimeout(500);
@@ -98,6 +107,10 @@ test("measuring edges time the browser within 1 ms of the injected distance, and
     assert.ok(Math.abs(measuredMs - peer.rttMs) <= 1, `${peer.id}: measured ${measuredMs} ms, injected ${peer.rttMs} ms`);
   }
   assert.equal(truthful.verdict.location?.status, "consistent", JSON.stringify(truthful.verdict.reasons));
+  const reasons = Object.fromEntries(truthful.verdict.reasons.map((r) => [r.code, r]));
+  const hidden = Number(reasons.network_rtt.text.match(/(\d+) left out while the page was hidden/)?.[1]);
+  assert.ok(hidden >= 4, `round trips while hidden were left out: ${reasons.network_rtt.text}`);
+  assert.match(reasons.client_rtt?.text ?? "", /agrees with the edge's/, "the browser's own round trips agree with the edge's");
 
   const abroad = await measuredSession("London");
   assert.equal(abroad.verdict.location?.status, "inconsistent", JSON.stringify(abroad.verdict.reasons));

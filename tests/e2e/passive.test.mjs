@@ -31,7 +31,7 @@ test("a host page attaches the standalone probe to its document and the edge sco
   await page.evaluate(() => window.probe.finish());
   await page.waitForFunction(() => window.probe.status().finished, null, { timeout: 10_000 });
   const status = await page.evaluate(() => window.probe.status());
-  assert.deepEqual([status.unackedBatches, status.problem], [0, null]);
+  assert.deepEqual([status.unackedBatches, status.problem], [0, null], JSON.stringify(status));
   await context.close();
 
   const { verdict } = await latestVerdict(env.browser, env.edge, session);

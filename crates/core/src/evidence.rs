@@ -226,6 +226,13 @@ pub struct Evidence {
     pub claimed: Option<ClaimedLocation>,
     /// The smallest round trips other edges timed and signed.
     pub peer_rtts: Vec<crate::geo::EdgeRtt>,
+    /// For each of `rtt_us`, the page's clock when the echo reached it (µs), so samples taken
+    /// while the page was hidden can be left out; empty when the browser did not say.
+    pub rtt_page_at_us: Vec<i64>,
+    /// The edge's echo probes that never came back.
+    pub rtt_lost: u32,
+    /// Round trips the browser timed itself, to the same edge (µs).
+    pub client_rtt_us: Vec<u32>,
 }
 
 /// An edge at a known place.

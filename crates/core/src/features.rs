@@ -87,12 +87,22 @@ pub struct PointerFeatures {
 /// Network features, from round trips the edge measured itself.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NetFeatures {
-    /// Round trips measured (count).
+    /// Round trips used (count), after those taken while the page was hidden were left out.
     pub samples: u32,
+    /// Round trips left out because the page was hidden (count).
+    pub hidden: u32,
+    /// Echo probes that never came back, as a share of those sent (0-1).
+    pub loss: Option<f64>,
     /// Smallest round trip (µs): the closest the browser can be to the edge.
     pub min_us: Option<u64>,
-    /// Median round trip (µs).
+    /// 10th percentile, median and 90th percentile (µs).
+    pub p10_us: Option<u64>,
     pub median_us: Option<u64>,
+    pub p90_us: Option<u64>,
+    /// Interquartile range: the jitter (µs).
+    pub jitter_us: Option<u64>,
+    /// The smallest round trip the browser timed itself (µs).
+    pub client_min_us: Option<u64>,
 }
 
 /// Focus and visibility.
@@ -138,7 +148,7 @@ impl Features {
         Features {
             keys: key_features(&strokes),
             pointer: pointer_features(&pointer),
-            net: net_features(&evidence.rtt_us),
+            net: net_features(evidence),
             focus: FocusFeatures {
                 blurs: saturate(evidence.focus.iter().filter(|f| f.kind == FocusKind::Blur).count()),
                 hides: saturate(evidence.focus.iter().filter(|f| f.kind == FocusKind::Hidden).count()),
@@ -344,14 +354,56 @@ fn distance(a: &PointerSample, b: &PointerSample) -> f64 {
     libm::hypot(b.x_px - a.x_px, b.y_px - a.y_px)
 }
 
-fn net_features(rtt_us: &[u64]) -> NetFeatures {
-    let mut sorted = rtt_us.to_vec();
+/// Windows of page time during which the page was hidden.
+fn hidden_windows(evidence: &Evidence) -> Vec<(i64, i64)> {
+    let mut changes = evidence.focus.clone();
+    changes.sort_by_key(|c| c.at_us);
+    let mut windows = Vec::new();
+    let mut hidden_since = None;
+    for change in changes {
+        match change.kind {
+            FocusKind::Hidden => hidden_since = hidden_since.or(Some(change.at_us)),
+            FocusKind::Visible => {
+                if let Some(since) = hidden_since.take() {
+                    windows.push((since, change.at_us));
+                }
+            }
+            FocusKind::Focus | FocusKind::Blur => {}
+        }
+    }
+    if let Some(since) = hidden_since {
+        windows.push((since, i64::MAX));
+    }
+    windows
+}
+
+fn net_features(evidence: &Evidence) -> NetFeatures {
+    let windows = hidden_windows(evidence);
+    let with_times = evidence.rtt_page_at_us.len() == evidence.rtt_us.len();
+    let mut sorted: Vec<u64> = evidence
+        .rtt_us
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !with_times || !windows.iter().any(|&(from, to)| (from..to).contains(&evidence.rtt_page_at_us[*i])))
+        .map(|(_, &rtt)| rtt)
+        .collect();
+    let hidden = evidence.rtt_us.len() - sorted.len();
     sorted.sort_unstable();
     let enough = sorted.len() >= MIN_RTT_SAMPLES;
+    let when = |value: Option<u64>| value.filter(|_| enough);
+    let sent = evidence.rtt_us.len() + evidence.rtt_lost as usize;
+    let mut client: Vec<u64> = evidence.client_rtt_us.iter().map(|&rtt| u64::from(rtt)).collect();
+    client.sort_unstable();
     NetFeatures {
         samples: saturate(sorted.len()),
-        min_us: enough.then(|| sorted.first().copied()).flatten(),
-        median_us: enough.then(|| quantile(&sorted, 1, 2)).flatten(),
+        hidden: saturate(hidden),
+        loss: (sent >= MIN_RTT_SAMPLES).then(|| ratio(evidence.rtt_lost as usize, sent)),
+        min_us: when(sorted.first().copied()),
+        p10_us: when(quantile(&sorted, 1, 10)),
+        median_us: when(quantile(&sorted, 1, 2)),
+        p90_us: when(quantile(&sorted, 9, 10)),
+        jitter_us: when(quantile(&sorted, 3, 4).zip(quantile(&sorted, 1, 4)).map(|(q3, q1)| q3 - q1)),
+        client_min_us: client.first().copied().filter(|_| client.len() >= MIN_RTT_SAMPLES),
     }
 }
 
@@ -510,6 +562,22 @@ mod tests {
         assert_eq!(quantile(&values, 1, 4), Some(10));
         assert_eq!(quantile(&values, 3, 4), Some(30));
         assert_eq!(quantile::<i32>(&[], 1, 2), None);
+    }
+
+    #[test]
+    fn round_trips_while_hidden_are_left_out() {
+        use crate::evidence::{FocusChange, FocusKind};
+        let evidence = Evidence {
+            rtt_us: vec![900, 950, 30_000, 31_000, 1_000, 980, 1_020],
+            rtt_page_at_us: vec![100, 200, 1_100, 1_200, 2_100, 2_200, 2_300],
+            focus: vec![FocusChange { at_us: 1_000, kind: FocusKind::Hidden }, FocusChange { at_us: 2_000, kind: FocusKind::Visible }],
+            rtt_lost: 1,
+            ..Evidence::default()
+        };
+        let net = Features::from_evidence(&evidence).net;
+        assert_eq!((net.samples, net.hidden), (5, 2));
+        assert_eq!((net.min_us, net.median_us, net.p90_us), (Some(900), Some(980), Some(1_020)));
+        assert_eq!(net.loss, Some(0.125));
     }
 
     #[test]

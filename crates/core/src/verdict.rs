@@ -88,14 +88,34 @@ pub fn score(features: &Features) -> Verdict {
     if let Some(location) = &features.location {
         location_reasons(location, &mut reasons);
     }
-    if let Some(min_us) = net.min_us {
+    if let (Some(min_us), Some(median_us), Some(p90_us), Some(jitter_us)) = (net.min_us, net.median_us, net.p90_us, net.jitter_us) {
         reasons.push(Reason {
             code: "network_rtt",
             weight: 0.0,
             text: format!(
-                "network round trip to this edge at least {:.1} ms (not scored yet: distance checks come with more edges)",
-                ms(min_us as f64)
+                "network round trip to this edge: at least {:.1} ms, median {:.1} ms, 90% under {:.1} ms, jitter {:.1} ms, {} lost, {} left out while the page was hidden; distance is judged by the claimed-location check",
+                ms(min_us as f64),
+                ms(median_us as f64),
+                ms(p90_us as f64),
+                ms(jitter_us as f64),
+                net.loss.map_or_else(|| "none".to_owned(), percent),
+                net.hidden
             ),
+        });
+    }
+    if let (Some(client_us), Some(edge_us)) = (net.client_min_us, net.min_us) {
+        // The edge's own timing is authoritative; the browser's should agree. Both are compared
+        // at their minimum, since a busy page inflates round trips and nothing shortens them.
+        let (client_ms, edge_ms) = (ms(client_us as f64), ms(edge_us as f64));
+        let agree = (client_ms - edge_ms).abs() <= 2.0_f64.max(0.2 * edge_ms);
+        reasons.push(Reason {
+            code: "client_rtt",
+            weight: if agree { 0.0 } else { 2.0 },
+            text: if agree {
+                format!("the browser's own shortest round trip ({client_ms:.1} ms) agrees with the edge's ({edge_ms:.1} ms)")
+            } else {
+                format!("the browser's own shortest round trip ({client_ms:.1} ms) disagrees with the edge's ({edge_ms:.1} ms)")
+            },
         });
     }
     if let Some(environment) = &features.environment {

@@ -155,6 +155,9 @@ pub struct BatchV1 {
     pub tracking: Option<TrackingV1>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frames: Option<FrameTimingV1>,
+    /// Round trips the browser timed itself (µs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub client_rtt_us: Vec<u32>,
 }
 
 /// Whether a challenge ran or was skipped.
@@ -325,6 +328,8 @@ pub enum ClientMsg {
         tracking: Option<TrackingV1>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         frames: Option<FrameTimingV1>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        client_rtt_us: Vec<u32>,
     },
     /// What the browser says about itself; sent once, after hello.
     Environment(EnvironmentV1),
@@ -521,6 +526,39 @@ pub fn parse_echo(frame: &[u8]) -> Option<u32> {
     }
 }
 
+/// The first byte of a probe the browser sends to time round trips itself; the edge returns it
+/// unchanged.
+pub const CLIENT_ECHO_TAG: u8 = 2;
+/// The length of an echo reply that carries the page's clock.
+pub const ECHO_REPLY_LEN: usize = 13;
+
+/// Builds the browser's reply to an echo probe: the probe's bytes and the page's clock when it
+/// arrived (µs, little-endian), from which the edge estimates the clock offset NTP-style.
+pub fn echo_reply(seq: u32, page_at_us: i64) -> [u8; ECHO_REPLY_LEN] {
+    let mut frame = [0u8; ECHO_REPLY_LEN];
+    frame[..ECHO_LEN].copy_from_slice(&echo_frame(seq));
+    frame[ECHO_LEN..].copy_from_slice(&page_at_us.to_le_bytes());
+    frame
+}
+
+/// Reads an echo reply: the sequence number and, when the browser sent it, the page's clock.
+pub fn parse_echo_reply(frame: &[u8]) -> Option<(u32, Option<i64>)> {
+    match frame.len() {
+        ECHO_LEN => parse_echo(frame).map(|seq| (seq, None)),
+        ECHO_REPLY_LEN => {
+            let seq = parse_echo(&frame[..ECHO_LEN])?;
+            let page_at_us = i64::from_le_bytes(frame[ECHO_LEN..].try_into().ok()?);
+            Some((seq, Some(page_at_us)))
+        }
+        _ => None,
+    }
+}
+
+/// Whether a binary frame is the browser's own echo probe (`CLIENT_ECHO_TAG` and a `u32`).
+pub fn is_client_echo(frame: &[u8]) -> bool {
+    frame.len() == ECHO_LEN && frame[0] == CLIENT_ECHO_TAG
+}
+
 impl StrokeV1 {
     /// Encodes a press for the wire.
     pub fn from_stroke(stroke: &KeyStroke) -> StrokeV1 {
@@ -583,6 +621,7 @@ pub struct Batch {
     pub rhythm: Option<Outcome<Rhythm>>,
     pub tracking: Option<Outcome<TrackingRun>>,
     pub frames: Option<FrameTiming>,
+    pub client_rtt_us: Vec<u32>,
 }
 
 impl BatchV1 {
@@ -595,6 +634,7 @@ impl BatchV1 {
             rhythm: batch.rhythm.as_ref().map(RhythmV1::from_outcome),
             tracking: batch.tracking.as_ref().map(TrackingV1::from_outcome),
             frames: batch.frames.map(|f| FrameTimingV1 { frame_interval_us: f.frame_interval_us, input_delay_us: f.input_delay_us }),
+            client_rtt_us: batch.client_rtt_us.clone(),
         }
     }
 
@@ -607,6 +647,11 @@ impl BatchV1 {
             rhythm: self.rhythm.as_ref().map(RhythmV1::decode).transpose()?,
             tracking: self.tracking.as_ref().map(TrackingV1::decode).transpose()?,
             frames: self.frames.map(|f| FrameTiming { frame_interval_us: f.frame_interval_us.max(0), input_delay_us: f.input_delay_us.max(0) }),
+            client_rtt_us: if self.client_rtt_us.len() <= MAX_BEATS {
+                self.client_rtt_us.clone()
+            } else {
+                return Err(WireError::InvalidChallenge("too many client round trips"));
+            },
         })
     }
 }
@@ -726,6 +771,17 @@ pub struct EvidenceV1 {
     /// Verified measurements of other edges: their place and smallest round trip.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub peer_rtts: Vec<PeerRttV1>,
+    /// For each of `rtt_us`, the page's clock when the echo arrived (µs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rtt_page_at_us: Vec<i64>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rtt_lost: u32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub client_rtt_us: Vec<u32>,
+}
+
+fn is_zero(value: &u32) -> bool {
+    *value == 0
 }
 
 /// Another edge's smallest round trip and its place.
@@ -768,6 +824,9 @@ impl EvidenceV1 {
                 lon_deg: site.location.lon_deg,
             }),
             claimed_location: evidence.claimed.as_ref().map(|c| c.label.clone()),
+            rtt_page_at_us: evidence.rtt_page_at_us.clone(),
+            rtt_lost: evidence.rtt_lost,
+            client_rtt_us: evidence.client_rtt_us.clone(),
             peer_rtts: evidence
                 .peer_rtts
                 .iter()
@@ -792,6 +851,9 @@ impl EvidenceV1 {
                 id: site.id.clone(),
                 location: LatLon { lat_deg: site.lat_deg, lon_deg: site.lon_deg },
             }),
+            rtt_page_at_us: self.rtt_page_at_us.clone(),
+            rtt_lost: self.rtt_lost,
+            client_rtt_us: self.client_rtt_us.clone(),
             peer_rtts: self
                 .peer_rtts
                 .iter()
@@ -986,6 +1048,10 @@ mod tests {
         assert_eq!(parse_echo(&echo_frame(0xdead_beef)), Some(0xdead_beef));
         assert_eq!(parse_echo(&[2, 0, 0, 0, 0]), None);
         assert_eq!(parse_echo(&[1, 0, 0]), None);
+        assert_eq!(parse_echo_reply(&echo_reply(7, -42)), Some((7, Some(-42))));
+        assert_eq!(parse_echo_reply(&echo_frame(7)), Some((7, None)));
+        assert_eq!(parse_echo_reply(&[1; 9]), None);
+        assert!(is_client_echo(&[2, 1, 0, 0, 0]) && !is_client_echo(&echo_frame(1)));
     }
 }
 

@@ -55,6 +55,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
             PRIMARY KEY (session_id, edge_id)
         );",
     ),
+    (
+        5,
+        "ALTER TABLE rtt_samples ADD COLUMN page_at_us INTEGER;
+         ALTER TABLE sessions ADD COLUMN echo_lost INTEGER NOT NULL DEFAULT 0;",
+    ),
 ];
 
 /// A storage failure.
@@ -204,14 +209,31 @@ impl Store {
     }
 
     /// Stores a round trip the edge measured.
-    pub async fn insert_rtt(&self, session_id: &str, rtt_us: u64) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO rtt_samples (session_id, measured_at_ms, rtt_us) VALUES (?, ?, ?)")
+    pub async fn insert_rtt(&self, session_id: &str, rtt_us: u64, page_at_us: Option<i64>) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO rtt_samples (session_id, measured_at_ms, rtt_us, page_at_us) VALUES (?, ?, ?, ?)")
             .bind(session_id)
             .bind(crate::clock::now_ms())
             .bind(i64::try_from(rtt_us).unwrap_or(i64::MAX))
+            .bind(page_at_us)
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    /// Counts echo probes that never came back.
+    pub async fn add_lost(&self, session_id: &str, lost: u32) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET echo_lost = echo_lost + ? WHERE id = ?")
+            .bind(i64::from(lost))
+            .bind(session_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Echo probes of a session that never came back.
+    pub async fn lost(&self, session_id: &str) -> Result<u32, StoreError> {
+        let row: Option<(i64,)> = sqlx::query_as("SELECT echo_lost FROM sessions WHERE id = ?").bind(session_id).fetch_optional(&self.pool).await?;
+        Ok(row.map_or(0, |(lost,)| u32::try_from(lost).unwrap_or(u32::MAX)))
     }
 
     /// Records what the candidate's browser said about itself (the newest report wins).
@@ -258,13 +280,13 @@ impl Store {
         Ok(rows.into_iter().map(|(edge, rtt)| (edge, u64::try_from(rtt).unwrap_or(0))).collect())
     }
 
-    /// Every round trip measured for a session, oldest first.
-    pub async fn rtts(&self, session_id: &str) -> Result<Vec<u64>, StoreError> {
-        let rows: Vec<(i64,)> = sqlx::query_as("SELECT rtt_us FROM rtt_samples WHERE session_id = ? ORDER BY rowid")
+    /// Every round trip measured for a session, oldest first, with the page's clock.
+    pub async fn rtts(&self, session_id: &str) -> Result<Vec<(u64, Option<i64>)>, StoreError> {
+        let rows: Vec<(i64, Option<i64>)> = sqlx::query_as("SELECT rtt_us, page_at_us FROM rtt_samples WHERE session_id = ? ORDER BY rowid")
             .bind(session_id)
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows.into_iter().map(|(rtt_us,)| u64::try_from(rtt_us).unwrap_or(0)).collect())
+        Ok(rows.into_iter().map(|(rtt_us, page_at_us)| (u64::try_from(rtt_us).unwrap_or(0), page_at_us)).collect())
     }
 
     /// Stores a signed verdict.

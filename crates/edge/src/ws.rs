@@ -35,6 +35,8 @@ const ECHO_FAST_COUNT: u32 = 40;
 const ECHO_SLOW: Duration = Duration::from_secs(2);
 /// A probe not answered within this long is lost.
 const ECHO_LOST_AFTER: Duration = Duration::from_secs(5);
+/// The browser's own echo probes are returned at most this often.
+const CLIENT_ECHO_MIN_GAP: Duration = Duration::from_millis(20);
 /// A session keeps at most this many round trips.
 const MAX_RTT_SAMPLES: usize = 400;
 /// A session keeps at most this many presses...
@@ -151,7 +153,11 @@ async fn load(state: &State, session: &str, accumulated: &mut Accumulated) -> Re
         }
         accumulated.last_seq = accumulated.last_seq.max(seq);
     }
-    accumulated.evidence.rtt_us = state.store.rtts(session).await?;
+    let (rtt_us, page_at_us): (Vec<u64>, Vec<i64>) =
+        state.store.rtts(session).await?.into_iter().map(|(rtt, page_at)| (rtt, page_at.unwrap_or(i64::MIN))).unzip();
+    accumulated.evidence.rtt_us = rtt_us;
+    accumulated.evidence.rtt_page_at_us = page_at_us;
+    accumulated.evidence.rtt_lost = state.store.lost(session).await?;
     if let Some(text) = state.store.environment(session).await? {
         match serde_json::from_str::<EnvironmentV1>(&text) {
             Ok(environment) => set_environment(&mut accumulated.evidence, &environment),
@@ -179,6 +185,7 @@ async fn candidate(state: &State, socket: &mut WebSocket, session: &str) -> Resu
     echo.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut echo_seq: u32 = 0;
     let mut pending: HashMap<u32, Instant> = HashMap::new();
+    let mut last_client_echo: Option<Instant> = None;
 
     loop {
         tokio::select! {
@@ -186,7 +193,13 @@ async fn candidate(state: &State, socket: &mut WebSocket, session: &str) -> Resu
                 return Err(Refusal::new("shutting_down", "the edge is restarting; reconnect shortly", CLOSE_GOING_AWAY));
             }
             _ = echo.tick() => {
+                let before = pending.len();
                 pending.retain(|_, sent| sent.elapsed() < ECHO_LOST_AFTER);
+                let lost = u32::try_from(before - pending.len()).unwrap_or(u32::MAX);
+                if lost > 0 {
+                    state.store.add_lost(session, lost).await?;
+                    live.accumulated.lock().await.evidence.rtt_lost += lost;
+                }
                 echo_seq = echo_seq.wrapping_add(1);
                 if echo_seq == ECHO_FAST_COUNT {
                     echo = interval(ECHO_SLOW);
@@ -206,17 +219,25 @@ async fn candidate(state: &State, socket: &mut WebSocket, session: &str) -> Resu
                 };
                 match frame {
                     Message::Binary(bytes) => {
-                        let Some(seq) = wire::parse_echo(&bytes) else {
+                        // The browser's own probe goes straight back, at most one per 20 ms.
+                        if wire::is_client_echo(&bytes) {
+                            if last_client_echo.is_none_or(|at: Instant| at.elapsed() >= CLIENT_ECHO_MIN_GAP) {
+                                last_client_echo = Some(Instant::now());
+                                let _ = socket.send(Message::Binary(bytes)).await;
+                            }
+                            continue;
+                        }
+                        let Some((seq, page_at_us)) = wire::parse_echo_reply(&bytes) else {
                             return Err(Refusal::new("malformed", "binary frames must be echo replies", CLOSE_INVALID_PAYLOAD));
                         };
                         // A reply to a probe we did not send, or sent long ago, is ignored.
                         let Some(sent) = pending.remove(&seq) else { continue };
                         let rtt_us = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX);
-                        record_rtt(state, &live, session, rtt_us).await?;
+                        record_rtt(state, &live, session, rtt_us, page_at_us).await?;
                     }
                     Message::Text(text) => match ClientMsg::parse(&text).map_err(Refusal::from_wire)? {
-                        ClientMsg::Evidence { seq, strokes, pointer, focus, rhythm, tracking, frames } => {
-                            let batch = BatchV1 { strokes, pointer, focus, rhythm, tracking, frames };
+                        ClientMsg::Evidence { seq, strokes, pointer, focus, rhythm, tracking, frames, client_rtt_us } => {
+                            let batch = BatchV1 { strokes, pointer, focus, rhythm, tracking, frames, client_rtt_us };
                             let reply = evidence(state, &live, session, seq, &batch).await?;
                             send(socket, &reply).await.map_err(|_| Refusal::new("closed", "socket closed", CLOSE_GOING_AWAY))?;
                         }
@@ -251,13 +272,14 @@ async fn candidate(state: &State, socket: &mut WebSocket, session: &str) -> Resu
     }
 }
 
-async fn record_rtt(state: &State, live: &Live, session: &str, rtt_us: u64) -> Result<(), Refusal> {
+async fn record_rtt(state: &State, live: &Live, session: &str, rtt_us: u64, page_at_us: Option<i64>) -> Result<(), Refusal> {
     let mut accumulated = live.accumulated.lock().await;
     if accumulated.evidence.rtt_us.len() >= MAX_RTT_SAMPLES {
         return Ok(());
     }
-    state.store.insert_rtt(session, rtt_us).await?;
+    state.store.insert_rtt(session, rtt_us, page_at_us).await?;
     accumulated.evidence.rtt_us.push(rtt_us);
+    accumulated.evidence.rtt_page_at_us.push(page_at_us.unwrap_or(i64::MIN));
     if accumulated.evidence.rtt_us.len() % RESCORE_EVERY_RTT == 0 {
         let snapshot = accumulated.evidence.clone();
         drop(accumulated);
@@ -344,6 +366,7 @@ fn absorb(evidence: &mut Evidence, batch: Batch) {
     if batch.frames.is_some() {
         evidence.frames = batch.frames;
     }
+    evidence.client_rtt_us.extend(batch.client_rtt_us);
 }
 
 fn error(code: &str, message: impl Into<String>) -> ServerMsg {
@@ -461,7 +484,7 @@ async fn measure(state: &State, socket: &mut WebSocket) -> Result<(), Refusal> {
             _ = tokio::time::sleep_until(finish_at) => break,
             frame = socket.recv() => match frame {
                 Some(Ok(Message::Binary(bytes))) => {
-                    let Some(seq) = wire::parse_echo(&bytes) else {
+                    let Some((seq, _)) = wire::parse_echo_reply(&bytes) else {
                         return Err(Refusal::new("malformed", "binary frames must be echo replies", CLOSE_INVALID_PAYLOAD));
                     };
                     if let Some(at) = pending.remove(&seq) {

@@ -193,13 +193,13 @@ async fn a_candidates_evidence_reaches_the_interviewer_as_a_verifiable_verdict()
     let mut candidate = edge.join(Role::Candidate, &session.id, &session.candidate).await;
 
     for seq in 1..=3 {
-        send(&mut candidate, &ClientMsg::Evidence { seq, strokes: typing(seq, 10), pointer: vec![], focus: vec![], rhythm: None, tracking: None, frames: None }).await;
+        send(&mut candidate, &ClientMsg::Evidence { seq, strokes: typing(seq, 10), pointer: vec![], focus: vec![], rhythm: None, tracking: None, frames: None, client_rtt_us: vec![] }).await;
         assert_eq!(next_text(&mut candidate).await, ServerMsg::Ack { seq });
     }
     // A resent batch is acknowledged again and stored once; a gap is refused.
-    send(&mut candidate, &ClientMsg::Evidence { seq: 2, strokes: typing(2, 10), pointer: vec![], focus: vec![], rhythm: None, tracking: None, frames: None }).await;
+    send(&mut candidate, &ClientMsg::Evidence { seq: 2, strokes: typing(2, 10), pointer: vec![], focus: vec![], rhythm: None, tracking: None, frames: None, client_rtt_us: vec![] }).await;
     assert_eq!(next_text(&mut candidate).await, ServerMsg::Ack { seq: 2 });
-    send(&mut candidate, &ClientMsg::Evidence { seq: 5, strokes: typing(5, 10), pointer: vec![], focus: vec![], rhythm: None, tracking: None, frames: None }).await;
+    send(&mut candidate, &ClientMsg::Evidence { seq: 5, strokes: typing(5, 10), pointer: vec![], focus: vec![], rhythm: None, tracking: None, frames: None, client_rtt_us: vec![] }).await;
     assert!(matches!(next_text(&mut candidate).await, ServerMsg::Error { code, .. } if code == "out_of_order"));
     // Answer the edge's echo probes for a while, as a browser does, then finish.
     pump(&mut candidate, Duration::from_millis(3000)).await;
@@ -263,14 +263,14 @@ async fn bad_input_is_refused_clearly_and_the_edge_keeps_serving() {
 
     // An interviewer cannot write evidence.
     let mut socket = edge.join(Role::Interviewer, &session.id, &session.interviewer).await;
-    send(&mut socket, &ClientMsg::Evidence { seq: 1, strokes: typing(1, 3), pointer: vec![], focus: vec![], rhythm: None, tracking: None, frames: None }).await;
+    send(&mut socket, &ClientMsg::Evidence { seq: 1, strokes: typing(1, 3), pointer: vec![], focus: vec![], rhythm: None, tracking: None, frames: None, client_rtt_us: vec![] }).await;
     assert_eq!(refusal(&mut socket).await.0, "forbidden");
 
     // Nothing above was stored, and the edge still serves everyone.
     let (status, body) = edge.http("GET", "/healthz", None).await;
     assert_eq!((status, body.trim()), (200, "ok"));
     let mut candidate = edge.join(Role::Candidate, &session.id, &session.candidate).await;
-    send(&mut candidate, &ClientMsg::Evidence { seq: 1, strokes: typing(1, 3), pointer: vec![], focus: vec![], rhythm: None, tracking: None, frames: None }).await;
+    send(&mut candidate, &ClientMsg::Evidence { seq: 1, strokes: typing(1, 3), pointer: vec![], focus: vec![], rhythm: None, tracking: None, frames: None, client_rtt_us: vec![] }).await;
     assert_eq!(next_text(&mut candidate).await, ServerMsg::Ack { seq: 1 });
     edge.stop().await;
 }
@@ -286,7 +286,7 @@ async fn a_restarted_edge_keeps_its_keys_sessions_and_evidence() {
     let environment =
         EnvironmentV1 { webdriver: true, renderer: RendererName::Software, screen_w_px: 1280, screen_h_px: 800, time_zone: None };
     send(&mut candidate, &ClientMsg::Environment(environment)).await;
-    send(&mut candidate, &ClientMsg::Evidence { seq: 1, strokes: typing(1, 25), pointer: vec![], focus: vec![], rhythm: None, tracking: None, frames: None }).await;
+    send(&mut candidate, &ClientMsg::Evidence { seq: 1, strokes: typing(1, 25), pointer: vec![], focus: vec![], rhythm: None, tracking: None, frames: None, client_rtt_us: vec![] }).await;
     assert_eq!(next_text(&mut candidate).await, ServerMsg::Ack { seq: 1 });
     drop(candidate);
     edge.stop().await;
@@ -296,7 +296,7 @@ async fn a_restarted_edge_keeps_its_keys_sessions_and_evidence() {
     assert_eq!(edge.http("GET", "/.well-known/jwks.json", None).await.1, jwks_before);
     let mut candidate = edge.join(Role::Candidate, &session.id, &session.candidate).await;
     // Batch 1 is already stored: a resend is acknowledged without storing it twice.
-    send(&mut candidate, &ClientMsg::Evidence { seq: 1, strokes: typing(1, 25), pointer: vec![], focus: vec![], rhythm: None, tracking: None, frames: None }).await;
+    send(&mut candidate, &ClientMsg::Evidence { seq: 1, strokes: typing(1, 25), pointer: vec![], focus: vec![], rhythm: None, tracking: None, frames: None, client_rtt_us: vec![] }).await;
     assert_eq!(next_text(&mut candidate).await, ServerMsg::Ack { seq: 1 });
     send(&mut candidate, &ClientMsg::Finish).await;
     assert_eq!(next_text(&mut candidate).await, ServerMsg::Finished);

@@ -16,6 +16,9 @@ use crate::{page, ProbeError};
 
 /// How often captured evidence is sent (ms).
 const FLUSH_EVERY_MS: u32 = 500;
+/// The browser's own echo probes: this many, this far apart (10 s).
+const CLIENT_ECHOES: u32 = 40;
+const CLIENT_ECHO_EVERY_MS: u32 = 250;
 /// The most presses and pointer samples in one batch, so a batch stays well under the edge's
 /// 64 KiB frame limit (about 100 and 80 bytes each).
 const STROKES_PER_BATCH: usize = 200;
@@ -77,6 +80,7 @@ pub struct CandidateProbe {
     shared: Rc<RefCell<Shared>>,
     captures: Vec<(KeyCapture, PointerCapture)>,
     _flush: Interval,
+    _client_echo: Interval,
 }
 
 impl CandidateProbe {
@@ -115,7 +119,20 @@ impl CandidateProbe {
                 flush_batch(&shared);
             }
         });
-        Ok(CandidateProbe { shared, captures: Vec::new(), _flush: flush })
+        let weak = Rc::downgrade(&shared);
+        let mut sent = 0u32;
+        let client_echo = Interval::new(CLIENT_ECHO_EVERY_MS, move || {
+            if let Some(shared) = weak.upgrade() {
+                let shared = shared.borrow();
+                if let (Some(socket), false) = (&shared.socket, shared.finish_requested) {
+                    if sent < CLIENT_ECHOES && socket.is_open() {
+                        sent += 1;
+                        socket.send_client_echo();
+                    }
+                }
+            }
+        });
+        Ok(CandidateProbe { shared, captures: Vec::new(), _flush: flush, _client_echo: client_echo })
     }
 
     /// Captures key and pointer timings on `target` (an element, or the whole document) until
@@ -235,7 +252,12 @@ fn flush_batch(shared: &Rc<RefCell<Shared>>) {
     let mut samples = samples.iter().map(PointerV1::from_sample).peekable();
     let mut changes: Vec<FocusV1> = changes.iter().map(FocusV1::from_change).collect();
     let mut challenge = s.challenge.take();
-    while strokes.peek().is_some() || samples.peek().is_some() || !changes.is_empty() || challenge.is_some() {
+    let mut client_rtt_us = s.socket.as_ref().map(EdgeSocket::take_client_rtts).unwrap_or_default();
+    if s.finish_sent {
+        // Round trips that come back after `finish` are late for the final verdict.
+        client_rtt_us.clear();
+    }
+    while strokes.peek().is_some() || samples.peek().is_some() || !changes.is_empty() || challenge.is_some() || !client_rtt_us.is_empty() {
         let (rhythm, tracking, frames) = challenge.take().unwrap_or((None, None, None));
         let seq = s.next_seq;
         s.next_seq += 1;
@@ -247,6 +269,7 @@ fn flush_batch(shared: &Rc<RefCell<Shared>>) {
             rhythm,
             tracking,
             frames,
+            client_rtt_us: std::mem::take(&mut client_rtt_us),
         };
         if let Some(socket) = &s.socket {
             let _ = socket.send(&batch);

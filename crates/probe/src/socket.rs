@@ -31,9 +31,18 @@ pub enum SocketEvent {
 
 type Handler = Rc<dyn Fn(SocketEvent)>;
 
+/// The browser's own echo probes in flight and the round trips they gave.
+#[derive(Default)]
+struct ClientEcho {
+    sent_at_ms: std::collections::HashMap<u32, f64>,
+    next_seq: u32,
+    rtt_us: Vec<u32>,
+}
+
 /// An open socket to the edge; dropping it closes the socket.
 pub struct EdgeSocket {
     socket: WebSocket,
+    client_echo: Rc<std::cell::RefCell<ClientEcho>>,
     _on_open: Closure<dyn FnMut()>,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
     _on_close: Closure<dyn FnMut(CloseEvent)>,
@@ -54,13 +63,23 @@ impl EdgeSocket {
 
         let echo = socket.clone();
         let handler = on_event.clone();
+        let client_echo: Rc<std::cell::RefCell<ClientEcho>> = Rc::default();
+        let answered = client_echo.clone();
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
             let data = event.data();
             if let Some(buffer) = data.dyn_ref::<js_sys::ArrayBuffer>() {
-                // Echo probes go straight back, before anything else runs: the edge times them.
+                let now_ms = now_ms();
                 let bytes = js_sys::Uint8Array::new(buffer).to_vec();
-                if wire::parse_echo(&bytes).is_some() {
-                    let _ = echo.send_with_u8_array(&bytes);
+                // Echo probes go straight back, before anything else runs: the edge times them.
+                // The reply carries the page's clock, for the edge's NTP-style offset estimate.
+                if let Some(seq) = wire::parse_echo(&bytes) {
+                    let _ = echo.send_with_u8_array(&wire::echo_reply(seq, (now_ms * 1000.0).round() as i64));
+                } else if wire::is_client_echo(&bytes) {
+                    let seq = u32::from_le_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]);
+                    let mut answered = answered.borrow_mut();
+                    if let Some(sent) = answered.sent_at_ms.remove(&seq) {
+                        answered.rtt_us.push(((now_ms - sent) * 1000.0).round().max(0.0) as u32);
+                    }
                 }
                 return;
             }
@@ -76,7 +95,28 @@ impl EdgeSocket {
         socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
-        Ok(EdgeSocket { socket, _on_open: on_open, _on_message: on_message, _on_close: on_close })
+        Ok(EdgeSocket { socket, client_echo, _on_open: on_open, _on_message: on_message, _on_close: on_close })
+    }
+
+    /// Sends one of the browser's own echo probes; the edge returns it at once.
+    pub fn send_client_echo(&self) {
+        if !self.is_open() {
+            return;
+        }
+        let mut echo = self.client_echo.borrow_mut();
+        echo.next_seq = echo.next_seq.wrapping_add(1);
+        let seq = echo.next_seq;
+        // Probes unanswered for long are dropped rather than kept forever.
+        echo.sent_at_ms.retain(|&sent, _| seq.wrapping_sub(sent) < 64);
+        echo.sent_at_ms.insert(seq, now_ms());
+        let mut frame = wire::echo_frame(seq);
+        frame[0] = wire::CLIENT_ECHO_TAG;
+        let _ = self.socket.send_with_u8_array(&frame);
+    }
+
+    /// Takes the round trips the browser timed itself since the last call (µs).
+    pub fn take_client_rtts(&self) -> Vec<u32> {
+        std::mem::take(&mut self.client_echo.borrow_mut().rtt_us)
     }
 
     /// Sends a message; fails if the socket is not open.
@@ -91,6 +131,11 @@ impl EdgeSocket {
     pub fn is_open(&self) -> bool {
         self.socket.ready_state() == WebSocket::OPEN
     }
+}
+
+/// The page's monotonic clock (ms).
+fn now_ms() -> f64 {
+    web_sys::window().and_then(|w| w.performance()).map_or(0.0, |p| p.now())
 }
 
 /// Reads a server frame with the browser's own `JSON.parse`.
