@@ -178,6 +178,18 @@ async fn load(state: &State, session: &str, accumulated: &mut Accumulated) -> Re
 }
 
 async fn candidate(state: &State, socket: &mut WebSocket, session: &str) -> Result<(), Refusal> {
+    let mut offsets_us = Vec::new();
+    let outcome = candidate_loop(state, socket, session, &mut offsets_us).await;
+    offsets_us.sort_unstable();
+    if let Some(offset_us) = onsite_core::features::quantile(&offsets_us, 1, 2) {
+        let spread_us = onsite_core::features::quantile(&offsets_us, 3, 4).zip(onsite_core::features::quantile(&offsets_us, 1, 4)).map(|(q3, q1)| q3 - q1);
+        tracing::info!(session, clock_offset_us = offset_us, offset_iqr_us = spread_us, samples = offsets_us.len(), "page clock against this socket's clock");
+    }
+    outcome
+}
+
+/// The candidate's socket until it closes; `offsets_us` collects NTP-style clock offsets.
+async fn candidate_loop(state: &State, socket: &mut WebSocket, session: &str, offsets_us: &mut Vec<i64>) -> Result<(), Refusal> {
     let live = state.live.get(session);
     load(state, session, &mut *live.accumulated.lock().await).await?;
     let mut stopping = state.live.stopping();
@@ -186,6 +198,7 @@ async fn candidate(state: &State, socket: &mut WebSocket, session: &str) -> Resu
     let mut echo_seq: u32 = 0;
     let mut pending: HashMap<u32, Instant> = HashMap::new();
     let mut last_client_echo: Option<Instant> = None;
+    let opened = Instant::now();
 
     loop {
         tokio::select! {
@@ -233,6 +246,14 @@ async fn candidate(state: &State, socket: &mut WebSocket, session: &str) -> Resu
                         // A reply to a probe we did not send, or sent long ago, is ignored.
                         let Some(sent) = pending.remove(&seq) else { continue };
                         let rtt_us = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX);
+                        // NTP-style: the page read its clock about half a round trip after the
+                        // probe left, so page clock minus the edge's clock at that moment is
+                        // the offset between them.
+                        if let Some(page_at_us) = page_at_us {
+                            let edge_mid_us = i64::try_from(sent.duration_since(opened).as_micros()).unwrap_or(i64::MAX)
+                                + i64::try_from(rtt_us / 2).unwrap_or(0);
+                            offsets_us.push(page_at_us - edge_mid_us);
+                        }
                         record_rtt(state, &live, session, rtt_us, page_at_us).await?;
                     }
                     Message::Text(text) => match ClientMsg::parse(&text).map_err(Refusal::from_wire)? {
