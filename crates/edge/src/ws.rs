@@ -199,6 +199,7 @@ async fn candidate_loop(state: &State, socket: &mut WebSocket, session: &str, of
     let mut pending: HashMap<u32, Instant> = HashMap::new();
     let mut last_client_echo: Option<Instant> = None;
     let opened = Instant::now();
+    let mut last_frame_at = opened;
 
     loop {
         tokio::select! {
@@ -206,6 +207,9 @@ async fn candidate_loop(state: &State, socket: &mut WebSocket, session: &str, of
                 return Err(Refusal::new("shutting_down", "the edge is restarting; reconnect shortly", CLOSE_GOING_AWAY));
             }
             _ = echo.tick() => {
+                if last_frame_at.elapsed() >= IDLE_TIMEOUT {
+                    return Err(Refusal::new("idle", "no frames for 5 minutes", CLOSE_POLICY));
+                }
                 let before = pending.len();
                 pending.retain(|_, sent| sent.elapsed() < ECHO_LOST_AFTER);
                 let lost = u32::try_from(before - pending.len()).unwrap_or(u32::MAX);
@@ -224,11 +228,12 @@ async fn candidate_loop(state: &State, socket: &mut WebSocket, session: &str, of
                     return Ok(());
                 }
             }
-            frame = timeout(IDLE_TIMEOUT, socket.recv()) => {
+            // No timer per frame on this hot path: idleness is checked on the echo tick.
+            frame = socket.recv() => {
+                last_frame_at = Instant::now();
                 let frame = match frame {
-                    Err(_) => return Err(Refusal::new("idle", "no frames for 5 minutes", CLOSE_POLICY)),
-                    Ok(None) | Ok(Some(Err(_))) => return Ok(()),
-                    Ok(Some(Ok(frame))) => frame,
+                    None | Some(Err(_)) => return Ok(()),
+                    Some(Ok(frame)) => frame,
                 };
                 match frame {
                     Message::Binary(bytes) => {
