@@ -303,7 +303,14 @@ async fn record_rtt(state: &State, live: &Live, session: &str, rtt_us: u64, page
     if accumulated.evidence.rtt_us.len() >= MAX_RTT_SAMPLES {
         return Ok(());
     }
-    state.store.insert_rtt(session, rtt_us, page_at_us).await?;
+    // Written in the background: the socket loop must not wait for the disk between two echoes.
+    // A sample not yet written when the edge dies is measured again after the reconnect.
+    let (store, session_id) = (state.store.clone(), session.to_owned());
+    tokio::spawn(async move {
+        if let Err(error) = store.insert_rtt(&session_id, rtt_us, page_at_us).await {
+            tracing::error!(session = session_id, %error, "cannot store a round trip");
+        }
+    });
     accumulated.evidence.rtt_us.push(rtt_us);
     accumulated.evidence.rtt_page_at_us.push(page_at_us.unwrap_or(i64::MIN));
     if accumulated.evidence.rtt_us.len() % RESCORE_EVERY_RTT == 0 {
