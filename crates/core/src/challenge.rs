@@ -294,21 +294,20 @@ pub fn estimate(challenges: &Challenges) -> LoopEstimate {
         .iter()
         .filter(|&&s| s)
         .count();
-    let mut parts: Vec<(f64, f64, f64, f64)> = Vec::new(); // (added, variance, low, high)
-    if let Some(r) = &rhythm {
-        let a = r.asynchrony;
-        let spread = (a.high_us - a.low_us) as f64 / 3.92;
-        let variance = spread * spread + (LOCAL_ASYNCHRONY_SD_US as f64).powi(2);
-        let shift = LOCAL_ASYNCHRONY_US as f64;
-        parts.push(((a.estimate_us as f64) - shift, variance, a.low_us as f64 - shift, a.high_us as f64 - shift));
-    }
-    if let Some(t) = &tracking {
-        let l = t.lag;
-        let spread = (l.high_us - l.low_us) as f64 / 3.92;
-        let variance = spread * spread + (LOCAL_TRACKING_LAG_SD_US as f64).powi(2);
-        let shift = LOCAL_TRACKING_LAG_US as f64;
-        parts.push(((l.estimate_us as f64) - shift, variance, l.low_us as f64 - shift, l.high_us as f64 - shift));
-    }
+    // Each task: (added, variance, low, high), against its local prior (mean and spread).
+    let against = |measured: Interval, prior_us: i64, prior_sd_us: i64| {
+        let spread = (measured.high_us - measured.low_us) as f64 / 3.92;
+        let variance = spread * spread + (prior_sd_us as f64).powi(2);
+        let shift = prior_us as f64;
+        (measured.estimate_us as f64 - shift, variance, measured.low_us as f64 - shift, measured.high_us as f64 - shift)
+    };
+    let parts: Vec<(f64, f64, f64, f64)> = [
+        rhythm.as_ref().map(|r| against(r.asynchrony, LOCAL_ASYNCHRONY_US, LOCAL_ASYNCHRONY_SD_US)),
+        tracking.as_ref().map(|t| against(t.lag, LOCAL_TRACKING_LAG_US, LOCAL_TRACKING_LAG_SD_US)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     let added = (!parts.is_empty()).then(|| {
         let weights: Vec<f64> = parts.iter().map(|p| 1.0 / p.1.max(1.0)).collect();
         let total: f64 = weights.iter().sum();

@@ -61,6 +61,15 @@ pub fn prefers_reduced_motion() -> bool {
 }
 
 type FrameLoop = Rc<RefCell<Option<Closure<dyn FnMut(f64)>>>>;
+type Done<T> = Option<Box<dyn FnOnce(Outcome<T>, Option<FrameTiming>)>>;
+
+/// Stops a task's frame loop and reports it as skipped: not measured, never remote.
+fn skip_task<T>(done: Done<T>, frame: &FrameLoop) {
+    frame.borrow_mut().take();
+    if let Some(done) = done {
+        done(Outcome::Skipped, None);
+    }
+}
 
 fn request_frame(frame: &FrameLoop) {
     if let (Some(window), Some(callback)) = (web_sys::window(), frame.borrow().as_ref()) {
@@ -116,7 +125,7 @@ struct RhythmState {
     taps_at_us: Vec<i64>,
     answer: Answer,
     timing: Timing,
-    done: Option<Box<dyn FnOnce(Outcome<Rhythm>, Option<FrameTiming>)>>,
+    done: Done<Rhythm>,
 }
 
 /// A running rhythm task; dropping it stops it without a result.
@@ -224,10 +233,7 @@ impl RhythmTask {
     /// Ends the task now and reports it as skipped: not measured, never remote.
     pub fn skip(&self) {
         let done = self.state.borrow_mut().done.take();
-        self.frame.borrow_mut().take();
-        if let Some(done) = done {
-            done(Outcome::Skipped, None);
-        }
+        skip_task(done, &self.frame);
     }
 }
 
@@ -255,7 +261,7 @@ struct TrackingState {
     target: Vec<Point>,
     trace: Vec<String>,
     timing: Timing,
-    done: Option<Box<dyn FnOnce(Outcome<TrackingRun>, Option<FrameTiming>)>>,
+    done: Done<TrackingRun>,
 }
 
 /// A running tracking task; dropping it stops it without a result.
@@ -337,10 +343,7 @@ impl TrackingTask {
     /// Ends the task now and reports it as skipped.
     pub fn skip(&self) {
         let done = self.state.borrow_mut().done.take();
-        self.frame.borrow_mut().take();
-        if let Some(done) = done {
-            done(Outcome::Skipped, None);
-        }
+        skip_task(done, &self.frame);
     }
 }
 
