@@ -13,9 +13,10 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-/// Client-initiated probes per server, this far apart (the edge answers one per 20 ms).
-const PINGS: usize = 400;
-const PING_EVERY: Duration = Duration::from_millis(25);
+/// Client-initiated probes per server, alternating between the two, rounds this far apart (the
+/// edge answers one per 20 ms).
+const PINGS: usize = 1000;
+const PING_EVERY: Duration = Duration::from_millis(21);
 /// Session counts tried, and the p99 echo time (ms) under which an edge still "holds" them.
 const LOADS: [usize; 4] = [250, 500, 1000, 2000];
 const HOLD_P99_MS: f64 = 50.0;
@@ -44,23 +45,27 @@ async fn bare_echo_server() -> anyhow::Result<std::net::SocketAddr> {
     Ok(addr)
 }
 
-/// Sends probes and times their return; other frames (the edge's own probes) are answered.
+/// Sends one probe and times its return; other frames (the edge's own probes) are answered.
+async fn ping_once(socket: &mut Socket, seq: u32) -> anyhow::Result<f64> {
+    let mut frame = wire::echo_frame(seq);
+    frame[0] = wire::CLIENT_ECHO_TAG;
+    let sent = Instant::now();
+    socket.send(Message::Binary(frame.to_vec().into())).await?;
+    loop {
+        match socket.next().await {
+            Some(Ok(Message::Binary(bytes))) if bytes.as_ref() == frame => return Ok(sent.elapsed().as_secs_f64() * 1000.0),
+            Some(Ok(Message::Binary(bytes))) => socket.send(Message::Binary(bytes)).await?,
+            Some(Ok(_)) => {}
+            _ => anyhow::bail!("socket closed during the benchmark"),
+        }
+    }
+}
+
+/// Sends `count` probes, one every `PING_EVERY`.
 async fn ping(socket: &mut Socket, count: usize) -> anyhow::Result<Vec<f64>> {
     let mut rtts = Vec::with_capacity(count);
     for seq in 0..count {
-        let mut frame = wire::echo_frame(u32::try_from(seq)?);
-        frame[0] = wire::CLIENT_ECHO_TAG;
-        let sent = Instant::now();
-        socket.send(Message::Binary(frame.to_vec().into())).await?;
-        loop {
-            match socket.next().await {
-                Some(Ok(Message::Binary(bytes))) if bytes.as_ref() == frame => break,
-                Some(Ok(Message::Binary(bytes))) => socket.send(Message::Binary(bytes)).await?,
-                Some(Ok(_)) => {}
-                _ => anyhow::bail!("socket closed during the benchmark"),
-            }
-        }
-        rtts.push(sent.elapsed().as_secs_f64() * 1000.0);
+        rtts.push(ping_once(socket, u32::try_from(seq)?).await?);
         tokio::time::sleep(PING_EVERY).await;
     }
     Ok(rtts)
@@ -100,14 +105,22 @@ async fn main() -> anyhow::Result<()> {
     tokio::spawn(edge.run(std::future::pending()));
     let bare_addr = bare_echo_server().await?;
 
-    // Added latency: the same client, the same pacing, one server after the other, twice.
+    // Added latency: the same client and pacing, the two servers probed alternately, so both see
+    // the same moments of the machine.
     let (session, token) = create_session(edge_addr, &api_key).await?;
-    let (mut edge_rtts, mut bare_rtts) = (Vec::new(), Vec::new());
-    for _ in 0..2 {
-        let mut socket = join(edge_addr, &session, &token).await?;
-        edge_rtts.extend(ping(&mut socket, PINGS / 2).await?);
-        let (mut bare, _) = tokio_tungstenite::connect_async(format!("ws://{bare_addr}/")).await?;
-        bare_rtts.extend(ping(&mut bare, PINGS / 2).await?);
+    let mut socket = join(edge_addr, &session, &token).await?;
+    let (mut bare, _) = tokio_tungstenite::connect_async(format!("ws://{bare_addr}/")).await?;
+    let (mut edge_rtts, mut bare_rtts) = (Vec::with_capacity(PINGS), Vec::with_capacity(PINGS));
+    for seq in 0..u32::try_from(PINGS)? {
+        // Whichever goes second finds the threads awake; the order alternates.
+        if seq % 2 == 0 {
+            edge_rtts.push(ping_once(&mut socket, seq).await?);
+            bare_rtts.push(ping_once(&mut bare, seq).await?);
+        } else {
+            bare_rtts.push(ping_once(&mut bare, seq).await?);
+            edge_rtts.push(ping_once(&mut socket, seq).await?);
+        }
+        tokio::time::sleep(PING_EVERY).await;
     }
     let (edge_p50, edge_p99) = (quantile(&mut edge_rtts, 0.5), quantile(&mut edge_rtts, 0.99));
     let (bare_p50, bare_p99) = (quantile(&mut bare_rtts, 0.5), quantile(&mut bare_rtts, 0.99));

@@ -17,12 +17,17 @@ pub(crate) struct Accumulated {
     pub(crate) evidence: Evidence,
     /// The highest evidence batch stored so far (batches count from 1).
     pub(crate) last_seq: u64,
+    /// Counts changes to the evidence, so a verdict on older evidence is never published after
+    /// one on newer evidence.
+    pub(crate) generation: u64,
 }
 
 /// One session's live state.
 pub(crate) struct Live {
     pub(crate) verdicts: broadcast::Sender<Arc<str>>,
     pub(crate) accumulated: tokio::sync::Mutex<Accumulated>,
+    /// The generation of the newest verdict published; held while one is being published.
+    pub(crate) published: tokio::sync::Mutex<u64>,
 }
 
 /// Every session with live state, and the signal that tells open sockets the edge is stopping.
@@ -47,6 +52,7 @@ impl Registry {
                 Arc::new(Live {
                     verdicts: broadcast::channel(VERDICT_BACKLOG).0,
                     accumulated: tokio::sync::Mutex::new(Accumulated::default()),
+                    published: tokio::sync::Mutex::new(0),
                 })
             })
             .clone()

@@ -177,7 +177,7 @@ async fn load(state: &State, session: &str, accumulated: &mut Accumulated) -> Re
     Ok(())
 }
 
-async fn candidate(state: &State, socket: &mut WebSocket, session: &str) -> Result<(), Refusal> {
+async fn candidate(state: &Arc<State>, socket: &mut WebSocket, session: &str) -> Result<(), Refusal> {
     let mut offsets_us = Vec::new();
     let outcome = candidate_loop(state, socket, session, &mut offsets_us).await;
     offsets_us.sort_unstable();
@@ -189,7 +189,7 @@ async fn candidate(state: &State, socket: &mut WebSocket, session: &str) -> Resu
 }
 
 /// The candidate's socket until it closes; `offsets_us` collects NTP-style clock offsets.
-async fn candidate_loop(state: &State, socket: &mut WebSocket, session: &str, offsets_us: &mut Vec<i64>) -> Result<(), Refusal> {
+async fn candidate_loop(state: &Arc<State>, socket: &mut WebSocket, session: &str, offsets_us: &mut Vec<i64>) -> Result<(), Refusal> {
     let live = state.live.get(session);
     load(state, session, &mut *live.accumulated.lock().await).await?;
     let mut stopping = state.live.stopping();
@@ -272,13 +272,13 @@ async fn candidate_loop(state: &State, socket: &mut WebSocket, session: &str, of
                             state.store.set_environment(session, &text).await?;
                             let mut accumulated = live.accumulated.lock().await;
                             set_environment(&mut accumulated.evidence, &environment);
-                            let snapshot = accumulated.evidence.clone();
+                            let snapshot = snapshot(&mut accumulated);
                             drop(accumulated);
-                            publish(state, &live, session, &snapshot).await?;
+                            publish(state, &live, session, snapshot).await?;
                         }
                         ClientMsg::Finish => {
-                            let snapshot = live.accumulated.lock().await.evidence.clone();
-                            publish(state, &live, session, &snapshot).await?;
+                            let snapshot = snapshot(&mut *live.accumulated.lock().await);
+                            publish(state, &live, session, snapshot).await?;
                             send(socket, &ServerMsg::Finished).await.map_err(|_| Refusal::new("closed", "socket closed", CLOSE_GOING_AWAY))?;
                         }
                         ClientMsg::Measured { token } => {
@@ -298,7 +298,7 @@ async fn candidate_loop(state: &State, socket: &mut WebSocket, session: &str, of
     }
 }
 
-async fn record_rtt(state: &State, live: &Live, session: &str, rtt_us: u64, page_at_us: Option<i64>) -> Result<(), Refusal> {
+async fn record_rtt(state: &Arc<State>, live: &Arc<Live>, session: &str, rtt_us: u64, page_at_us: Option<i64>) -> Result<(), Refusal> {
     let mut accumulated = live.accumulated.lock().await;
     if accumulated.evidence.rtt_us.len() >= MAX_RTT_SAMPLES {
         return Ok(());
@@ -314,9 +314,15 @@ async fn record_rtt(state: &State, live: &Live, session: &str, rtt_us: u64, page
     accumulated.evidence.rtt_us.push(rtt_us);
     accumulated.evidence.rtt_page_at_us.push(page_at_us.unwrap_or(i64::MIN));
     if accumulated.evidence.rtt_us.len() % RESCORE_EVERY_RTT == 0 {
-        let snapshot = accumulated.evidence.clone();
+        let snapshot = snapshot(&mut accumulated);
         drop(accumulated);
-        publish(state, live, session, &snapshot).await?;
+        // Re-scored in the background: signing and storing a verdict must not hold up echoes.
+        let (state, live, session) = (state.clone(), live.clone(), session.to_owned());
+        tokio::spawn(async move {
+            if let Err(error) = publish(&state, &live, &session, snapshot).await {
+                tracing::error!(session, %error, "cannot publish a verdict");
+            }
+        });
     }
     Ok(())
 }
@@ -348,9 +354,9 @@ async fn evidence(state: &State, live: &Live, session: &str, seq: u64, batch: &B
     state.store.insert_batch(session, seq, &body).await?;
     absorb(&mut accumulated.evidence, batch);
     accumulated.last_seq = seq;
-    let snapshot = accumulated.evidence.clone();
+    let snapshot = snapshot(&mut accumulated);
     drop(accumulated);
-    publish(state, live, session, &snapshot).await?;
+    publish(state, live, session, snapshot).await?;
     Ok(ServerMsg::Ack { seq })
 }
 
@@ -367,9 +373,9 @@ async fn measured(state: &State, live: &Live, session: &str, token: &str) -> Res
                 let mut accumulated = live.accumulated.lock().await;
                 accumulated.evidence.peer_rtts.retain(|rtt| rtt.edge_id != peer.id);
                 accumulated.evidence.peer_rtts.push(EdgeRtt { edge_id: peer.id.clone(), location: *location, min_rtt_us });
-                let snapshot = accumulated.evidence.clone();
+                let snapshot = snapshot(&mut accumulated);
                 drop(accumulated);
-                publish(state, live, session, &snapshot).await?;
+                publish(state, live, session, snapshot).await?;
                 return Ok(None);
             }
             // A key this peer does not have: try the next peer.
@@ -406,8 +412,21 @@ fn error(code: &str, message: impl Into<String>) -> ServerMsg {
     ServerMsg::Error { code: code.into(), message: message.into() }
 }
 
-/// Scores the evidence, signs the verdict, stores it and pushes it to every interviewer.
-async fn publish(state: &State, live: &Live, session: &str, evidence: &Evidence) -> Result<(), StoreError> {
+/// A copy of the evidence to score, with its generation.
+fn snapshot(accumulated: &mut Accumulated) -> (Evidence, u64) {
+    accumulated.generation += 1;
+    (accumulated.evidence.clone(), accumulated.generation)
+}
+
+/// Scores the evidence, signs the verdict, stores it and pushes it to every interviewer; a
+/// snapshot older than the last one published is dropped.
+async fn publish(state: &State, live: &Live, session: &str, (evidence, generation): (Evidence, u64)) -> Result<(), StoreError> {
+    let mut published = live.published.lock().await;
+    if generation <= *published {
+        return Ok(());
+    }
+    *published = generation;
+    let evidence = &evidence;
     let verdict = VerdictV1::from_verdict(&score(&Features::from_evidence(evidence)));
     let now_s = crate::clock::now_s();
     let claims = Claims {
