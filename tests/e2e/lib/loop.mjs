@@ -27,7 +27,7 @@ export async function runLoopSession(browser, edge, { loopMs, jitterMs, seed, sh
   if (shot) setTimeout(() => page.screenshot({ path: shot("candidate-tracking.png") }).catch(() => {}), 4000);
   await follow(page, cdp, who, { loopMs, jitterMs });
   const seconds = (Date.now() - started) / 1000;
-  await page.getByTestId("done").waitFor({ timeout: 15_000 });
+  await page.getByTestId("done").waitFor({ timeout: 30_000 });
   await context.close();
   const { verdict } = await latestVerdict(browser, edge, session);
   return { loopMs, verdict, seconds };
