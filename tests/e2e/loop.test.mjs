@@ -30,6 +30,7 @@ test("the added loop latency is measured from what the participant saw and answe
         `p ${verdict.p_remote}, challenges took ${seconds.toFixed(1)} s\n  ${reasons.rhythm?.text}\n  ${reasons.tracking?.text}`,
     );
     assert.ok(added, `loop ${loopMs} ms: no estimate; reasons ${JSON.stringify(verdict.reasons.map((r) => r.code))}`);
+    assert.ok(reasons.rhythm && reasons.tracking, `loop ${loopMs} ms: both tasks measured: ${JSON.stringify(verdict.reasons.map((r) => r.code))}`);
     if (loopMs >= 110) assert.ok(Math.abs(added.estimate - loopMs) <= 20, `loop ${loopMs} ms estimated as ${added.estimate} ms`);
     if (loopMs === 0) {
       assert.ok(!["remote", "remote_suspected"].includes(verdict.class), `a local participant was flagged: ${verdict.class}`);

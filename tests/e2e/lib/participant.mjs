@@ -86,7 +86,11 @@ export async function follow(page, cdp, who, { loopMs = 0, jitterMs = 0 } = {}) 
   const target = new Map();
   let nextMs = null;
   for (;;) {
-    const trace = await page.evaluate(() => document.querySelector("[data-testid=tracking]")?.dataset.trace ?? null);
+    // `null` once the task has ended and the page moved on; "" before the first frame is drawn.
+    const trace = await page.evaluate(() => {
+      const canvas = document.querySelector("[data-testid=tracking]");
+      return canvas ? (canvas.dataset.trace ?? "") : null;
+    });
     if (trace === null) return;
     for (const point of trace.split(";").filter(Boolean)) {
       const [t, x, y] = point.split(",").map(Number);
