@@ -14,7 +14,7 @@ import { startDelayProxy } from "./lib/proxy.mjs";
 // "base" adds no delay: it gives the path's own round trip, which the others' include too.
 const PEERS = [
   { id: "base", location: "New York", rttMs: 0 },
-  { id: "chi", location: "Chicago", rttMs: 40 },
+  { id: "chi", location: "Chicago", rttMs: 40, echoLoss: 0.1 },
   { id: "dal", location: "Dallas", rttMs: 90 },
   { id: "lax", location: "Los Angeles", rttMs: 150 },
 ];
@@ -28,7 +28,7 @@ before(async () => {
     const edge = await startEdge(["--edge-id", peer.id, "--location", peer.location]);
     // No jitter on the base path: a delay cannot go below zero, so jitter there would not be
     // zero-median and would bias every comparison.
-    const proxy = await startDelayProxy({ rttMs: peer.rttMs, jitterMs: peer.rttMs > 0 ? JITTER_MS : 0, seed: 42 + i });
+    const proxy = await startDelayProxy({ rttMs: peer.rttMs, jitterMs: peer.rttMs > 0 ? JITTER_MS : 0, seed: 42 + i, echoLoss: peer.echoLoss });
     proxy.setTarget(Number(new URL(edge.url).port));
     const keys = await (await fetch(`${edge.url}/.well-known/jwks.json`)).json();
     running.peers.push({ ...peer, edge, proxy, keys });
@@ -39,7 +39,7 @@ before(async () => {
     edgesFile,
     JSON.stringify(running.peers.map((p) => ({ id: p.id, url: `ws://127.0.0.1:${p.proxy.port}/api/v1/echo`, location: p.location, keys: p.keys }))),
   );
-  running.homeProxy = await startDelayProxy({ rttMs: HOME_RTT_MS, jitterMs: 0.2, seed: 7 });
+  running.homeProxy = await startDelayProxy({ rttMs: HOME_RTT_MS, jitterMs: 0.2, seed: 7, echoLoss: 0.1 });
   running.proxies.push(running.homeProxy);
   running.home = await startEdge([
     "--edge-id", "nyc", "--location", "New York", "--edges", edgesFile,
@@ -95,8 +95,13 @@ test("measuring edges time the browser close to the injected distance, and a cla
     const peer = running.peers.find((p) => p.id === claims.iss);
     assert.ok(peer, `measurement by an unknown edge ${claims.iss}`);
     assert.equal(claims.sub, truthful.session.id);
-    assert.ok(claims.rtt_us.length >= 28, `${claims.iss}: ${claims.rtt_us.length} round trips`);
+    assert.ok(claims.rtt_us.length + claims.lost >= 28, `${claims.iss}: ${claims.rtt_us.length} round trips`);
     medians.set(peer.id, median(claims.rtt_us) / 1000);
+    // Every probe the proxy dropped is counted lost, no more and no fewer.
+    const dropped = await peer.proxy.dropped();
+    if (peer.echoLoss) assert.ok(dropped > 0, `${peer.id}: the proxy dropped no probes`);
+    assert.equal(claims.lost, dropped, `${peer.id}: ${claims.lost} counted lost, ${dropped} dropped`);
+    console.log(`echo_loss_${peer.id}: ${claims.lost} of ${claims.rtt_us.length + claims.lost} lost`);
   }
   const baseMs = medians.get("base");
   for (const peer of running.peers.filter((p) => p.rttMs > 0)) {
@@ -115,6 +120,12 @@ test("measuring edges time the browser close to the injected distance, and a cla
   const hidden = Number(reasons.network_rtt.text.match(/(\d+) left out while the page was hidden/)?.[1]);
   assert.ok(hidden >= 4, `round trips while hidden were left out: ${reasons.network_rtt.text}`);
   assert.match(reasons.client_rtt?.text ?? "", /agrees with the edge's/, "the browser's own round trips agree with the edge's");
+  // The home path drops about 10% of probes too: the edge counts them lost once they are 5 s
+  // overdue, so the share it reports is above zero (the last few may still have been due).
+  const lostPercent = Number(reasons.network_rtt.text.match(/([\d.]+)% lost/)?.[1]);
+  const dropped = await running.homeProxy.dropped();
+  console.log(`echo_loss_home: ${lostPercent}% counted lost, ${dropped} probes dropped by the proxy`);
+  assert.ok(dropped > 0 && lostPercent > 0 && lostPercent < 30, `home edge: ${lostPercent}% counted lost, ${dropped} dropped`);
 
   const abroad = await measuredSession("London");
   assert.equal(abroad.verdict.location?.status, "inconsistent", JSON.stringify(abroad.verdict.reasons));

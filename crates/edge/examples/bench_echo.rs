@@ -15,7 +15,7 @@ type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Client-initiated probes per server, alternating between the two, rounds this far apart (the
 /// edge answers one per 20 ms).
-const PINGS: usize = 1000;
+const PINGS: usize = 2000;
 const PING_EVERY: Duration = Duration::from_millis(21);
 /// Session counts tried, and the p99 echo time (ms) under which an edge still "holds" them.
 const LOADS: [usize; 4] = [250, 500, 1000, 2000];
@@ -32,6 +32,8 @@ async fn bare_echo_server() -> anyhow::Result<std::net::SocketAddr> {
     let addr = listener.local_addr()?;
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
+            // As on the edge: no Nagle.
+            let _ = stream.set_nodelay(true);
             tokio::spawn(async move {
                 let Ok(mut socket) = tokio_tungstenite::accept_async(stream).await else { return };
                 while let Some(Ok(message)) = socket.next().await {
@@ -71,6 +73,11 @@ async fn ping(socket: &mut Socket, count: usize) -> anyhow::Result<Vec<f64>> {
     Ok(rtts)
 }
 
+/// Connects as a browser does: with Nagle's algorithm off (Chromium sets `TCP_NODELAY`).
+async fn connect(url: &str) -> anyhow::Result<(Socket, tokio_tungstenite::tungstenite::handshake::client::Response)> {
+    Ok(tokio_tungstenite::connect_async_with_config(url, None, true).await?)
+}
+
 async fn create_session(edge: std::net::SocketAddr, api_key: &str) -> anyhow::Result<(String, String)> {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let mut stream = TcpStream::connect(edge).await?;
@@ -86,7 +93,7 @@ async fn create_session(edge: std::net::SocketAddr, api_key: &str) -> anyhow::Re
 }
 
 async fn join(edge: std::net::SocketAddr, session: &str, token: &str) -> anyhow::Result<Socket> {
-    let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{edge}/api/v1/ws")).await?;
+    let (mut socket, _) = connect(&format!("ws://{edge}/api/v1/ws")).await?;
     let hello = ClientMsg::Hello { v: PROTOCOL_VERSION, role: Role::Candidate, session: session.into(), token: token.into() };
     socket.send(Message::Text(hello.to_text().into())).await?;
     match socket.next().await {
@@ -109,7 +116,7 @@ async fn main() -> anyhow::Result<()> {
     // the same moments of the machine.
     let (session, token) = create_session(edge_addr, &api_key).await?;
     let mut socket = join(edge_addr, &session, &token).await?;
-    let (mut bare, _) = tokio_tungstenite::connect_async(format!("ws://{bare_addr}/")).await?;
+    let (mut bare, _) = connect(&format!("ws://{bare_addr}/")).await?;
     let (mut edge_rtts, mut bare_rtts) = (Vec::with_capacity(PINGS), Vec::with_capacity(PINGS));
     for seq in 0..u32::try_from(PINGS)? {
         // Whichever goes second finds the threads awake; the order alternates.

@@ -14,6 +14,8 @@ pub mod store;
 mod ws;
 
 use std::net::SocketAddr;
+
+use axum::serve::ListenerExt as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -193,7 +195,13 @@ impl Edge {
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), EdgeError> {
         let app = http::router(self.state.clone());
         let state = self.state.clone();
-        let result = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        // No Nagle: an echo reply must not wait for the previous segment's acknowledgement.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::warn!(%error, "cannot turn off Nagle's algorithm on a connection");
+            }
+        });
+        let result = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
                 shutdown.await;
                 // Open sockets close with "going away", so the graceful shutdown can finish.

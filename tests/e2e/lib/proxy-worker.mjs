@@ -2,20 +2,79 @@
 import { parentPort, workerData } from "node:worker_threads";
 import net from "node:net";
 
-const { rttMs, jitterMs, seed } = workerData;
-let state = seed >>> 0;
-const random = () => {
-  state = (state + 0x6d2b79f5) >>> 0;
-  let t = state;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-};
+const { rttMs, jitterMs, seed, echoLoss = 0 } = workerData;
+/** A seeded uniform source (mulberry32). */
+function seeded(seed) {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const random = seeded(seed);
+// Loss draws its own stream: which probes are dropped depends only on the seed.
+const lossRandom = seeded(seed ^ 0x9e3779b9);
 let target = 0;
 const added = { up: [], down: [] };
+// Echo probes the proxy dropped on their way to the browser.
+let dropped = 0;
 const sockets = new Set();
 
+/**
+ * Loss without breaking TCP: on the way down, the stream is cut into WebSocket frames (server
+ * frames are not masked, RFC 6455 section 5.2) and whole echo probes (binary, first byte 0x01)
+ * are dropped with probability `echoLoss`. Everything else passes unchanged and in order.
+ */
+function frameFilter() {
+  let buffer = Buffer.alloc(0);
+  // "head" until the response head is through; then "frames" after a 101, or "plain" for
+  // ordinary HTTP, which passes untouched.
+  let mode = "head";
+  return (chunk) => {
+    if (mode === "plain") return chunk;
+    buffer = Buffer.concat([buffer, chunk]);
+    const kept = [];
+    if (mode === "head") {
+      const end = buffer.indexOf("\r\n\r\n");
+      if (end < 0) return Buffer.alloc(0);
+      mode = buffer.subarray(0, 12).toString() === "HTTP/1.1 101" ? "frames" : "plain";
+      if (mode === "plain") {
+        const all = buffer;
+        buffer = Buffer.alloc(0);
+        return all;
+      }
+      kept.push(buffer.subarray(0, end + 4));
+      buffer = buffer.subarray(end + 4);
+    }
+    for (;;) {
+      if (buffer.length < 2) break;
+      const opcode = buffer[0] & 0x0f;
+      let length = buffer[1] & 0x7f;
+      let header = 2;
+      if (length === 126) {
+        if (buffer.length < 4) break;
+        length = buffer.readUInt16BE(2);
+        header = 4;
+      } else if (length === 127) {
+        if (buffer.length < 10) break;
+        length = Number(buffer.readBigUInt64BE(2));
+        header = 10;
+      }
+      if (buffer.length < header + length) break;
+      const frame = buffer.subarray(0, header + length);
+      buffer = buffer.subarray(header + length);
+      if (opcode === 2 && length > 0 && frame[header] === 0x01 && lossRandom() < echoLoss) dropped += 1;
+      else kept.push(frame);
+    }
+    return Buffer.concat(kept);
+  };
+}
+
 function relay(from, to, direction) {
+  const filter = direction === "down" && echoLoss > 0 ? frameFilter() : (chunk) => chunk;
   let last = 0;
   const queue = [];
   let waiting = false;
@@ -36,8 +95,10 @@ function relay(from, to, direction) {
       else setImmediate(pump);
     }
   };
-  from.on("data", (chunk) => {
+  from.on("data", (raw) => {
     const received = performance.now();
+    const chunk = filter(raw);
+    if (chunk.length === 0) return;
     const due = Math.max(received + rttMs / 2 + (random() * 2 - 1) * jitterMs, last);
     last = due;
     queue.push({ chunk, received, due });
@@ -58,7 +119,7 @@ const server = net.createServer((client) => {
 server.listen(0, "127.0.0.1", () => parentPort.postMessage({ port: server.address().port }));
 parentPort.on("message", (message) => {
   if (message.target) target = message.target;
-  if (message.stats) parentPort.postMessage({ added });
+  if (message.stats) parentPort.postMessage({ added, dropped });
   if (message.close) {
     for (const socket of sockets) socket.destroy();
     server.close(() => process.exit(0));
