@@ -47,6 +47,22 @@ enum Command {
         /// `[{"id", "url" (their /api/v1/echo WebSocket), "location", "keys" (their JWK set)}]`.
         #[arg(long, env = "ONSITE_EDGES")]
         edges: Option<PathBuf>,
+        /// A PostgreSQL URL (postgres://user:password@host/db) so several edges share sessions;
+        /// the embedded SQLite file in the data directory when not given.
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+        database_url: Option<String>,
+        /// Delete raw evidence (key timings, pointer samples, round trips) after this many days;
+        /// sessions and signed verdicts are kept. Kept forever when not given.
+        #[arg(long, env = "ONSITE_RETENTION_DAYS")]
+        retention_days: Option<u32>,
+        /// An origin (scheme://host[:port]) besides the edge's own whose pages may call the API
+        /// and open sockets, such as a portal that embeds the probe; repeat for more.
+        #[arg(long = "allow-origin", env = "ONSITE_ALLOW_ORIGINS", value_delimiter = ',')]
+        allowed_origins: Vec<String>,
+        /// API calls and socket opens allowed per client address per second (bursts of five
+        /// seconds' worth are allowed).
+        #[arg(long, env = "ONSITE_RATE_LIMIT", default_value_t = 20.0)]
+        rate_limit: f64,
     },
     /// Manages sessions on a running edge.
     Session {
@@ -129,7 +145,7 @@ enum SessionCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Serve { addr, data_dir, assets, public_url, api_key, location, edge_id, edges } => {
+        Command::Serve { addr, data_dir, assets, public_url, api_key, location, edge_id, edges, database_url, retention_days, allowed_origins, rate_limit } => {
             let mut config = onsite_edge::Config::new(addr, data_dir, assets);
             if let Some(path) = edges {
                 match read_peers(&path) {
@@ -144,6 +160,10 @@ fn main() -> ExitCode {
             config.api_key = api_key;
             config.location = location;
             config.edge_id = edge_id;
+            config.database_url = database_url;
+            config.retention_days = retention_days;
+            config.allowed_origins = allowed_origins;
+            config.rate_limit_per_s = rate_limit;
             serve(config).map(|()| ExitCode::SUCCESS)
         }
         Command::Session { command: SessionCommand::Create { server, api_key, api_key_file, json, claimed_location } } => {

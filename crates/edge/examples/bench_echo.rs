@@ -107,7 +107,10 @@ async fn main() -> anyhow::Result<()> {
     let data = tempfile::tempdir()?;
     let assets = tempfile::tempdir()?;
     std::fs::write(assets.path().join("index.html"), "<!doctype html>")?;
-    let edge = Edge::open(Config::new("127.0.0.1:0".parse()?, data.path().into(), assets.path().into())).await?;
+    let mut config = Config::new("127.0.0.1:0".parse()?, data.path().into(), assets.path().into());
+    // Every simulated browser comes from 127.0.0.1: the per-address limit is lifted.
+    config.rate_limit_per_s = 1e6;
+    let edge = Edge::open(config).await?;
     let (edge_addr, api_key) = (edge.local_addr(), edge.api_key().to_owned());
     tokio::spawn(edge.run(std::future::pending()));
     let bare_addr = bare_echo_server().await?;

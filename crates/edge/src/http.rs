@@ -1,9 +1,13 @@
-//! HTTP routes: the session API, the JWK set, health, the WebSocket upgrade and the web assets.
+//! HTTP routes: the session API, evidence export, the JWK set, health, metrics, the WebSocket
+//! upgrades and the web assets, behind rate limits and an origin allow-list.
 
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, State as Extract};
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Request, State as Extract};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -13,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
+use crate::metrics::Metrics;
 use crate::secrets;
 use crate::store::SessionRow;
 use crate::State;
@@ -49,11 +54,21 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .route_service("/candidate", ServeFile::new(&index))
         .route_service("/interviewer", ServeFile::new(&index))
         .fallback_service(ServeDir::new(&state.assets_dir));
-    Router::new()
+    let api = Router::new()
         .route("/api/v1/sessions", post(create_session).layer(DefaultBodyLimit::max(4 * 1024)))
         .route("/api/v1/ws", get(crate::ws::upgrade))
-        .route("/api/v1/echo", get(crate::ws::measure_upgrade))
         .route("/api/v1/verify", post(verify).layer(DefaultBodyLimit::max(MAX_VERIFY_BODY_BYTES)))
+        .route("/api/v1/sessions/{id}/evidence", get(export_evidence))
+        .route("/metrics", get(metrics))
+        .route_layer(middleware::from_fn_with_state(state.clone(), guard));
+    // Measuring is open to pages of any origin: other edges' candidate pages open it, it needs no
+    // capability, and it returns only the caller's own round trips. It is still rate limited.
+    let measuring = Router::new()
+        .route("/api/v1/echo", get(crate::ws::measure_upgrade))
+        .route_layer(middleware::from_fn_with_state(state.clone(), rate_limit));
+    Router::new()
+        .merge(api)
+        .merge(measuring)
         .route("/.well-known/jwks.json", get(jwks))
         .route("/healthz", get(healthz))
         .with_state(state)
@@ -64,6 +79,129 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .layer(header_layer(HeaderName::from_static("cross-origin-embedder-policy"), "require-corp"))
         .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(header_layer(header::REFERRER_POLICY, "no-referrer"))
+}
+
+/// Whether a page at `origin` may call this edge: its own origin (by its public URL or by the
+/// `Host` it was reached at) or one of the configured ones.
+fn origin_allowed(state: &State, headers: &HeaderMap, origin: &str) -> bool {
+    let own = state.public_url.split('/').take(3).collect::<Vec<_>>().join("/");
+    let reached = headers.get(header::HOST).and_then(|host| host.to_str().ok()).map(|host| {
+        let scheme = origin.split("://").next().unwrap_or("http");
+        format!("{scheme}://{host}")
+    });
+    origin == own || reached.as_deref() == Some(origin) || state.allowed_origins.iter().any(|allowed| allowed == origin)
+}
+
+/// Takes a token from the caller's address bucket; `429` with a sentence when it is empty.
+async fn rate_limit(Extract(state): Extract<Arc<State>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request, next: Next) -> Response {
+    Metrics::add(&state.metrics.http_requests);
+    if !state.limits.per_address.take(&peer.ip(), std::time::Instant::now()) {
+        Metrics::add(&state.metrics.rate_limited);
+        state.metrics.refused("rate_limited");
+        let mut response = ApiError(StatusCode::TOO_MANY_REQUESTS, "too many requests from this address; wait a few seconds and try again".into()).into_response();
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        return response;
+    }
+    next.run(request).await
+}
+
+/// The API's gate: the rate limit, then the origin allow-list (CORS for the browser, and the
+/// same check for WebSocket upgrades, which CORS does not cover).
+async fn guard(Extract(state): Extract<Arc<State>>, connect: ConnectInfo<SocketAddr>, request: Request, next: Next) -> Response {
+    let origin = request.headers().get(header::ORIGIN).and_then(|value| value.to_str().ok()).map(str::to_owned);
+    let Some(origin) = origin else {
+        // Not a browser, or a same-origin GET: capabilities and the API key decide.
+        return rate_limit(Extract(state), connect, request, next).await;
+    };
+    if !origin_allowed(&state, request.headers(), &origin) {
+        state.metrics.refused("origin");
+        return ApiError(StatusCode::FORBIDDEN, format!("pages at {origin} may not call this edge; its operator can allow them with --allow-origin")).into_response();
+    }
+    let preflight = request.method() == Method::OPTIONS;
+    let mut response = if preflight {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        rate_limit(Extract(state), connect, request, next).await
+    };
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&origin) {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+    }
+    headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+    if preflight {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST"));
+        headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("authorization, content-type"));
+        headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+    }
+    response
+}
+
+/// Checks `Authorization: Bearer <API key>`.
+fn require_api_key(state: &State, headers: &HeaderMap) -> Result<(), ApiError> {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .ok_or_else(|| ApiError(StatusCode::UNAUTHORIZED, "send the API key as `Authorization: Bearer <key>`".into()))?;
+    if !secrets::digests_equal(&secrets::sha256(presented.trim().as_bytes()), &state.api_key_sha256) {
+        return Err(ApiError(StatusCode::UNAUTHORIZED, "the API key is wrong".into()));
+    }
+    Ok(())
+}
+
+/// Checks `Authorization: Bearer <interviewer capability>` for a session.
+async fn require_interviewer(state: &State, headers: &HeaderMap, session: &str) -> Result<SessionRow, ApiError> {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .ok_or_else(|| ApiError(StatusCode::UNAUTHORIZED, "send the interviewer link's token as `Authorization: Bearer <token>`".into()))?;
+    let row = state.store.session(session).await?;
+    // The same answer for a missing session and a wrong token: neither tells which it was.
+    match row {
+        Some(row) if secrets::digests_equal(&secrets::sha256(presented.trim().as_bytes()), &row.interviewer_token_sha256) => Ok(row),
+        _ => Err(ApiError(StatusCode::FORBIDDEN, "no such session for this token".into())),
+    }
+}
+
+async fn metrics(Extract(state): Extract<Arc<State>>, headers: HeaderMap) -> Result<Response, ApiError> {
+    require_api_key(&state, &headers)?;
+    let counts = state.store.counts().await.ok();
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render(counts)).into_response())
+}
+
+/// A session's evidence as stored (every batch, the round trips and the browser's report), for
+/// the interviewer to export.
+async fn export_evidence(Extract(state): Extract<Arc<State>>, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+    require_interviewer(&state, &headers, &id).await?;
+    let batches: Vec<serde_json::Value> = state
+        .store
+        .batches(&id)
+        .await?
+        .into_iter()
+        .map(|(seq, body)| serde_json::json!({ "seq": seq, "batch": serde_json::from_str::<serde_json::Value>(&body).unwrap_or_default() }))
+        .collect();
+    let rtts: Vec<serde_json::Value> = state
+        .store
+        .rtts(&id)
+        .await?
+        .into_iter()
+        .map(|(rtt_us, page_at_us)| serde_json::json!({ "rtt_us": rtt_us, "page_at_us": page_at_us }))
+        .collect();
+    let environment = state.store.environment(&id).await?.and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok());
+    let body = serde_json::json!({
+        "session": id,
+        "batches": batches,
+        "rtts": rtts,
+        "echo_lost": state.store.lost(&id).await?,
+        "environment": environment,
+        "measurements": state.store.measurements(&id).await?.into_iter().map(|(edge, min_rtt_us)| serde_json::json!({ "edge_id": edge, "min_rtt_us": min_rtt_us })).collect::<Vec<_>>(),
+    });
+    Ok((
+        [(header::CONTENT_DISPOSITION, HeaderValue::from_str(&format!("attachment; filename=\"onsite-{id}-evidence.json\"")).unwrap_or(HeaderValue::from_static("attachment")))],
+        Json(body),
+    )
+        .into_response())
 }
 
 fn header_layer(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
@@ -107,14 +245,7 @@ struct NewSession {
 }
 
 async fn create_session(Extract(state): Extract<Arc<State>>, headers: HeaderMap, body: axum::body::Bytes) -> Result<Response, ApiError> {
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .ok_or_else(|| ApiError(StatusCode::UNAUTHORIZED, "send the API key as `Authorization: Bearer <key>`".into()))?;
-    if !secrets::digests_equal(&secrets::sha256(presented.trim().as_bytes()), &state.api_key_sha256) {
-        return Err(ApiError(StatusCode::UNAUTHORIZED, "the API key is wrong".into()));
-    }
+    require_api_key(&state, &headers)?;
     let request: NewSession = if body.iter().all(u8::is_ascii_whitespace) {
         NewSession::default()
     } else {

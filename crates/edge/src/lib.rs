@@ -8,7 +8,9 @@
 pub mod clock;
 mod http;
 pub mod keys;
+mod limits;
 mod live;
+mod metrics;
 pub mod secrets;
 pub mod store;
 mod ws;
@@ -39,6 +41,16 @@ pub struct Config {
     pub location: Option<String>,
     /// Other edges that time the candidate's browser and sign what they measured.
     pub peers: Vec<Peer>,
+    /// A `postgres://` (or `sqlite://`) URL; the SQLite file in the data directory when `None`.
+    pub database_url: Option<String>,
+    /// Raw evidence (batches and round trips) older than this is deleted; verdicts are kept.
+    pub retention_days: Option<u32>,
+    /// Origins, besides the edge's own, whose pages may call the API and open sockets
+    /// (for example a portal that embeds the probe), such as `https://hr.example.com`.
+    pub allowed_origins: Vec<String>,
+    /// API calls and socket opens allowed per client address, per second (bursts of five
+    /// seconds' worth).
+    pub rate_limit_per_s: f64,
 }
 
 /// Another edge, as this one knows it: where it listens, where it stands, and its public keys.
@@ -67,6 +79,10 @@ impl Config {
             edge_id: "local".into(),
             location: None,
             peers: Vec::new(),
+            database_url: None,
+            retention_days: None,
+            allowed_origins: Vec::new(),
+            rate_limit_per_s: limits::DEFAULT_PER_ADDRESS.per_s,
         }
     }
 }
@@ -88,6 +104,22 @@ pub enum EdgeError {
     Location(String),
 }
 
+/// How often the retention pass runs.
+const RETENTION_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Deletes raw evidence older than `days`, now and then every hour, for as long as the edge runs.
+async fn retain(state: Arc<State>, days: u32) {
+    let mut every = tokio::time::interval(RETENTION_EVERY);
+    loop {
+        every.tick().await;
+        let before_ms = clock::now_ms() - i64::from(days) * 24 * 3600 * 1000;
+        match state.store.purge_raw_evidence(before_ms).await {
+            Ok(purged) => tracing::info!(days, batches = purged.batches, rtts = purged.rtts, "retention: raw evidence deleted"),
+            Err(error) => tracing::error!(%error, "retention pass failed"),
+        }
+    }
+}
+
 /// The most measuring sockets one edge serves at once.
 const MAX_MEASURING: usize = 1024;
 
@@ -105,6 +137,11 @@ pub(crate) struct State {
     pub(crate) peers: Vec<(Peer, onsite_core::geo::LatLon)>,
     /// Measuring sockets open now, capped so measuring cannot starve sessions.
     pub(crate) measuring: tokio::sync::Semaphore,
+    /// Origins allowed besides the edge's own (`scheme://host[:port]`).
+    pub(crate) allowed_origins: Vec<String>,
+    pub(crate) retention_days: Option<u32>,
+    pub(crate) limits: limits::Limits,
+    pub(crate) metrics: metrics::Metrics,
 }
 
 /// An edge that is ready to serve.
@@ -144,7 +181,10 @@ impl Edge {
             })
             .collect::<Result<Vec<_>, EdgeError>>()?;
         let keys = keys::KeyStore::open(config.data_dir.join(keys::KEYRING_FILE), config.token_ttl_s)?;
-        let store = store::Store::open(&config.data_dir.join(store::DATABASE_FILE)).await?;
+        let store = match &config.database_url {
+            Some(url) => store::Store::connect(url).await?,
+            None => store::Store::open(&config.data_dir.join(store::DATABASE_FILE)).await?,
+        };
         let listener = tokio::net::TcpListener::bind(config.addr)
             .await
             .map_err(|source| EdgeError::Bind { addr: config.addr, source })?;
@@ -167,6 +207,10 @@ impl Edge {
             edge_id: config.edge_id.clone(),
             peers,
             measuring: tokio::sync::Semaphore::new(MAX_MEASURING),
+            allowed_origins: config.allowed_origins.iter().map(|origin| origin.trim_end_matches('/').to_owned()).collect(),
+            retention_days: config.retention_days,
+            limits: limits::Limits::new(limits::Rate { per_s: config.rate_limit_per_s, burst: config.rate_limit_per_s * 5.0 }),
+            metrics: metrics::Metrics::default(),
         });
         Ok(Edge { state, listener, local_addr, api_key, api_key_path })
     }
@@ -194,6 +238,9 @@ impl Edge {
     /// Serves until `shutdown` completes, then stops accepting and lets open requests finish.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), EdgeError> {
         let app = http::router(self.state.clone());
+        if let Some(days) = self.state.retention_days {
+            tokio::spawn(retain(self.state.clone(), days));
+        }
         let state = self.state.clone();
         // No Nagle: an echo reply must not wait for the previous segment's acknowledgement.
         let listener = self.listener.tap_io(|tcp| {

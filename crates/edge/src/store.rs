@@ -1,17 +1,25 @@
-//! Storage: sessions, evidence batches, round trips and signed verdicts in an embedded SQLite
-//! database (WAL mode), through `sqlx`.
+//! Storage: sessions, evidence batches, round trips and signed verdicts, through `sqlx`'s `Any`
+//! driver: an embedded SQLite file (WAL mode) by default, or PostgreSQL when a `postgres://` URL
+//! is given, so that several edges can share sessions. The queries are the same text on both
+//! (`$N` placeholders, which SQLite also reads); only the schema migrations differ.
 
 use std::path::Path;
-use std::str::FromStr as _;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::SqlitePool;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor as _};
 
-/// The database file in the data directory.
+/// The database file in the data directory, when no database URL is given.
 pub const DATABASE_FILE: &str = "onsite.sqlite3";
 
-/// Schema migrations, applied in order and recorded in `schema_migrations`.
-const MIGRATIONS: &[(i64, &str)] = &[
+/// Which database the store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// SQLite's schema migrations, applied in order and recorded in `schema_migrations`.
+const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
     (
         1,
         "CREATE TABLE sessions (
@@ -62,11 +70,68 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
 ];
 
+/// The same schema on PostgreSQL: 64-bit integers, `BYTEA`, and explicit row ids where SQLite
+/// has its implicit `rowid`.
+const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        "CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        candidate_token_sha256 BYTEA NOT NULL,
+        interviewer_token_sha256 BYTEA NOT NULL,
+        created_at_ms BIGINT NOT NULL
+    );
+    CREATE TABLE evidence_batches (
+        session_id TEXT NOT NULL REFERENCES sessions(id),
+        seq BIGINT NOT NULL,
+        received_at_ms BIGINT NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (session_id, seq)
+    );
+    CREATE TABLE rtt_samples (
+        id BIGSERIAL PRIMARY KEY,
+        session_id TEXT NOT NULL REFERENCES sessions(id),
+        measured_at_ms BIGINT NOT NULL,
+        rtt_us BIGINT NOT NULL
+    );
+    CREATE INDEX rtt_samples_session ON rtt_samples(session_id);
+    CREATE TABLE verdicts (
+        id BIGSERIAL PRIMARY KEY,
+        session_id TEXT NOT NULL REFERENCES sessions(id),
+        issued_at_s BIGINT NOT NULL,
+        class TEXT NOT NULL,
+        token TEXT NOT NULL,
+        verdict TEXT NOT NULL
+    );
+    CREATE INDEX verdicts_session ON verdicts(session_id, issued_at_s);",
+    ),
+    (2, "ALTER TABLE sessions ADD COLUMN environment TEXT;"),
+    (3, "ALTER TABLE sessions ADD COLUMN claimed_location TEXT;"),
+    (
+        4,
+        "CREATE TABLE edge_measurements (
+            session_id TEXT NOT NULL REFERENCES sessions(id),
+            edge_id TEXT NOT NULL,
+            min_rtt_us BIGINT NOT NULL,
+            token TEXT NOT NULL,
+            received_at_ms BIGINT NOT NULL,
+            PRIMARY KEY (session_id, edge_id)
+        );",
+    ),
+    (
+        5,
+        "ALTER TABLE rtt_samples ADD COLUMN page_at_us BIGINT;
+         ALTER TABLE sessions ADD COLUMN echo_lost BIGINT NOT NULL DEFAULT 0;",
+    ),
+];
+
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot open database {path}: {source}")]
     Open { path: String, source: sqlx::Error },
+    #[error("unsupported database URL {0:?}: use sqlite:// or postgres://")]
+    Unsupported(String),
     #[error("migration {version} failed: {source}")]
     Migrate { version: i64, source: sqlx::Error },
     #[error("query failed: {0}")]
@@ -84,6 +149,21 @@ pub struct SessionRow {
     pub claimed_location: Option<String>,
 }
 
+/// What a retention pass deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Purged {
+    pub batches: u64,
+    pub rtts: u64,
+}
+
+/// Rows stored, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub sessions: i64,
+    pub batches: i64,
+    pub verdicts: i64,
+}
+
 /// A signed verdict as stored.
 #[derive(Debug, Clone)]
 pub struct VerdictRow {
@@ -95,45 +175,84 @@ pub struct VerdictRow {
 /// The database.
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
+    backend: Backend,
 }
 
 impl Store {
-    /// Opens (creating if needed) the database file and applies pending migrations.
+    /// Opens (creating if needed) the SQLite file and applies pending migrations.
     pub async fn open(path: &Path) -> Result<Store, StoreError> {
-        let shown = path.display().to_string();
-        let options = SqliteConnectOptions::from_str("sqlite:")
-            .map_err(|source| StoreError::Open { path: shown.clone(), source })?
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
+        Store::connect(&format!("sqlite://{}?mode=rwc", path.display())).await
+    }
+
+    /// Opens the database a URL names (`sqlite://path?mode=rwc` or `postgres://...`) and applies
+    /// pending migrations.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        // Shown without the password.
+        let shown = match url.split_once('@') {
+            Some((_, host)) if url.starts_with("postgres") => format!("postgres://…@{host}"),
+            _ => url.to_owned(),
+        };
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::Unsupported(shown));
+        };
+        let options: AnyConnectOptions = url.parse().map_err(|source| StoreError::Open { path: shown.clone(), source })?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
+            .after_connect(move |connection, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL: readers do not block the writer; NORMAL: a commit survives a
+                        // crash of the process (not of the machine) without an fsync each.
+                        connection
+                            .execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;")
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
             .connect_with(options)
             .await
             .map_err(|source| StoreError::Open { path: shown, source })?;
-        let store = Store { pool };
+        let store = Store { pool, backend };
         store.migrate().await?;
         Ok(store)
     }
 
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
     async fn migrate(&self) -> Result<(), StoreError> {
-        sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at_ms INTEGER NOT NULL)")
+        sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at_ms BIGINT NOT NULL)")
             .execute(&self.pool)
             .await?;
-        for &(version, sql) in MIGRATIONS {
-            let applied: Option<(i64,)> = sqlx::query_as("SELECT version FROM schema_migrations WHERE version = ?")
+        let migrations = match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS,
+            Backend::Postgres => POSTGRES_MIGRATIONS,
+        };
+        for &(version, sql) in migrations {
+            let mut tx = self.pool.begin().await?;
+            if self.backend == Backend::Postgres {
+                // Several edges may start at once against one database: one migrates, the
+                // others wait for it here and then find the work done.
+                sqlx::query("SELECT pg_advisory_xact_lock(7106)").execute(&mut *tx).await?;
+            }
+            let applied: Option<(i64,)> = sqlx::query_as("SELECT version FROM schema_migrations WHERE version = $1")
                 .bind(version)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *tx)
                 .await?;
             if applied.is_some() {
                 continue;
             }
-            let mut tx = self.pool.begin().await?;
             sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(|source| StoreError::Migrate { version, source })?;
-            sqlx::query("INSERT INTO schema_migrations (version, applied_at_ms) VALUES (?, ?)")
+            sqlx::query("INSERT INTO schema_migrations (version, applied_at_ms) VALUES ($1, $2)")
                 .bind(version)
                 .bind(crate::clock::now_ms())
                 .execute(&mut *tx)
@@ -141,6 +260,14 @@ impl Store {
             tx.commit().await?;
         }
         Ok(())
+    }
+
+    /// The column that orders rows as they were inserted.
+    fn insertion_order(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "rowid",
+            Backend::Postgres => "id",
+        }
     }
 
     /// Closes the pool, checkpointing the WAL.
@@ -151,7 +278,7 @@ impl Store {
     /// Stores a new session.
     pub async fn create_session(&self, row: &SessionRow) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO sessions (id, candidate_token_sha256, interviewer_token_sha256, created_at_ms, claimed_location) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO sessions (id, candidate_token_sha256, interviewer_token_sha256, created_at_ms, claimed_location) VALUES ($1, $2, $3, $4, $5)",
         )
             .bind(&row.id)
             .bind(row.candidate_token_sha256.as_slice())
@@ -166,7 +293,7 @@ impl Store {
     /// Looks a session up.
     pub async fn session(&self, id: &str) -> Result<Option<SessionRow>, StoreError> {
         let row: Option<(String, Vec<u8>, Vec<u8>, i64, Option<String>)> = sqlx::query_as(
-            "SELECT id, candidate_token_sha256, interviewer_token_sha256, created_at_ms, claimed_location FROM sessions WHERE id = ?",
+            "SELECT id, candidate_token_sha256, interviewer_token_sha256, created_at_ms, claimed_location FROM sessions WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
@@ -187,7 +314,7 @@ impl Store {
     pub async fn insert_batch(&self, session_id: &str, seq: u64, body: &str) -> Result<bool, StoreError> {
         let seq = i64::try_from(seq).unwrap_or(i64::MAX);
         let result = sqlx::query(
-            "INSERT INTO evidence_batches (session_id, seq, received_at_ms, body) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            "INSERT INTO evidence_batches (session_id, seq, received_at_ms, body) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
         )
         .bind(session_id)
         .bind(seq)
@@ -201,7 +328,7 @@ impl Store {
     /// Every stored batch of a session, in `seq` order.
     pub async fn batches(&self, session_id: &str) -> Result<Vec<(u64, String)>, StoreError> {
         let rows: Vec<(i64, String)> =
-            sqlx::query_as("SELECT seq, body FROM evidence_batches WHERE session_id = ? ORDER BY seq")
+            sqlx::query_as("SELECT seq, body FROM evidence_batches WHERE session_id = $1 ORDER BY seq")
                 .bind(session_id)
                 .fetch_all(&self.pool)
                 .await?;
@@ -210,7 +337,7 @@ impl Store {
 
     /// Stores a round trip the edge measured.
     pub async fn insert_rtt(&self, session_id: &str, rtt_us: u64, page_at_us: Option<i64>) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO rtt_samples (session_id, measured_at_ms, rtt_us, page_at_us) VALUES (?, ?, ?, ?)")
+        sqlx::query("INSERT INTO rtt_samples (session_id, measured_at_ms, rtt_us, page_at_us) VALUES ($1, $2, $3, $4)")
             .bind(session_id)
             .bind(crate::clock::now_ms())
             .bind(i64::try_from(rtt_us).unwrap_or(i64::MAX))
@@ -222,7 +349,7 @@ impl Store {
 
     /// Counts echo probes that never came back.
     pub async fn add_lost(&self, session_id: &str, lost: u32) -> Result<(), StoreError> {
-        sqlx::query("UPDATE sessions SET echo_lost = echo_lost + ? WHERE id = ?")
+        sqlx::query("UPDATE sessions SET echo_lost = echo_lost + $1 WHERE id = $2")
             .bind(i64::from(lost))
             .bind(session_id)
             .execute(&self.pool)
@@ -232,13 +359,13 @@ impl Store {
 
     /// Echo probes of a session that never came back.
     pub async fn lost(&self, session_id: &str) -> Result<u32, StoreError> {
-        let row: Option<(i64,)> = sqlx::query_as("SELECT echo_lost FROM sessions WHERE id = ?").bind(session_id).fetch_optional(&self.pool).await?;
+        let row: Option<(i64,)> = sqlx::query_as("SELECT echo_lost FROM sessions WHERE id = $1").bind(session_id).fetch_optional(&self.pool).await?;
         Ok(row.map_or(0, |(lost,)| u32::try_from(lost).unwrap_or(u32::MAX)))
     }
 
     /// Records what the candidate's browser said about itself (the newest report wins).
     pub async fn set_environment(&self, session_id: &str, environment_json: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE sessions SET environment = ? WHERE id = ?")
+        sqlx::query("UPDATE sessions SET environment = $1 WHERE id = $2")
             .bind(environment_json)
             .bind(session_id)
             .execute(&self.pool)
@@ -248,7 +375,7 @@ impl Store {
 
     /// The browser's report about itself, if it sent one.
     pub async fn environment(&self, session_id: &str) -> Result<Option<String>, StoreError> {
-        let row: Option<(Option<String>,)> = sqlx::query_as("SELECT environment FROM sessions WHERE id = ?")
+        let row: Option<(Option<String>,)> = sqlx::query_as("SELECT environment FROM sessions WHERE id = $1")
             .bind(session_id)
             .fetch_optional(&self.pool)
             .await?;
@@ -258,7 +385,7 @@ impl Store {
     /// Keeps a verified measurement by another edge; a newer one from the same edge replaces it.
     pub async fn upsert_measurement(&self, session_id: &str, edge_id: &str, min_rtt_us: u64, token: &str) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO edge_measurements (session_id, edge_id, min_rtt_us, token, received_at_ms) VALUES (?, ?, ?, ?, ?)
+            "INSERT INTO edge_measurements (session_id, edge_id, min_rtt_us, token, received_at_ms) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (session_id, edge_id) DO UPDATE SET min_rtt_us = excluded.min_rtt_us, token = excluded.token, received_at_ms = excluded.received_at_ms",
         )
         .bind(session_id)
@@ -273,7 +400,7 @@ impl Store {
 
     /// Other edges' smallest round trips for a session.
     pub async fn measurements(&self, session_id: &str) -> Result<Vec<(String, u64)>, StoreError> {
-        let rows: Vec<(String, i64)> = sqlx::query_as("SELECT edge_id, min_rtt_us FROM edge_measurements WHERE session_id = ? ORDER BY edge_id")
+        let rows: Vec<(String, i64)> = sqlx::query_as("SELECT edge_id, min_rtt_us FROM edge_measurements WHERE session_id = $1 ORDER BY edge_id")
             .bind(session_id)
             .fetch_all(&self.pool)
             .await?;
@@ -282,16 +409,36 @@ impl Store {
 
     /// Every round trip measured for a session, oldest first, with the page's clock.
     pub async fn rtts(&self, session_id: &str) -> Result<Vec<(u64, Option<i64>)>, StoreError> {
-        let rows: Vec<(i64, Option<i64>)> = sqlx::query_as("SELECT rtt_us, page_at_us FROM rtt_samples WHERE session_id = ? ORDER BY rowid")
+        let rows: Vec<(i64, Option<i64>)> = sqlx::query_as(&format!("SELECT rtt_us, page_at_us FROM rtt_samples WHERE session_id = $1 ORDER BY {}", self.insertion_order()))
             .bind(session_id)
             .fetch_all(&self.pool)
             .await?;
         Ok(rows.into_iter().map(|(rtt_us, page_at_us)| (u64::try_from(rtt_us).unwrap_or(0), page_at_us)).collect())
     }
 
+    /// Deletes raw evidence (batches and round trips) received before `before_ms`; sessions,
+    /// measurements by other edges and signed verdicts stay. Returns what was deleted.
+    pub async fn purge_raw_evidence(&self, before_ms: i64) -> Result<Purged, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let batches = sqlx::query("DELETE FROM evidence_batches WHERE received_at_ms < $1").bind(before_ms).execute(&mut *tx).await?;
+        let rtts = sqlx::query("DELETE FROM rtt_samples WHERE measured_at_ms < $1").bind(before_ms).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(Purged { batches: batches.rows_affected(), rtts: rtts.rows_affected() })
+    }
+
+    /// Counts of stored rows, for metrics.
+    pub async fn counts(&self) -> Result<Counts, StoreError> {
+        let (sessions, batches, verdicts): (i64, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM sessions), (SELECT COUNT(*) FROM evidence_batches), (SELECT COUNT(*) FROM verdicts)",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Counts { sessions, batches, verdicts })
+    }
+
     /// Stores a signed verdict.
     pub async fn insert_verdict(&self, session_id: &str, class: &str, row: &VerdictRow) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO verdicts (session_id, issued_at_s, class, token, verdict) VALUES (?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO verdicts (session_id, issued_at_s, class, token, verdict) VALUES ($1, $2, $3, $4, $5)")
             .bind(session_id)
             .bind(row.issued_at_s)
             .bind(class)
@@ -304,9 +451,10 @@ impl Store {
 
     /// The newest verdict of a session.
     pub async fn latest_verdict(&self, session_id: &str) -> Result<Option<VerdictRow>, StoreError> {
-        let row: Option<(i64, String, String)> = sqlx::query_as(
-            "SELECT issued_at_s, token, verdict FROM verdicts WHERE session_id = ? ORDER BY issued_at_s DESC, rowid DESC LIMIT 1",
-        )
+        let row: Option<(i64, String, String)> = sqlx::query_as(&format!(
+            "SELECT issued_at_s, token, verdict FROM verdicts WHERE session_id = $1 ORDER BY issued_at_s DESC, {} DESC LIMIT 1",
+            self.insertion_order()
+        ))
         .bind(session_id)
         .fetch_optional(&self.pool)
         .await?;

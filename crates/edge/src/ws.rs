@@ -16,7 +16,11 @@ use onsite_core::{score, Evidence, Features};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::{interval, timeout, Instant, MissedTickBehavior};
 
+use std::sync::atomic::Ordering::Relaxed;
+
+use crate::limits::FrameBudget;
 use crate::live::{Accumulated, Live};
+use crate::metrics::Metrics;
 use crate::store::{StoreError, VerdictRow};
 use crate::{secrets, State};
 
@@ -51,6 +55,7 @@ const CLOSE_GOING_AWAY: u16 = 1001;
 const CLOSE_INVALID_PAYLOAD: u16 = 1007;
 const CLOSE_POLICY: u16 = 1008;
 const CLOSE_TOO_BIG: u16 = 1009;
+const CLOSE_TRY_AGAIN_LATER: u16 = 1013;
 
 pub(crate) async fn upgrade(Extract(state): Extract<Arc<State>>, ws: WebSocketUpgrade) -> Response {
     ws.max_message_size(MAX_PROTOCOL_BYTES)
@@ -86,6 +91,8 @@ impl From<StoreError> for Refusal {
 }
 
 async fn handle(state: Arc<State>, mut socket: WebSocket) {
+    Metrics::add(&state.metrics.sockets_opened);
+    state.metrics.sockets_open.fetch_add(1, Relaxed);
     let outcome = match hello(&state, &mut socket).await {
         Ok((session, Role::Candidate)) => candidate(&state, &mut socket, &session).await,
         Ok((session, Role::Interviewer)) => interviewer(&state, &mut socket, &session).await,
@@ -95,11 +102,13 @@ async fn handle(state: Arc<State>, mut socket: WebSocket) {
         Ok(()) => {}
         Err(refusal) => {
             tracing::info!(code = refusal.code, message = %refusal.message, "closing socket");
+            state.metrics.refused(refusal.code);
             let _ = send(&mut socket, &ServerMsg::Error { code: refusal.code.into(), message: refusal.message.clone() }).await;
             let reason = refusal.message.chars().take(100).collect::<String>();
             let _ = socket.send(Message::Close(Some(CloseFrame { code: refusal.close_code, reason: reason.into() }))).await;
         }
     }
+    state.metrics.sockets_open.fetch_sub(1, Relaxed);
 }
 
 async fn send(socket: &mut WebSocket, msg: &ServerMsg) -> Result<(), axum::Error> {
@@ -128,6 +137,11 @@ async fn hello(state: &State, socket: &mut WebSocket) -> Result<(String, Role), 
     };
     if !secrets::digests_equal(&secrets::sha256(token.as_bytes()), expected) {
         return Err(unauthorized());
+    }
+    // A reconnecting probe opens a few sockets; a loop that opens hundreds is refused.
+    if !state.limits.per_session.take(&session, std::time::Instant::now()) {
+        Metrics::add(&state.metrics.rate_limited);
+        return Err(Refusal::new("rate_limited", "too many connections for this session; wait a few seconds", CLOSE_TRY_AGAIN_LATER));
     }
     let edges = match role {
         Role::Candidate => state.peers.iter().map(|(peer, _)| EdgeRefV1 { id: peer.id.clone(), url: peer.url.clone() }).collect(),
@@ -200,6 +214,7 @@ async fn candidate_loop(state: &Arc<State>, socket: &mut WebSocket, session: &st
     let mut last_client_echo: Option<Instant> = None;
     let opened = Instant::now();
     let mut last_frame_at = opened;
+    let mut budget = FrameBudget::new(state.limits.frames_per_socket, opened.into_std());
 
     // One shutdown future for the whole socket, and frames polled first: this loop is the echo
     // path, and every microsecond here is a microsecond on every round trip.
@@ -265,6 +280,10 @@ async fn candidate_loop(state: &Arc<State>, socket: &mut WebSocket, session: &st
                         }
                         record_rtt(state, &live, session, rtt_us, page_at_us).await?;
                     }
+                    Message::Text(_) if !budget.take(std::time::Instant::now()) => {
+                        Metrics::add(&state.metrics.rate_limited);
+                        return Err(Refusal::new("rate_limited", "frames are arriving faster than a probe sends them", CLOSE_TRY_AGAIN_LATER));
+                    }
                     Message::Text(text) => match ClientMsg::parse(&text).map_err(Refusal::from_wire)? {
                         ClientMsg::Evidence { seq, strokes, pointer, focus, rhythm, tracking, frames, client_rtt_us } => {
                             let batch = BatchV1 { strokes, pointer, focus, rhythm, tracking, frames, client_rtt_us };
@@ -303,6 +322,7 @@ async fn candidate_loop(state: &Arc<State>, socket: &mut WebSocket, session: &st
 }
 
 async fn record_rtt(state: &Arc<State>, live: &Arc<Live>, session: &str, rtt_us: u64, page_at_us: Option<i64>) -> Result<(), Refusal> {
+    state.metrics.observe_rtt(rtt_us);
     let mut accumulated = live.accumulated.lock().await;
     if accumulated.evidence.rtt_us.len() >= MAX_RTT_SAMPLES {
         return Ok(());
@@ -336,14 +356,16 @@ async fn evidence(state: &State, live: &Live, session: &str, seq: u64, batch: &B
     let batch = batch.decode().map_err(Refusal::from_wire)?;
     let mut accumulated = live.accumulated.lock().await;
     if seq == 0 {
-        return Ok(error("bad_seq", "evidence batches count from 1"));
+        return Err(Refusal::new("bad_seq", "evidence batches count from 1", CLOSE_POLICY));
     }
     if seq <= accumulated.last_seq {
         // A resend of a batch that is already stored: acknowledge again, change nothing.
+        Metrics::add(&state.metrics.batches_resent);
         return Ok(ServerMsg::Ack { seq });
     }
     if seq != accumulated.last_seq + 1 {
-        return Ok(error("out_of_order", format!("expected batch {}, got {seq}", accumulated.last_seq + 1)));
+        // Closing makes the probe reconnect and resend from its oldest unacknowledged batch.
+        return Err(Refusal::new("out_of_order", format!("expected batch {}, got {seq}", accumulated.last_seq + 1), CLOSE_POLICY));
     }
     if accumulated.evidence.strokes.len() + batch.strokes.len() > MAX_STROKES_PER_SESSION
         || accumulated.evidence.pointer.len() + batch.pointer.len() > MAX_POINTER_PER_SESSION
@@ -356,6 +378,7 @@ async fn evidence(state: &State, live: &Live, session: &str, seq: u64, batch: &B
     // Store what was validated, re-encoded, rather than the frame as received.
     let body = serde_json::to_string(&BatchV1::from_batch(&batch)).unwrap_or_default();
     state.store.insert_batch(session, seq, &body).await?;
+    Metrics::add(&state.metrics.batches_stored);
     absorb(&mut accumulated.evidence, batch);
     accumulated.last_seq = seq;
     let snapshot = snapshot(&mut accumulated);
@@ -450,6 +473,7 @@ async fn publish(state: &State, live: &Live, session: &str, (evidence, generatio
         verdict_json: serde_json::to_string(&verdict).unwrap_or_default(),
     };
     state.store.insert_verdict(session, &verdict.class, &row).await?;
+    Metrics::add(&state.metrics.verdicts_signed);
     // No interviewer listening is fine: the verdict is stored and sent when one connects.
     let _ = live.verdicts.send(ServerMsg::Verdict { token, verdict }.to_text().into());
     Ok(())

@@ -200,7 +200,12 @@ async fn a_candidates_evidence_reaches_the_interviewer_as_a_verifiable_verdict()
     send(&mut candidate, &ClientMsg::Evidence { seq: 2, strokes: typing(2, 10), pointer: vec![], focus: vec![], rhythm: None, tracking: None, frames: None, client_rtt_us: vec![] }).await;
     assert_eq!(next_text(&mut candidate).await, ServerMsg::Ack { seq: 2 });
     send(&mut candidate, &ClientMsg::Evidence { seq: 5, strokes: typing(5, 10), pointer: vec![], focus: vec![], rhythm: None, tracking: None, frames: None, client_rtt_us: vec![] }).await;
-    assert!(matches!(next_text(&mut candidate).await, ServerMsg::Error { code, .. } if code == "out_of_order"));
+    let (code, close) = refusal(&mut candidate).await;
+    assert_eq!((code.as_str(), close), ("out_of_order", Some(CloseCode::Policy)));
+    // The probe reconnects and resends from its oldest unacknowledged batch: acknowledged again.
+    let mut candidate = edge.join(Role::Candidate, &session.id, &session.candidate).await;
+    send(&mut candidate, &ClientMsg::Evidence { seq: 3, strokes: typing(3, 10), pointer: vec![], focus: vec![], rhythm: None, tracking: None, frames: None, client_rtt_us: vec![] }).await;
+    assert_eq!(next_text(&mut candidate).await, ServerMsg::Ack { seq: 3 });
     // Answer the edge's echo probes for a while, as a browser does, then finish.
     pump(&mut candidate, Duration::from_millis(3000)).await;
     send(&mut candidate, &ClientMsg::Finish).await;
