@@ -58,3 +58,28 @@ ensure_python_packages() {
     touch "$venv/bin/python"
   fi
 }
+
+# A real PostgreSQL from Debian's packages for the store tests: the distribution's cluster,
+# started if it is not running, with a role `onsite` that may create databases (each test makes
+# its own). Exports ONSITE_TEST_POSTGRES, the URL the tests connect to.
+ensure_postgres() {
+  if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+    step "installing Debian's postgresql"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  fi
+  local version port
+  version=$(ls /usr/lib/postgresql | sort -V | tail -1)
+  if ! pg_lsclusters -h | awk -v v="$version" '$1 == v && $2 == "main"' | grep -q .; then
+    as_root pg_createcluster "$version" main >/dev/null
+  fi
+  if ! pg_lsclusters -h | awk -v v="$version" '$1 == v && $2 == "main" { print $4 }' | grep -q online; then
+    step "starting PostgreSQL $version"
+    as_root pg_ctlcluster "$version" main start
+  fi
+  port=$(pg_lsclusters -h | awk -v v="$version" '$1 == v && $2 == "main" { print $3 }')
+  if ! as_root runuser -u postgres -- psql -p "$port" -qtAc "SELECT 1 FROM pg_roles WHERE rolname = 'onsite'" | grep -q 1; then
+    as_root runuser -u postgres -- psql -p "$port" -qc "CREATE ROLE onsite LOGIN CREATEDB PASSWORD 'onsite'"
+  fi
+  export ONSITE_TEST_POSTGRES="postgres://onsite:onsite@127.0.0.1:$port/postgres?sslmode=disable"
+}

@@ -204,6 +204,7 @@ impl Store {
         let options: AnyConnectOptions = url.parse().map_err(|source| StoreError::Open { path: shown.clone(), source })?;
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
+            .acquire_timeout(std::time::Duration::from_secs(10))
             .after_connect(move |connection, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -238,10 +239,14 @@ impl Store {
             Backend::Postgres => POSTGRES_MIGRATIONS,
         };
         for &(version, sql) in migrations {
-            let mut tx = self.pool.begin().await?;
+            // Several edges may start at once against one database: one migrates, the others
+            // wait for it here and then find the work done. SQLite takes its write lock at
+            // BEGIN IMMEDIATE (waiting out the busy timeout); PostgreSQL takes an advisory lock.
+            let mut tx = match self.backend {
+                Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+                Backend::Postgres => self.pool.begin().await?,
+            };
             if self.backend == Backend::Postgres {
-                // Several edges may start at once against one database: one migrates, the
-                // others wait for it here and then find the work done.
                 sqlx::query("SELECT pg_advisory_xact_lock(7106)").execute(&mut *tx).await?;
             }
             let applied: Option<(i64,)> = sqlx::query_as("SELECT version FROM schema_migrations WHERE version = $1")

@@ -1,6 +1,8 @@
 //! The edge end to end over real sockets: a real server on loopback, a real SQLite file, real
 //! WebSockets, and the real signing and verifying path.
 
+mod support;
+
 use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
@@ -28,7 +30,9 @@ impl Running {
         Running::start_with(Config::new("127.0.0.1:0".parse().expect("address"), data.to_path_buf(), assets.to_path_buf())).await
     }
 
-    async fn start_with(config: Config) -> Running {
+    async fn start_with(mut config: Config) -> Running {
+        // Against PostgreSQL when scripts/test provides one, else the SQLite file.
+        config.database_url = support::database_for(&config.data_dir).await;
         let edge = Edge::open(config).await.expect("edge opens");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let addr = edge.local_addr();
