@@ -19,10 +19,10 @@ const CHROMIUM_ARGS = [
 ];
 
 /** Starts `onsite serve` (with extra `args`) and resolves once it prints its address. */
-export async function startEdge(args = []) {
-  const dataDir = mkdtempSync(join(tmpdir(), "onsite-e2e-"));
-  const apiKey = "e2e-api-key-" + Math.random().toString(36).slice(2);
-  const child = spawn(ONSITE_BIN, ["serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--assets", ASSETS, ...args], {
+export async function startEdge(args = [], { dataDir, addr = "127.0.0.1:0", apiKey } = {}) {
+  dataDir ??= mkdtempSync(join(tmpdir(), "onsite-e2e-"));
+  apiKey ??= "e2e-api-key-" + Math.random().toString(36).slice(2);
+  const child = spawn(ONSITE_BIN, ["serve", "--addr", addr, "--data-dir", dataDir, "--assets", ASSETS, ...args], {
     env: { ...process.env, ONSITE_API_KEY: apiKey, RUST_LOG: "warn" },
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -39,10 +39,12 @@ export async function startEdge(args = []) {
     });
     child.on("exit", (code) => reject(new Error(`edge exited with ${code}: ${seen}`)));
   });
+  const exited = () => new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.on("exit", resolve)));
   return {
     url,
     apiKey,
     dataDir,
+    pid: child.pid,
     async createSession(request = {}) {
       const response = await fetch(`${url}/api/v1/sessions`, {
         method: "POST",
@@ -52,12 +54,29 @@ export async function startEdge(args = []) {
       if (response.status !== 201) throw new Error(`session create answered ${response.status}: ${await response.text()}`);
       return response.json();
     },
-    async stop() {
+    /** Kills the process outright (SIGKILL: no shutdown, no flush) and keeps its data. */
+    async crash() {
+      child.kill("SIGKILL");
+      await exited();
+    },
+    /** Starts the same edge again: same address, data and API key. */
+    restart(moreArgs = args) {
+      return startEdge(moreArgs, { dataDir, addr: new URL(url).host, apiKey });
+    },
+    async stop({ keepData = false } = {}) {
       child.kill("SIGINT");
-      await new Promise((resolve) => (child.exitCode !== null ? resolve() : child.on("exit", resolve)));
-      rmSync(dataDir, { recursive: true, force: true });
+      await exited();
+      if (!keepData) rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** A session's stored evidence, exported as its interviewer would. */
+export async function exportEvidence(edge, session) {
+  const { session: id, token } = Object.fromEntries(new URL(session.interviewer_url).hash.slice(1).split("&").map((p) => p.split("=")));
+  const response = await fetch(`${edge.url}/api/v1/sessions/${id}/evidence`, { headers: { Authorization: `Bearer ${token}` } });
+  if (response.status !== 200) throw new Error(`evidence export answered ${response.status}: ${await response.text()}`);
+  return response.json();
 }
 
 /** Launches headless Chromium. */

@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use gloo_timers::callback::Interval;
+use gloo_timers::callback::{Interval, Timeout};
 use onsite_core::challenge::{FrameTiming, Outcome, Rhythm};
 use onsite_core::evidence::TrackingRun;
 use onsite_core::wire::{ClientMsg, EnvironmentV1, FocusV1, FrameTimingV1, PointerV1, RhythmV1, Role, StrokeV1, TrackingV1, PROTOCOL_VERSION};
@@ -23,6 +23,11 @@ const CLIENT_ECHO_EVERY_MS: u32 = 250;
 /// 64 KiB frame limit (about 100 and 80 bytes each).
 const STROKES_PER_BATCH: usize = 200;
 const POINTER_PER_BATCH: usize = 300;
+/// Reconnecting after a lost connection: the first wait, doubled each failure up to the last.
+const RECONNECT_FIRST_MS: u32 = 250;
+const RECONNECT_MAX_MS: u32 = 4000;
+/// Refusals that a reconnect cannot cure: the link itself is wrong.
+const PERMANENT_REFUSALS: [&str; 2] = ["unauthorized", "expected_hello"];
 
 /// What the candidate page shows about the probe.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -36,6 +41,8 @@ pub struct ProbeStatus {
     pub acked_batches: u64,
     /// Batches sent and not yet acknowledged.
     pub unacked_batches: usize,
+    /// Times the connection was lost and made again.
+    pub reconnects: u32,
     pub finished: bool,
     /// A sentence for the candidate when something went wrong.
     pub problem: Option<String>,
@@ -73,6 +80,12 @@ struct Shared {
     measuring: Vec<EdgeSocket>,
     session: String,
     on_status: Rc<dyn Fn(ProbeStatus)>,
+    config: ProbeConfig,
+    /// The last refusal's code, to tell a lost connection from a wrong link.
+    last_refusal: Option<String>,
+    /// The pending reconnect and how long the next one waits.
+    reconnect: Option<Timeout>,
+    reconnect_wait_ms: u32,
 }
 
 /// A running candidate probe; dropping it stops capture and closes the socket.
@@ -99,19 +112,12 @@ impl CandidateProbe {
             measuring: Vec::new(),
             session: config.session.clone(),
             on_status: Rc::new(on_status),
+            config: config.clone(),
+            last_refusal: None,
+            reconnect: None,
+            reconnect_wait_ms: RECONNECT_FIRST_MS,
         }));
-        let hello = ClientMsg::Hello {
-            v: PROTOCOL_VERSION,
-            role: Role::Candidate,
-            session: config.session.clone(),
-            token: config.token.clone(),
-        };
-        let weak = Rc::downgrade(&shared);
-        let socket = EdgeSocket::connect(&config.socket_url, hello, move |event| {
-            if let Some(shared) = weak.upgrade() {
-                handle(&shared, event);
-            }
-        })?;
+        let socket = open_socket(&shared, config)?;
         shared.borrow_mut().socket = Some(socket);
         let weak = Rc::downgrade(&shared);
         let flush = Interval::new(FLUSH_EVERY_MS, move || {
@@ -178,6 +184,45 @@ impl CandidateProbe {
     }
 }
 
+/// Opens the socket to the session's edge, with its events routed to `handle`.
+fn open_socket(shared: &Rc<RefCell<Shared>>, config: &ProbeConfig) -> Result<EdgeSocket, ProbeError> {
+    let hello = ClientMsg::Hello { v: PROTOCOL_VERSION, role: Role::Candidate, session: config.session.clone(), token: config.token.clone() };
+    let weak = Rc::downgrade(shared);
+    EdgeSocket::connect(&config.socket_url, hello, move |event| {
+        if let Some(shared) = weak.upgrade() {
+            handle(&shared, event);
+        }
+    })
+}
+
+/// Connects again after a wait that doubles with each failure; unacknowledged batches are
+/// resent once the edge says welcome.
+fn schedule_reconnect(shared: &Rc<RefCell<Shared>>) {
+    let mut s = shared.borrow_mut();
+    if s.reconnect.is_some() {
+        return;
+    }
+    let wait_ms = s.reconnect_wait_ms;
+    s.reconnect_wait_ms = (wait_ms * 2).min(RECONNECT_MAX_MS);
+    let weak = Rc::downgrade(shared);
+    s.reconnect = Some(Timeout::new(wait_ms, move || {
+        let Some(shared) = weak.upgrade() else { return };
+        let config = {
+            let mut s = shared.borrow_mut();
+            s.reconnect = None;
+            s.config.clone()
+        };
+        match open_socket(&shared, &config) {
+            Ok(socket) => {
+                let mut s = shared.borrow_mut();
+                s.socket = Some(socket);
+                s.status.reconnects += 1;
+            }
+            Err(_) => schedule_reconnect(&shared),
+        }
+    }));
+}
+
 /// Lets each measuring edge time this browser; each signed measurement goes to the session's edge.
 fn measure(shared: &Rc<RefCell<Shared>>, edges: Vec<(String, String)>) {
     let session = shared.borrow().session.clone();
@@ -210,26 +255,48 @@ fn handle(shared: &Rc<RefCell<Shared>>, event: SocketEvent) {
             SocketEvent::Welcome { .. } => {
                 s.status.connected = true;
                 s.status.problem = None;
+                s.last_refusal = None;
+                s.reconnect_wait_ms = RECONNECT_FIRST_MS;
                 if let Some(socket) = &s.socket {
                     let environment = EnvironmentV1 { time_zone: page::time_zone(), ..EnvironmentV1::from_environment(&page::environment()) };
                     let _ = socket.send(&ClientMsg::Environment(environment));
+                    // Everything not yet acknowledged goes again, in order: the edge stores
+                    // each batch number once and acknowledges a resend without change.
+                    for (_, batch) in &s.unacked {
+                        let _ = socket.send(batch);
+                    }
+                }
+                // A finish sent on a lost socket may never have arrived.
+                if !s.status.finished {
+                    s.finish_sent = false;
                 }
             }
             SocketEvent::Measurement { .. } => {}
             SocketEvent::Ack(seq) => {
-                s.unacked.retain(|(sent, _)| *sent != seq);
+                // The edge stores batches in order, so an ack covers every earlier batch too.
+                s.unacked.retain(|(sent, _)| *sent > seq);
                 s.status.acked_batches = s.status.acked_batches.max(seq);
             }
             SocketEvent::Finished => s.status.finished = true,
-            SocketEvent::Error { message, .. } => s.status.problem = Some(message),
+            SocketEvent::Error { code, message } => {
+                s.status.problem = Some(message);
+                s.last_refusal = Some(code);
+            }
             SocketEvent::Closed { code, reason } => {
                 s.status.connected = false;
-                if !s.status.finished {
+                let permanent = s.last_refusal.as_deref().is_some_and(|code| PERMANENT_REFUSALS.contains(&code));
+                if permanent && !s.status.finished {
                     s.status.problem = Some(if reason.is_empty() {
-                        format!("the connection to the server closed (code {code}); reload the page to continue")
+                        format!("the server refused this link (code {code}); ask for a new link")
                     } else {
-                        reason
+                        format!("{reason}; ask for a new link")
                     });
+                } else if !s.status.finished {
+                    s.status.problem = Some("the connection to the server was lost; reconnecting…".into());
+                    drop(s);
+                    schedule_reconnect(shared);
+                    flush_batch(shared);
+                    return;
                 }
             }
             SocketEvent::Verdict { .. } => {}

@@ -1,0 +1,71 @@
+// Nothing acknowledged is lost: the edge is killed with SIGKILL in the middle of a session while
+// the candidate types, restarted on the same address and data, and the probe reconnects and
+// resends what was not acknowledged. Every acknowledged batch is then stored exactly once, with
+// the content the page sent.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { startEdge, launchBrowser, typeWithTimings, exportEvidence } from "./harness.mjs";
+
+const running = {};
+after(async () => {
+  await running.browser?.close();
+  await running.edge?.stop();
+});
+
+test("an edge killed with SIGKILL mid-session loses no acknowledged batch and the session continues", async () => {
+  running.edge = await startEdge();
+  running.browser = await launchBrowser();
+  const session = await running.edge.createSession();
+  const page = await (await running.browser.newContext()).newPage();
+  const sent = new Map(); // seq -> the last text sent for it
+  const acked = new Set();
+  let sockets = 0;
+  page.on("websocket", (ws) => {
+    if (!ws.url().endsWith("/api/v1/ws")) return;
+    sockets += 1;
+    ws.on("framesent", ({ payload }) => {
+      if (typeof payload !== "string") return;
+      const message = JSON.parse(payload);
+      if (message.t === "evidence") sent.set(message.seq, message);
+    });
+    ws.on("framereceived", ({ payload }) => {
+      if (typeof payload !== "string") return;
+      const message = JSON.parse(payload);
+      if (message.t === "ack") acked.add(message.seq);
+    });
+  });
+  await page.goto(session.candidate_url);
+  await page.getByTestId("consent").click();
+  await page.getByTestId("typing-box").focus();
+  await page.getByTestId("probe-status").filter({ hasText: "connected" }).waitFor({ timeout: 10_000 });
+  const steady = { holdMs: () => 90, gapMs: () => 110 };
+  await typeWithTimings(page, "the quick brown fox", steady);
+  const ackedBeforeCrash = acked.size;
+  assert.ok(ackedBeforeCrash >= 3, `batches acknowledged before the crash: ${ackedBeforeCrash}`);
+
+  await running.edge.crash();
+  // Typing goes on while the edge is down; those batches wait in the page.
+  await typeWithTimings(page, "jumps over", steady);
+  await page.getByTestId("problem").filter({ hasText: "reconnecting" }).waitFor({ timeout: 5_000 });
+  running.edge = await running.edge.restart();
+  await page.getByTestId("probe-status").filter({ hasText: "connected" }).waitFor({ timeout: 15_000 });
+  await typeWithTimings(page, "the lazy dog", steady);
+  // Wait until every batch the page made is acknowledged.
+  for (let waited = 0; [...sent.keys()].some((seq) => !acked.has(seq)) && waited < 10_000; waited += 100) await page.waitForTimeout(100);
+
+  const unacked = [...sent.keys()].filter((seq) => !acked.has(seq));
+  assert.deepEqual(unacked, [], "every batch was acknowledged in the end");
+  assert.ok(sockets >= 2, `the probe reconnected (${sockets} sockets)`);
+  const stored = await exportEvidence(running.edge, session);
+  const storedSeqs = stored.batches.map((b) => b.seq);
+  assert.equal(new Set(storedSeqs).size, storedSeqs.length, "no batch is stored twice");
+  assert.deepEqual(storedSeqs, [...sent.keys()].sort((a, b) => a - b), "exactly the batches sent, each once");
+  for (const { seq, batch } of stored.batches) {
+    const original = sent.get(seq);
+    assert.deepEqual(batch.strokes, original.strokes, `batch ${seq}: the strokes as sent`);
+  }
+  const strokes = stored.batches.reduce((sum, b) => sum + b.batch.strokes.length, 0);
+  const typed = "the quick brown fox".length + "jumps over".length + "the lazy dog".length;
+  assert.equal(strokes, typed, "every press typed is stored once");
+  console.log(`crash: ${ackedBeforeCrash} batches acknowledged before SIGKILL, ${sent.size} in all, ${sockets} sockets, ${strokes} presses stored`);
+});
