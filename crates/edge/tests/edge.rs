@@ -60,10 +60,18 @@ impl Running {
     }
 
     async fn http_with(&self, method: &str, path: &str, bearer: Option<&str>, body: &str) -> (u16, String) {
+        let auth = bearer.map(|key| format!("Bearer {key}"));
+        let headers: Vec<(&str, &str)> = auth.as_deref().map(|auth| ("Authorization", auth)).into_iter().collect();
+        let (status, _, body) = self.request(method, path, &headers, body).await;
+        (status, body)
+    }
+
+    /// A raw HTTP/1.1 request with extra headers; returns the status, the response head and the body.
+    async fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String, String) {
         let mut stream = TcpStream::connect(self.addr).await.expect("connect");
-        let auth = bearer.map(|key| format!("Authorization: Bearer {key}\r\n")).unwrap_or_default();
+        let extra: String = headers.iter().map(|(name, value)| format!("{name}: {value}\r\n")).collect();
         let request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
             self.addr,
             body.len()
         );
@@ -71,8 +79,8 @@ impl Running {
         let mut response = String::new();
         stream.read_to_string(&mut response).await.expect("read");
         let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-        let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
-        (status, body)
+        let (head, body) = response.split_once("\r\n\r\n").map(|(h, b)| (h.to_ascii_lowercase(), b.to_owned())).unwrap_or_default();
+        (status, head, body)
     }
 
     async fn create_session(&self) -> Session {
@@ -365,5 +373,158 @@ async fn a_claimed_location_is_checked_against_the_round_trips_and_the_time_zone
         let weight = |code: &str| verdict.reasons.iter().find(|r| r.code == code).map(|r| r.weight);
         assert_eq!(weight("time_zone"), Some(time_zone_weight), "{claim}");
     }
+    edge.stop().await;
+}
+
+#[tokio::test]
+async fn every_endpoint_answers_each_role_as_documented() {
+    let (data, assets) = dirs();
+    let edge = Running::start(data.path(), assets.path()).await;
+    let a = edge.create_session().await;
+    let b = edge.create_session().await;
+    let evidence_a = format!("/api/v1/sessions/{}/evidence", a.id);
+    // (what, method, path, credential, expected status)
+    let cases: Vec<(&str, &str, &str, Option<&str>, u16)> = vec![
+        ("create without a key", "POST", "/api/v1/sessions", None, 401),
+        ("create with a wrong key", "POST", "/api/v1/sessions", Some("not-the-key"), 401),
+        ("create with a candidate link", "POST", "/api/v1/sessions", Some(&a.candidate), 401),
+        ("create with an interviewer link", "POST", "/api/v1/sessions", Some(&a.interviewer), 401),
+        ("create with the API key", "POST", "/api/v1/sessions", Some(&edge.api_key), 201),
+        ("export without a token", "GET", &evidence_a, None, 401),
+        ("export with the API key", "GET", &evidence_a, Some(&edge.api_key), 403),
+        ("export with the candidate's link", "GET", &evidence_a, Some(&a.candidate), 403),
+        ("export with another session's interviewer", "GET", &evidence_a, Some(&b.interviewer), 403),
+        ("export of an unknown session", "GET", "/api/v1/sessions/nope/evidence", Some(&a.interviewer), 403),
+        ("export with the interviewer's link", "GET", &evidence_a, Some(&a.interviewer), 200),
+        ("metrics without a key", "GET", "/metrics", None, 401),
+        ("metrics with an interviewer link", "GET", "/metrics", Some(&a.interviewer), 401),
+        ("metrics with the API key", "GET", "/metrics", Some(&edge.api_key), 200),
+        ("key set, public", "GET", "/.well-known/jwks.json", None, 200),
+        ("health, public", "GET", "/healthz", None, 200),
+    ];
+    for (what, method, path, credential, expected) in cases {
+        let (status, body) = edge.http_with(method, path, credential, "").await;
+        assert_eq!(status, expected, "{what}: {body}");
+        if status >= 400 {
+            let error: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|_| panic!("{what}: an error sentence, got {body}"));
+            assert!(error["error"].as_str().is_some_and(|text| text.len() > 10), "{what}: {body}");
+        }
+    }
+    // The gate is public by design: it tells a portal only what the token it holds says.
+    let (status, body) = edge.http_with("POST", "/api/v1/verify", None, r#"{"token":"x.y.z"}"#).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"decision\":\"hold\""), "{body}");
+
+    // Sockets: each capability opens only its own role in its own session.
+    for (what, role, session, token) in [
+        ("candidate link as interviewer", Role::Interviewer, &a.id, &a.candidate),
+        ("interviewer link as candidate", Role::Candidate, &a.id, &a.interviewer),
+        ("candidate link for another session", Role::Candidate, &b.id, &a.candidate),
+        ("interviewer link for another session", Role::Interviewer, &b.id, &a.interviewer),
+        ("unknown session", Role::Candidate, &"nope".to_owned(), &a.candidate),
+    ] {
+        let mut socket = edge.socket().await;
+        send(&mut socket, &ClientMsg::Hello { v: PROTOCOL_VERSION, role, session: session.clone(), token: token.clone() }).await;
+        assert_eq!(refusal(&mut socket).await, ("unauthorized".to_owned(), Some(CloseCode::Policy)), "{what}");
+    }
+    // A candidate never receives verdicts: its socket sees acks and echo probes only.
+    let mut candidate = edge.join(Role::Candidate, &a.id, &a.candidate).await;
+    send(&mut candidate, &ClientMsg::Evidence { seq: 1, strokes: typing(1, 40), pointer: vec![], focus: vec![], rhythm: None, tracking: None, frames: None, client_rtt_us: vec![] }).await;
+    assert_eq!(next_text(&mut candidate).await, ServerMsg::Ack { seq: 1 });
+    pump(&mut candidate, Duration::from_millis(1500)).await;
+    // An interviewer cannot write evidence.
+    let mut interviewer = edge.join(Role::Interviewer, &a.id, &a.interviewer).await;
+    send(&mut interviewer, &ClientMsg::Evidence { seq: 2, strokes: typing(2, 5), pointer: vec![], focus: vec![], rhythm: None, tracking: None, frames: None, client_rtt_us: vec![] }).await;
+    let (code, close) = refusal(&mut interviewer).await;
+    assert_eq!(close, Some(CloseCode::Policy), "{code}");
+    let (_, body) = edge.http("GET", &evidence_a, Some(&a.interviewer)).await;
+    let export: serde_json::Value = serde_json::from_str(&body).expect("export");
+    assert_eq!(export["batches"].as_array().map(Vec::len), Some(1), "only the candidate's batch is stored");
+    edge.stop().await;
+}
+
+#[tokio::test]
+async fn pages_of_other_origins_are_refused_unless_allowed_and_allowed_ones_get_cors() {
+    let (data, assets) = dirs();
+    let mut config = Config::new("127.0.0.1:0".parse().expect("address"), data.path().to_path_buf(), assets.path().to_path_buf());
+    config.allowed_origins = vec!["https://portal.example".into()];
+    let edge = Running::start_with(config).await;
+    let verify = r#"{"token":"x.y.z"}"#;
+    let (status, _, body) = edge.request("POST", "/api/v1/verify", &[("Origin", "https://evil.example"), ("Content-Type", "application/json")], verify).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("may not call this edge") && body.contains("--allow-origin"), "{body}");
+    let (status, head, _) = edge.request("POST", "/api/v1/verify", &[("Origin", "https://portal.example"), ("Content-Type", "application/json")], verify).await;
+    assert_eq!(status, 200);
+    assert!(head.contains("access-control-allow-origin: https://portal.example"), "{head}");
+    let (status, head, _) = edge
+        .request("OPTIONS", "/api/v1/verify", &[("Origin", "https://portal.example"), ("Access-Control-Request-Method", "POST")], "")
+        .await;
+    assert_eq!(status, 204);
+    assert!(head.contains("access-control-allow-methods: get, post"), "{head}");
+    // The edge's own pages are always allowed.
+    let own = format!("http://{}", edge.addr);
+    let (status, _, _) = edge.request("POST", "/api/v1/verify", &[("Origin", &own)], verify).await;
+    assert_eq!(status, 200);
+    // WebSocket upgrades, which CORS does not cover, are checked the same way.
+    let upgrade = |origin: &'static str| {
+        let addr = edge.addr;
+        async move {
+            let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!("ws://{addr}/api/v1/ws")).expect("request");
+            request.headers_mut().insert("Origin", origin.parse().expect("origin"));
+            tokio_tungstenite::connect_async(request).await.map(|_| ())
+        }
+    };
+    assert!(upgrade("https://evil.example").await.is_err(), "a foreign page cannot open the session socket");
+    assert!(upgrade("https://portal.example").await.is_ok(), "an allowed page can");
+    // Measuring is open to every origin: other edges' pages use it.
+    let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!("ws://{}/api/v1/echo", edge.addr)).expect("request");
+    request.headers_mut().insert("Origin", "https://other-edge.example".parse().expect("origin"));
+    assert!(tokio_tungstenite::connect_async(request).await.is_ok());
+    edge.stop().await;
+}
+
+#[tokio::test]
+async fn rate_limits_refuse_floods_with_a_clear_answer_and_others_keep_being_served() {
+    let (data, assets) = dirs();
+    let mut config = Config::new("127.0.0.1:0".parse().expect("address"), data.path().to_path_buf(), assets.path().to_path_buf());
+    config.rate_limit_per_s = 4.0; // bursts of 20
+    let edge = Running::start_with(config).await;
+    let mut statuses = Vec::new();
+    for _ in 0..25 {
+        let (status, head, _) = edge.request("POST", "/api/v1/verify", &[], r#"{"token":"x.y.z"}"#).await;
+        if status == 429 {
+            assert!(head.contains("retry-after: 5"), "{head}");
+        }
+        statuses.push(status);
+    }
+    assert_eq!(statuses.iter().filter(|&&s| s == 200).count(), 20, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|&&s| s == 429).count(), 5, "{statuses:?}");
+    let (status, body) = edge.http("GET", "/healthz", None).await;
+    assert_eq!(status, 200, "health is not rate limited: {body}");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let (status, _) = edge.http_with("POST", "/api/v1/verify", None, r#"{"token":"x.y.z"}"#).await;
+    assert_eq!(status, 200, "the bucket refills");
+    edge.stop().await;
+
+    // A socket that floods text frames is closed with "try again later"; the edge serves on.
+    let (data, assets) = dirs();
+    let edge = Running::start(data.path(), assets.path()).await;
+    let session = edge.create_session().await;
+    let mut flood = edge.join(Role::Candidate, &session.id, &session.candidate).await;
+    for _ in 0..100 {
+        if flood.send(Message::Text(ClientMsg::Finish.to_text().into())).await.is_err() {
+            break;
+        }
+    }
+    let (code, close) = refusal(&mut flood).await;
+    assert_eq!((code.as_str(), close), ("rate_limited", Some(CloseCode::Again)));
+    let mut calm = edge.join(Role::Candidate, &session.id, &session.candidate).await;
+    send(&mut calm, &ClientMsg::Evidence { seq: 1, strokes: typing(1, 5), pointer: vec![], focus: vec![], rhythm: None, tracking: None, frames: None, client_rtt_us: vec![] }).await;
+    assert_eq!(next_text(&mut calm).await, ServerMsg::Ack { seq: 1 });
+    let (status, metrics) = edge.http("GET", "/metrics", Some(&edge.api_key)).await;
+    assert_eq!(status, 200);
+    assert!(metrics.contains("onsite_refusals_total{code=\"rate_limited\"} 1"), "{metrics}");
+    assert!(metrics.contains("onsite_batches_stored_total 1"), "{metrics}");
+    assert!(metrics.contains("onsite_stored_sessions 1"), "{metrics}");
     edge.stop().await;
 }
