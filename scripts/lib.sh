@@ -83,3 +83,11 @@ ensure_postgres() {
   fi
   export ONSITE_TEST_POSTGRES="postgres://onsite:onsite@127.0.0.1:$port/postgres?sslmode=disable"
 }
+
+# cargo-fuzz from crates.io, for the fuzz targets in fuzz/.
+ensure_cargo_fuzz() {
+  if ! cargo fuzz --version 2>/dev/null | grep -q "0.13.1"; then
+    step "installing cargo-fuzz 0.13.1 from crates.io (about 2 minutes, once)"
+    cargo install cargo-fuzz --version 0.13.1
+  fi
+}
