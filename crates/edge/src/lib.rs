@@ -126,6 +126,7 @@ const MAX_MEASURING: usize = 1024;
 /// Shared state of a running edge.
 pub(crate) struct State {
     pub(crate) store: store::Store,
+    pub(crate) writer: store::Writer,
     pub(crate) keys: keys::KeyStore,
     pub(crate) api_key_sha256: [u8; 32],
     pub(crate) public_url: String,
@@ -196,6 +197,7 @@ impl Edge {
             .trim_end_matches('/')
             .to_owned();
         let state = Arc::new(State {
+            writer: store::Writer::start(store.clone()),
             store,
             keys,
             api_key_sha256: secrets::sha256(api_key.as_bytes()),
@@ -256,6 +258,9 @@ impl Edge {
             })
             .await
             .map_err(EdgeError::Serve);
+        // Everything acknowledged is already committed; this writes the last verdicts and
+        // round trips.
+        self.state.writer.flush().await;
         self.state.store.close().await;
         result
     }

@@ -15,8 +15,10 @@ pub(crate) struct Accumulated {
     /// Whether the stored batches and round trips have been read in.
     pub(crate) loaded: bool,
     pub(crate) evidence: Evidence,
-    /// The highest evidence batch stored so far (batches count from 1).
+    /// The highest evidence batch received so far (batches count from 1)...
     pub(crate) last_seq: u64,
+    /// ...and the highest known to be committed to the store.
+    pub(crate) committed_seq: u64,
     /// Counts changes to the evidence, so a verdict on older evidence is never published after
     /// one on newer evidence.
     pub(crate) generation: u64,
@@ -28,6 +30,10 @@ pub(crate) struct Live {
     pub(crate) accumulated: tokio::sync::Mutex<Accumulated>,
     /// The generation of the newest verdict published; held while one is being published.
     pub(crate) published: tokio::sync::Mutex<u64>,
+    /// The newest snapshot waiting for a scheduled publish (at most one is scheduled), and
+    /// when the last scheduled publish ran.
+    pub(crate) pending: Mutex<Option<(Evidence, u64)>>,
+    pub(crate) last_scheduled: Mutex<Option<std::time::Instant>>,
 }
 
 /// Every session with live state, and the signal that tells open sockets the edge is stopping.
@@ -53,6 +59,8 @@ impl Registry {
                     verdicts: broadcast::channel(VERDICT_BACKLOG).0,
                     accumulated: tokio::sync::Mutex::new(Accumulated::default()),
                     published: tokio::sync::Mutex::new(0),
+                    pending: Mutex::new(None),
+                    last_scheduled: Mutex::new(None),
                 })
             })
             .clone()

@@ -136,6 +136,8 @@ pub enum StoreError {
     Migrate { version: i64, source: sqlx::Error },
     #[error("query failed: {0}")]
     Query(#[from] sqlx::Error),
+    #[error("the writer task has stopped")]
+    WriterStopped,
 }
 
 /// A session's stored capability digests.
@@ -147,6 +149,174 @@ pub struct SessionRow {
     pub created_at_ms: i64,
     /// Where the candidate says they are, as given (a listed city or `"lat,lon"`).
     pub claimed_location: Option<String>,
+}
+
+/// A round trip the edge measured, waiting to be written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RttRow {
+    pub session_id: String,
+    pub rtt_us: u64,
+    pub page_at_us: Option<i64>,
+    pub measured_at_ms: i64,
+}
+
+/// A batch's commit, reported back to its socket.
+#[derive(Debug)]
+pub struct Committed {
+    pub seq: u64,
+    /// Whether the batch was new, or why it could not be stored.
+    pub result: Result<bool, String>,
+}
+
+/// One write for the writer task.
+enum Write {
+    /// An evidence batch; its socket hears when it is committed, and only then acknowledges it.
+    Batch { session_id: String, seq: u64, body: String, reply: tokio::sync::mpsc::UnboundedSender<Committed> },
+    Verdict { session_id: String, class: String, row: VerdictRow, done: Option<tokio::sync::oneshot::Sender<()>> },
+    Rtt(RttRow),
+    /// Answered once everything queued before it is written.
+    Flush(tokio::sync::oneshot::Sender<()>),
+}
+
+/// All writes on the hot paths go through one task that commits them in groups: thousands of
+/// sockets each storing a batch, a verdict and a few round trips a second would otherwise queue
+/// one transaction each, and the sockets (and their echoes) would wait on the database.
+#[derive(Clone)]
+pub struct Writer {
+    queue: tokio::sync::mpsc::Sender<Write>,
+}
+
+/// Writes waiting beyond this make batches and verdicts wait (backpressure) and drop round
+/// trips (which the socket keeps in memory).
+const WRITE_QUEUE: usize = 100_000;
+/// The most writes in one transaction.
+const WRITE_GROUP: usize = 2_000;
+
+impl Writer {
+    /// Starts the writing task.
+    pub fn start(store: Store) -> Writer {
+        let (queue, mut writes) = tokio::sync::mpsc::channel::<Write>(WRITE_QUEUE);
+        tokio::spawn(async move {
+            let mut group = Vec::with_capacity(WRITE_GROUP);
+            while writes.recv_many(&mut group, WRITE_GROUP).await > 0 {
+                store.write_group(std::mem::take(&mut group)).await;
+            }
+        });
+        Writer { queue }
+    }
+
+    /// Queues a batch; its commit is reported on `reply`.
+    pub async fn batch(&self, session_id: &str, seq: u64, body: String, reply: tokio::sync::mpsc::UnboundedSender<Committed>) -> Result<(), StoreError> {
+        let write = Write::Batch { session_id: session_id.to_owned(), seq, body, reply };
+        self.queue.send(write).await.map_err(|_| StoreError::WriterStopped)
+    }
+
+    /// Queues a verdict; waits for its commit when `wait` is set.
+    pub async fn verdict(&self, session_id: &str, class: &str, row: VerdictRow, wait: bool) -> Result<(), StoreError> {
+        let (done, committed) = tokio::sync::oneshot::channel();
+        let write = Write::Verdict { session_id: session_id.to_owned(), class: class.to_owned(), row, done: wait.then_some(done) };
+        self.queue.send(write).await.map_err(|_| StoreError::WriterStopped)?;
+        if wait {
+            committed.await.map_err(|_| StoreError::WriterStopped)?;
+        }
+        Ok(())
+    }
+
+    /// Queues one round trip; never waits.
+    pub fn rtt(&self, row: RttRow) {
+        if self.queue.try_send(Write::Rtt(row)).is_err() {
+            tracing::warn!("write queue full: a round trip is kept in memory only");
+        }
+    }
+
+    /// Waits until everything queued so far is written.
+    pub async fn flush(&self) {
+        let (done, flushed) = tokio::sync::oneshot::channel();
+        if self.queue.send(Write::Flush(done)).await.is_ok() {
+            let _ = flushed.await;
+        }
+    }
+}
+
+impl Store {
+    /// Writes a group in one transaction; if that fails, each write alone, so one bad write
+    /// cannot take others down with it. Replies go out only after the commit.
+    async fn write_group(&self, group: Vec<Write>) {
+        match self.write_all(&group).await {
+            Ok(new) => {
+                for (write, new) in group.into_iter().zip(new) {
+                    Store::reply(write, Ok(new));
+                }
+            }
+            Err(error) if group.len() > 1 => {
+                tracing::warn!(%error, writes = group.len(), "group commit failed; writing one at a time");
+                for write in group {
+                    let result = self.write_all(std::slice::from_ref(&write)).await.map(|new| new.first().copied().unwrap_or(false));
+                    Store::reply(write, result.map_err(|error| error.to_string()));
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot write");
+                for write in group {
+                    Store::reply(write, Err(error.to_string()));
+                }
+            }
+        }
+    }
+
+    fn reply(write: Write, result: Result<bool, String>) {
+        match write {
+            Write::Batch { seq, reply, .. } => {
+                let _ = reply.send(Committed { seq, result });
+            }
+            Write::Verdict { done: Some(done), .. } | Write::Flush(done) => {
+                let _ = done.send(());
+            }
+            Write::Verdict { done: None, .. } | Write::Rtt(_) => {}
+        }
+    }
+
+    /// Executes writes in one transaction; for each, whether it stored a new row.
+    async fn write_all(&self, group: &[Write]) -> Result<Vec<bool>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut new = Vec::with_capacity(group.len());
+        let now_ms = crate::clock::now_ms();
+        for write in group {
+            let affected = match write {
+                Write::Batch { session_id, seq, body, .. } => sqlx::query(
+                    "INSERT INTO evidence_batches (session_id, seq, received_at_ms, body) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                )
+                .bind(session_id)
+                .bind(i64::try_from(*seq).unwrap_or(i64::MAX))
+                .bind(now_ms)
+                .bind(body)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected(),
+                Write::Verdict { session_id, class, row, .. } => sqlx::query("INSERT INTO verdicts (session_id, issued_at_s, class, token, verdict) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(session_id)
+                    .bind(row.issued_at_s)
+                    .bind(class)
+                    .bind(&row.token)
+                    .bind(&row.verdict_json)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected(),
+                Write::Rtt(row) => sqlx::query("INSERT INTO rtt_samples (session_id, measured_at_ms, rtt_us, page_at_us) VALUES ($1, $2, $3, $4)")
+                    .bind(&row.session_id)
+                    .bind(row.measured_at_ms)
+                    .bind(i64::try_from(row.rtt_us).unwrap_or(i64::MAX))
+                    .bind(row.page_at_us)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected(),
+                Write::Flush(_) => 0,
+            };
+            new.push(affected == 1);
+        }
+        tx.commit().await?;
+        Ok(new)
+    }
 }
 
 /// What a retention pass deleted.
@@ -314,20 +484,12 @@ impl Store {
         }))
     }
 
-    /// Stores an evidence batch once; a resent batch with the same `seq` changes nothing.
-    /// Returns whether the batch was new.
+    /// Stores an evidence batch once, now; a resent batch with the same `seq` changes nothing.
+    /// Returns whether the batch was new. (The edge's sockets go through [`Writer`].)
     pub async fn insert_batch(&self, session_id: &str, seq: u64, body: &str) -> Result<bool, StoreError> {
-        let seq = i64::try_from(seq).unwrap_or(i64::MAX);
-        let result = sqlx::query(
-            "INSERT INTO evidence_batches (session_id, seq, received_at_ms, body) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-        )
-        .bind(session_id)
-        .bind(seq)
-        .bind(crate::clock::now_ms())
-        .bind(body)
-        .execute(&self.pool)
-        .await?;
-        Ok(result.rows_affected() == 1)
+        let (reply, _) = tokio::sync::mpsc::unbounded_channel();
+        let write = Write::Batch { session_id: session_id.to_owned(), seq, body: body.to_owned(), reply };
+        Ok(self.write_all(std::slice::from_ref(&write)).await?.first().copied().unwrap_or(false))
     }
 
     /// Every stored batch of a session, in `seq` order.
@@ -340,16 +502,10 @@ impl Store {
         Ok(rows.into_iter().map(|(seq, body)| (u64::try_from(seq).unwrap_or(0), body)).collect())
     }
 
-    /// Stores a round trip the edge measured.
+    /// Stores a round trip the edge measured, now.
     pub async fn insert_rtt(&self, session_id: &str, rtt_us: u64, page_at_us: Option<i64>) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO rtt_samples (session_id, measured_at_ms, rtt_us, page_at_us) VALUES ($1, $2, $3, $4)")
-            .bind(session_id)
-            .bind(crate::clock::now_ms())
-            .bind(i64::try_from(rtt_us).unwrap_or(i64::MAX))
-            .bind(page_at_us)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        let row = RttRow { session_id: session_id.to_owned(), rtt_us, page_at_us, measured_at_ms: crate::clock::now_ms() };
+        self.write_all(&[Write::Rtt(row)]).await.map(drop)
     }
 
     /// Counts echo probes that never came back.
@@ -441,17 +597,10 @@ impl Store {
         Ok(Counts { sessions, batches, verdicts })
     }
 
-    /// Stores a signed verdict.
+    /// Stores a signed verdict, now.
     pub async fn insert_verdict(&self, session_id: &str, class: &str, row: &VerdictRow) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO verdicts (session_id, issued_at_s, class, token, verdict) VALUES ($1, $2, $3, $4, $5)")
-            .bind(session_id)
-            .bind(row.issued_at_s)
-            .bind(class)
-            .bind(&row.token)
-            .bind(&row.verdict_json)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        let write = Write::Verdict { session_id: session_id.to_owned(), class: class.to_owned(), row: row.clone(), done: None };
+        self.write_all(&[write]).await.map(drop)
     }
 
     /// The newest verdict of a session.

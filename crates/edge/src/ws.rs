@@ -21,7 +21,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use crate::limits::FrameBudget;
 use crate::live::{Accumulated, Live};
 use crate::metrics::Metrics;
-use crate::store::{StoreError, VerdictRow};
+use crate::store::{Committed, RttRow, StoreError, VerdictRow};
 use crate::{secrets, State};
 
 /// Frames above this size are cut off by the WebSocket layer itself; frames between
@@ -166,6 +166,7 @@ async fn load(state: &State, session: &str, accumulated: &mut Accumulated) -> Re
             Err(error) => tracing::error!(session, seq, %error, "stored batch does not parse"),
         }
         accumulated.last_seq = accumulated.last_seq.max(seq);
+        accumulated.committed_seq = accumulated.last_seq;
     }
     let (rtt_us, page_at_us): (Vec<u64>, Vec<i64>) =
         state.store.rtts(session).await?.into_iter().map(|(rtt, page_at)| (rtt, page_at.unwrap_or(i64::MIN))).unzip();
@@ -215,6 +216,9 @@ async fn candidate_loop(state: &Arc<State>, socket: &mut WebSocket, session: &st
     let opened = Instant::now();
     let mut last_frame_at = opened;
     let mut budget = FrameBudget::new(state.limits.frames_per_socket, opened.into_std());
+    // Batches are committed by the writer task; each is acknowledged when its commit comes back
+    // here, so this loop never waits for the database.
+    let (committed_tx, mut committed) = tokio::sync::mpsc::unbounded_channel::<Committed>();
 
     // One shutdown future for the whole socket, and frames polled first: this loop is the echo
     // path, and every microsecond here is a microsecond on every round trip.
@@ -225,6 +229,24 @@ async fn candidate_loop(state: &Arc<State>, socket: &mut WebSocket, session: &st
             _ = &mut stop => {
                 return Err(Refusal::new("shutting_down", "the edge is restarting; reconnect shortly", CLOSE_GOING_AWAY));
             }
+            Some(Committed { seq, result }) = committed.recv() => match result {
+                Ok(new) => {
+                    if new {
+                        Metrics::add(&state.metrics.batches_stored);
+                    }
+                    let mut accumulated = live.accumulated.lock().await;
+                    accumulated.committed_seq = accumulated.committed_seq.max(seq);
+                    drop(accumulated);
+                    send(socket, &ServerMsg::Ack { seq }).await.map_err(|_| Refusal::new("closed", "socket closed", CLOSE_GOING_AWAY))?;
+                }
+                Err(error) => {
+                    // What is in memory may now be ahead of the store: read it in again on the
+                    // next socket, and let the probe resend what was not acknowledged.
+                    tracing::error!(session, seq, error, "cannot store a batch");
+                    *live.accumulated.lock().await = Accumulated::default();
+                    return Err(Refusal::new("unavailable", "storage is unavailable; reconnect shortly", 1011));
+                }
+            },
             _ = echo.tick() => {
                 if last_frame_at.elapsed() >= IDLE_TIMEOUT {
                     return Err(Refusal::new("idle", "no frames for 5 minutes", CLOSE_POLICY));
@@ -287,8 +309,9 @@ async fn candidate_loop(state: &Arc<State>, socket: &mut WebSocket, session: &st
                     Message::Text(text) => match ClientMsg::parse(&text).map_err(Refusal::from_wire)? {
                         ClientMsg::Evidence { seq, strokes, pointer, focus, rhythm, tracking, frames, client_rtt_us } => {
                             let batch = BatchV1 { strokes, pointer, focus, rhythm, tracking, frames, client_rtt_us };
-                            let reply = evidence(state, &live, session, seq, &batch).await?;
-                            send(socket, &reply).await.map_err(|_| Refusal::new("closed", "socket closed", CLOSE_GOING_AWAY))?;
+                            if let Some(reply) = evidence(state, &live, session, seq, &batch, &committed_tx).await? {
+                                send(socket, &reply).await.map_err(|_| Refusal::new("closed", "socket closed", CLOSE_GOING_AWAY))?;
+                            }
                         }
                         ClientMsg::Environment(environment) => {
                             let text = serde_json::to_string(&environment).unwrap_or_default();
@@ -297,11 +320,12 @@ async fn candidate_loop(state: &Arc<State>, socket: &mut WebSocket, session: &st
                             set_environment(&mut accumulated.evidence, &environment);
                             let snapshot = snapshot(&mut accumulated);
                             drop(accumulated);
-                            publish(state, &live, session, snapshot).await?;
+                            publish(state, &live, session, snapshot, false).await?;
                         }
                         ClientMsg::Finish => {
+                            // The final verdict is committed before the page hears "finished".
                             let snapshot = snapshot(&mut *live.accumulated.lock().await);
-                            publish(state, &live, session, snapshot).await?;
+                            publish(state, &live, session, snapshot, true).await?;
                             send(socket, &ServerMsg::Finished).await.map_err(|_| Refusal::new("closed", "socket closed", CLOSE_GOING_AWAY))?;
                         }
                         ClientMsg::Measured { token } => {
@@ -327,41 +351,43 @@ async fn record_rtt(state: &Arc<State>, live: &Arc<Live>, session: &str, rtt_us:
     if accumulated.evidence.rtt_us.len() >= MAX_RTT_SAMPLES {
         return Ok(());
     }
-    // Written in the background: the socket loop must not wait for the disk between two echoes.
-    // A sample not yet written when the edge dies is measured again after the reconnect.
-    let (store, session_id) = (state.store.clone(), session.to_owned());
-    tokio::spawn(async move {
-        if let Err(error) = store.insert_rtt(&session_id, rtt_us, page_at_us).await {
-            tracing::error!(session = session_id, %error, "cannot store a round trip");
-        }
-    });
+    // Written in the background, in group commits: the socket loop must not wait for the disk
+    // between two echoes. A sample not yet written when the edge dies is measured again.
+    state.writer.rtt(RttRow { session_id: session.to_owned(), rtt_us, page_at_us, measured_at_ms: crate::clock::now_ms() });
     accumulated.evidence.rtt_us.push(rtt_us);
     accumulated.evidence.rtt_page_at_us.push(page_at_us.unwrap_or(i64::MIN));
     if accumulated.evidence.rtt_us.len() % RESCORE_EVERY_RTT == 0 {
         let snapshot = snapshot(&mut accumulated);
         drop(accumulated);
         // Re-scored in the background: signing and storing a verdict must not hold up echoes.
-        let (state, live, session) = (state.clone(), live.clone(), session.to_owned());
-        tokio::spawn(async move {
-            if let Err(error) = publish(&state, &live, &session, snapshot).await {
-                tracing::error!(session, %error, "cannot publish a verdict");
-            }
-        });
+        schedule_publish(state, live, session, snapshot);
     }
     Ok(())
 }
 
 /// Stores a batch once and answers with an ack, or with an error that changes nothing.
-async fn evidence(state: &State, live: &Live, session: &str, seq: u64, batch: &BatchV1) -> Result<ServerMsg, Refusal> {
+async fn evidence(
+    state: &Arc<State>,
+    live: &Arc<Live>,
+    session: &str,
+    seq: u64,
+    batch: &BatchV1,
+    committed: &tokio::sync::mpsc::UnboundedSender<Committed>,
+) -> Result<Option<ServerMsg>, Refusal> {
     let batch = batch.decode().map_err(Refusal::from_wire)?;
     let mut accumulated = live.accumulated.lock().await;
     if seq == 0 {
         return Err(Refusal::new("bad_seq", "evidence batches count from 1", CLOSE_POLICY));
     }
     if seq <= accumulated.last_seq {
-        // A resend of a batch that is already stored: acknowledge again, change nothing.
+        // A resend of a batch already received: change nothing, and acknowledge again once it
+        // is committed. If it is still queued, an idempotent write queued behind it says when.
         Metrics::add(&state.metrics.batches_resent);
-        return Ok(ServerMsg::Ack { seq });
+        if seq <= accumulated.committed_seq {
+            return Ok(Some(ServerMsg::Ack { seq }));
+        }
+        state.writer.batch(session, seq, serde_json::to_string(&BatchV1::from_batch(&batch)).unwrap_or_default(), committed.clone()).await?;
+        return Ok(None);
     }
     if seq != accumulated.last_seq + 1 {
         // Closing makes the probe reconnect and resend from its oldest unacknowledged batch.
@@ -370,21 +396,22 @@ async fn evidence(state: &State, live: &Live, session: &str, seq: u64, batch: &B
     if accumulated.evidence.strokes.len() + batch.strokes.len() > MAX_STROKES_PER_SESSION
         || accumulated.evidence.pointer.len() + batch.pointer.len() > MAX_POINTER_PER_SESSION
     {
-        return Ok(error(
+        return Ok(Some(error(
             "session_full",
             format!("a session holds at most {MAX_STROKES_PER_SESSION} key presses and {MAX_POINTER_PER_SESSION} pointer samples"),
-        ));
+        )));
     }
     // Store what was validated, re-encoded, rather than the frame as received.
     let body = serde_json::to_string(&BatchV1::from_batch(&batch)).unwrap_or_default();
-    state.store.insert_batch(session, seq, &body).await?;
-    Metrics::add(&state.metrics.batches_stored);
+    state.writer.batch(session, seq, body, committed.clone()).await?;
     absorb(&mut accumulated.evidence, batch);
     accumulated.last_seq = seq;
     let snapshot = snapshot(&mut accumulated);
     drop(accumulated);
-    publish(state, live, session, snapshot).await?;
-    Ok(ServerMsg::Ack { seq })
+    // The acknowledgement follows the commit; scoring, signing and pushing happen in the
+    // background, so the socket (and its echoes) never waits for the verdict.
+    schedule_publish(state, live, session, snapshot);
+    Ok(None)
 }
 
 /// Verifies another edge's signed measurement and adds it to the session; a refusal is an error
@@ -402,7 +429,7 @@ async fn measured(state: &State, live: &Live, session: &str, token: &str) -> Res
                 accumulated.evidence.peer_rtts.push(EdgeRtt { edge_id: peer.id.clone(), location: *location, min_rtt_us });
                 let snapshot = snapshot(&mut accumulated);
                 drop(accumulated);
-                publish(state, live, session, snapshot).await?;
+                publish(state, live, session, snapshot, false).await?;
                 return Ok(None);
             }
             // A key this peer does not have: try the next peer.
@@ -445,9 +472,40 @@ fn snapshot(accumulated: &mut Accumulated) -> (Evidence, u64) {
     (accumulated.evidence.clone(), accumulated.generation)
 }
 
+/// Verdicts scheduled in the background are published at most this often per session: scoring,
+/// hashing and signing the whole evidence for every batch would cost thousands of signatures a
+/// second on a busy edge, and the interviewer's view needs no more than this.
+const MIN_VERDICT_GAP: Duration = Duration::from_millis(1000);
+
+/// Publishes `snapshot` soon, in the background: snapshots that arrive meanwhile replace it, and
+/// a session publishes at most once per [`MIN_VERDICT_GAP`].
+fn schedule_publish(state: &Arc<State>, live: &Arc<Live>, session: &str, snapshot: (Evidence, u64)) {
+    let already_scheduled = {
+        let mut pending = live.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let scheduled = pending.is_some();
+        *pending = Some(snapshot);
+        scheduled
+    };
+    if already_scheduled {
+        return;
+    }
+    let (state, live, session) = (state.clone(), live.clone(), session.to_owned());
+    tokio::spawn(async move {
+        let last = *live.last_scheduled.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(wait) = last.and_then(|at| MIN_VERDICT_GAP.checked_sub(at.elapsed())) {
+            tokio::time::sleep(wait).await;
+        }
+        *live.last_scheduled.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(std::time::Instant::now());
+        let Some(snapshot) = live.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() else { return };
+        if let Err(error) = publish(&state, &live, &session, snapshot, false).await {
+            tracing::error!(session, %error, "cannot publish a verdict");
+        }
+    });
+}
+
 /// Scores the evidence, signs the verdict, stores it and pushes it to every interviewer; a
 /// snapshot older than the last one published is dropped.
-async fn publish(state: &State, live: &Live, session: &str, (evidence, generation): (Evidence, u64)) -> Result<(), StoreError> {
+async fn publish(state: &State, live: &Live, session: &str, (evidence, generation): (Evidence, u64), durable: bool) -> Result<(), StoreError> {
     let mut published = live.published.lock().await;
     if generation <= *published {
         return Ok(());
@@ -472,7 +530,7 @@ async fn publish(state: &State, live: &Live, session: &str, (evidence, generatio
         token: token.clone(),
         verdict_json: serde_json::to_string(&verdict).unwrap_or_default(),
     };
-    state.store.insert_verdict(session, &verdict.class, &row).await?;
+    state.writer.verdict(session, &verdict.class, row, durable).await?;
     Metrics::add(&state.metrics.verdicts_signed);
     // No interviewer listening is fine: the verdict is stored and sent when one connects.
     let _ = live.verdicts.send(ServerMsg::Verdict { token, verdict }.to_text().into());
