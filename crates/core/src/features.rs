@@ -10,6 +10,12 @@ use crate::geo::{check_claim, time_zone_fits, EdgeRtt, LocationCheck};
 
 /// Two events closer than this (µs) arrived together rather than being typed apart.
 pub const SIMULTANEOUS_US: i64 = 2_000;
+/// The middle 90% (5th to 95th percentile) of hold times in the CMU keystroke-dynamics sample
+/// (Killourhy & Maxion 2009; `tests/data/`, 1,558 repetitions by 51 typists): the band the
+/// dashboard draws as "local human" (µs).
+pub const LOCAL_DWELL_BAND_US: (i64, i64) = (51_000, 141_000);
+/// The same for the gap from one key's release to the next key's press (negative: overlap).
+pub const LOCAL_FLIGHT_BAND_US: (i64, i64) = (-22_000, 530_000);
 /// A press held for less than this (µs) has no human dwell: the key-up was sent with the key-down.
 pub const ZERO_DWELL_US: i64 = 2_000;
 /// Key-down to key-down gaps longer than this (µs) are pauses, not flights.

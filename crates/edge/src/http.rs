@@ -42,7 +42,11 @@ fn content_security_policy(state: &State) -> HeaderValue {
             Some(format!(" {scheme}://{host}"))
         })
         .collect();
-    let policy = CONTENT_SECURITY_POLICY.replace("connect-src 'self'", &format!("connect-src 'self'{}", peers.concat()));
+    // Pages of allowed origins may embed the candidate widget in an iframe.
+    let ancestors: String = state.allowed_origins.iter().map(|origin| format!(" {origin}")).collect();
+    let policy = CONTENT_SECURITY_POLICY
+        .replace("connect-src 'self'", &format!("connect-src 'self'{}", peers.concat()))
+        .replace("frame-ancestors 'self'", &format!("frame-ancestors 'self'{ancestors}"));
     HeaderValue::from_str(&policy).unwrap_or_else(|_| HeaderValue::from_static(CONTENT_SECURITY_POLICY))
 }
 
@@ -53,9 +57,12 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .route_service("/", ServeFile::new(&index))
         .route_service("/candidate", ServeFile::new(&index))
         .route_service("/interviewer", ServeFile::new(&index))
+        .route_service("/dashboard", ServeFile::new(&index))
+        .route_service("/gate", ServeFile::new(&index))
         .fallback_service(ServeDir::new(&state.assets_dir));
     let api = Router::new()
-        .route("/api/v1/sessions", post(create_session).layer(DefaultBodyLimit::max(4 * 1024)))
+        .route("/api/v1/sessions", post(create_session).get(list_sessions).layer(DefaultBodyLimit::max(4 * 1024)))
+        .route("/api/v1/sessions/{id}/verdicts", get(verdict_history))
         .route("/api/v1/ws", get(crate::ws::upgrade))
         .route("/api/v1/verify", post(verify).layer(DefaultBodyLimit::max(MAX_VERIFY_BODY_BYTES)))
         .route("/api/v1/sessions/{id}/evidence", get(export_evidence))
@@ -162,6 +169,45 @@ async fn require_interviewer(state: &State, headers: &HeaderMap, session: &str) 
         Some(row) if secrets::digests_equal(&secrets::sha256(presented.trim().as_bytes()), &row.interviewer_token_sha256) => Ok(row),
         _ => Err(ApiError(StatusCode::FORBIDDEN, "no such session for this token".into())),
     }
+}
+
+/// The dashboard's list: the newest 200 sessions with their latest verdict (API key).
+async fn list_sessions(Extract(state): Extract<Arc<State>>, headers: HeaderMap) -> Result<Response, ApiError> {
+    require_api_key(&state, &headers)?;
+    let sessions: Vec<serde_json::Value> = state
+        .store
+        .list_sessions(200)
+        .await?
+        .into_iter()
+        .map(|s| {
+            let verdict = s.verdict_json.and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok());
+            serde_json::json!({
+                "id": s.id,
+                "created_at_ms": s.created_at_ms,
+                "claimed_location": s.claimed_location,
+                "class": s.class,
+                "p_remote": verdict.as_ref().and_then(|v| v.get("p_remote").cloned()),
+                "issued_at_s": s.issued_at_s,
+            })
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "sessions": sessions })).into_response())
+}
+
+/// A session's verdicts over time, oldest first (the newest 500), for the interviewer.
+async fn verdict_history(Extract(state): Extract<Arc<State>>, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+    require_interviewer(&state, &headers, &id).await?;
+    let verdicts: Vec<serde_json::Value> = state
+        .store
+        .verdict_history(&id, 500)
+        .await?
+        .into_iter()
+        .map(|row| {
+            let verdict = serde_json::from_str::<serde_json::Value>(&row.verdict_json).unwrap_or_default();
+            serde_json::json!({ "issued_at_s": row.issued_at_s, "class": verdict.get("class"), "p_remote": verdict.get("p_remote"), "token": row.token })
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "session": id, "verdicts": verdicts })).into_response())
 }
 
 async fn metrics(Extract(state): Extract<Arc<State>>, headers: HeaderMap) -> Result<Response, ApiError> {

@@ -334,6 +334,17 @@ pub struct Counts {
     pub verdicts: i64,
 }
 
+/// A session as listed on the dashboard.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionSummary {
+    pub id: String,
+    pub created_at_ms: i64,
+    pub claimed_location: Option<String>,
+    pub class: Option<String>,
+    pub issued_at_s: Option<i64>,
+    pub verdict_json: Option<String>,
+}
+
 /// A signed verdict as stored.
 #[derive(Debug, Clone)]
 pub struct VerdictRow {
@@ -401,24 +412,34 @@ impl Store {
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
+        // Several edges may start at once against one database: one migrates, the others wait
+        // and then find the work done. PostgreSQL: an advisory lock held by this connection for
+        // the whole run; SQLite: each migration takes the write lock at BEGIN IMMEDIATE.
+        let mut connection = self.pool.acquire().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_lock(7106)").execute(&mut *connection).await?;
+        }
+        let outcome = self.apply_migrations(&mut connection).await;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_unlock(7106)").execute(&mut *connection).await?;
+        }
+        outcome
+    }
+
+    async fn apply_migrations(&self, connection: &mut sqlx::AnyConnection) -> Result<(), StoreError> {
+        use sqlx::Connection as _;
         sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at_ms BIGINT NOT NULL)")
-            .execute(&self.pool)
+            .execute(&mut *connection)
             .await?;
         let migrations = match self.backend {
             Backend::Sqlite => SQLITE_MIGRATIONS,
             Backend::Postgres => POSTGRES_MIGRATIONS,
         };
         for &(version, sql) in migrations {
-            // Several edges may start at once against one database: one migrates, the others
-            // wait for it here and then find the work done. SQLite takes its write lock at
-            // BEGIN IMMEDIATE (waiting out the busy timeout); PostgreSQL takes an advisory lock.
             let mut tx = match self.backend {
-                Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-                Backend::Postgres => self.pool.begin().await?,
+                Backend::Sqlite => connection.begin_with("BEGIN IMMEDIATE").await?,
+                Backend::Postgres => connection.begin().await?,
             };
-            if self.backend == Backend::Postgres {
-                sqlx::query("SELECT pg_advisory_xact_lock(7106)").execute(&mut *tx).await?;
-            }
             let applied: Option<(i64,)> = sqlx::query_as("SELECT version FROM schema_migrations WHERE version = $1")
                 .bind(version)
                 .fetch_optional(&mut *tx)
@@ -585,6 +606,37 @@ impl Store {
         let rtts = sqlx::query("DELETE FROM rtt_samples WHERE measured_at_ms < $1").bind(before_ms).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(Purged { batches: batches.rows_affected(), rtts: rtts.rows_affected() })
+    }
+
+    /// The newest sessions first, each with its latest verdict's class, issue time and verdict
+    /// JSON, if it has one.
+    pub async fn list_sessions(&self, limit: i64) -> Result<Vec<SessionSummary>, StoreError> {
+        let rows: Vec<(String, i64, Option<String>, Option<String>, Option<i64>, Option<String>)> = sqlx::query_as(&format!(
+            "SELECT s.id, s.created_at_ms, s.claimed_location, v.class, v.issued_at_s, v.verdict FROM sessions s
+             LEFT JOIN verdicts v ON v.session_id = s.id AND v.{order} = (SELECT MAX(w.{order}) FROM verdicts w WHERE w.session_id = s.id)
+             ORDER BY s.created_at_ms DESC, s.id LIMIT $1",
+            order = self.insertion_order()
+        ))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, created_at_ms, claimed_location, class, issued_at_s, verdict_json)| SessionSummary { id, created_at_ms, claimed_location, class, issued_at_s, verdict_json })
+            .collect())
+    }
+
+    /// A session's verdicts, oldest first (at most `limit`, the newest ones).
+    pub async fn verdict_history(&self, session_id: &str, limit: i64) -> Result<Vec<VerdictRow>, StoreError> {
+        let rows: Vec<(i64, String, String)> = sqlx::query_as(&format!(
+            "SELECT issued_at_s, token, verdict FROM (SELECT issued_at_s, token, verdict, {order} AS n FROM verdicts WHERE session_id = $1 ORDER BY {order} DESC LIMIT $2) newest ORDER BY n",
+            order = self.insertion_order()
+        ))
+        .bind(session_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(issued_at_s, token, verdict_json)| VerdictRow { issued_at_s, token, verdict_json }).collect())
     }
 
     /// Counts of stored rows, for metrics.

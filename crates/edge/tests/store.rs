@@ -65,8 +65,15 @@ async fn sessions_batches_round_trips_and_verdicts_round_trip_on_every_backend()
             store.insert_verdict("s1", "local", &VerdictRow { issued_at_s: at_s, token: token.into(), verdict_json: "{}".into() }).await.expect("verdict");
         }
         assert_eq!(store.latest_verdict("s1").await.expect("latest").map(|v| v.token).as_deref(), Some("c"), "{name}");
+        let history = store.verdict_history("s1", 3).await.expect("history");
+        assert_eq!(history.iter().map(|v| v.token.as_str()).collect::<Vec<_>>(), ["b", "c", "d"], "{name}: the newest 3, oldest first");
+        store.create_session(&SessionRow { created_at_ms: 1_700_000_000_001, ..session("s2") }).await.expect("create");
+        let listed = store.list_sessions(10).await.expect("list");
+        assert_eq!(listed.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["s2", "s1"], "{name}: newest first");
+        assert_eq!((listed[1].class.as_deref(), listed[1].issued_at_s), (Some("local"), Some(11)), "{name}: the last inserted verdict");
+        assert_eq!(listed[0].class, None, "{name}: no verdict yet");
         let counts = store.counts().await.expect("counts");
-        assert_eq!((counts.sessions, counts.batches, counts.verdicts), (1, 2, 4));
+        assert_eq!((counts.sessions, counts.batches, counts.verdicts), (2, 2, 4));
         store.close().await;
     }
 }
