@@ -435,6 +435,45 @@ fn saturate(count: usize) -> u32 {
     u32::try_from(count).unwrap_or(u32::MAX)
 }
 
+/// What the dashboard's charts draw, read off the evidence: hold and release-to-press times,
+/// round trips in order, and each beat's tap asynchrony. No scoring happens here.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Series {
+    pub dwell_ms: Vec<f64>,
+    pub flight_ms: Vec<f64>,
+    pub rtt_ms: Vec<f64>,
+    /// (beat number, tap minus beat in ms) for beats with a tap within half a beat.
+    pub asynchrony_ms: Vec<(u32, f64)>,
+    pub shift_at_beat: Option<u32>,
+}
+
+impl Series {
+    pub fn from_evidence(evidence: &Evidence) -> Series {
+        let mut strokes: Vec<&crate::evidence::KeyStroke> = evidence.strokes.iter().collect();
+        strokes.sort_by_key(|s| s.down_at_us);
+        let dwell_ms = strokes.iter().map(|s| (s.up_at_us - s.down_at_us) as f64 / 1000.0).collect();
+        let flight_ms = strokes
+            .windows(2)
+            .map(|pair| pair[1].down_at_us - pair[0].up_at_us)
+            .filter(|&gap_us| gap_us.abs() <= MAX_FLIGHT_US)
+            .map(|gap_us| gap_us as f64 / 1000.0)
+            .collect();
+        let rtt_ms = evidence.rtt_us.iter().map(|&rtt| rtt as f64 / 1000.0).collect();
+        let (mut asynchrony_ms, mut shift_at_beat) = (Vec::new(), None);
+        if let Some(Outcome::Done(rhythm)) = &evidence.rhythm {
+            shift_at_beat = rhythm.shift_at_beat;
+            for (beat, (&at_us, next_at_us)) in rhythm.beats_at_us.iter().zip(rhythm.beats_at_us.iter().skip(1).map(Some).chain([None])).enumerate() {
+                let half_us = next_at_us.map_or(300_000, |&next| (next - at_us) / 2);
+                let nearest = rhythm.taps_at_us.iter().map(|&tap| tap - at_us).filter(|d| d.abs() <= half_us).min_by_key(|d| d.abs());
+                if let (Some(d_us), Ok(beat)) = (nearest, u32::try_from(beat)) {
+                    asynchrony_ms.push((beat, d_us as f64 / 1000.0));
+                }
+            }
+        }
+        Series { dwell_ms, flight_ms, rtt_ms, asynchrony_ms, shift_at_beat }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -593,5 +632,38 @@ mod tests {
         let enough = Features::from_evidence(&Evidence { rtt_us: vec![900, 400, 700, 800, 600], ..Evidence::default() });
         assert_eq!(enough.net.min_us, Some(400));
         assert_eq!(enough.net.median_us, Some(700));
+    }
+}
+
+#[cfg(test)]
+mod series_tests {
+    use super::*;
+    use crate::challenge::{Answer, Rhythm};
+    use crate::evidence::KeyClass;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn series_reads_holds_gaps_round_trips_and_each_beats_nearest_tap() {
+        let press = |down_ms: i64, up_ms: i64| KeyStroke { down_at_us: down_ms * 1000, up_at_us: up_ms * 1000, class: KeyClass::Letter, repeats: 0, repeat_gaps_us: vec![], trusted: true };
+        let evidence = Evidence {
+            // Out of order on purpose: series sort by press time. The last gap (5 s) is a pause.
+            strokes: vec![press(300, 380), press(0, 90), press(5_500, 5_600)],
+            rtt_us: vec![1_500, 2_500],
+            rhythm: Some(Outcome::Done(Rhythm {
+                beats_at_us: vec![1_000_000, 1_600_000, 2_200_000],
+                shift_at_beat: Some(2),
+                // A tap 30 ms early, none near the second beat, one 20 ms late and a stray tap.
+                taps_at_us: vec![970_000, 2_220_000, 2_900_000],
+                answer: Answer::Key,
+            })),
+            ..Evidence::default()
+        };
+        let series = Series::from_evidence(&evidence);
+        assert_eq!(series.dwell_ms, vec![90.0, 80.0, 100.0]);
+        assert_eq!(series.flight_ms, vec![210.0], "the 5.1 s pause is not a flight");
+        assert_eq!(series.rtt_ms, vec![1.5, 2.5]);
+        assert_eq!(series.asynchrony_ms, vec![(0, -30.0), (2, 20.0)]);
+        assert_eq!(series.shift_at_beat, Some(2));
     }
 }

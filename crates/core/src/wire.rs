@@ -624,6 +624,26 @@ pub struct Batch {
     pub client_rtt_us: Vec<u32>,
 }
 
+impl Batch {
+    /// Adds this batch to a session's evidence, as the edge does on receipt and on reload.
+    pub fn absorb_into(self, evidence: &mut crate::Evidence) {
+        evidence.strokes.extend(self.strokes);
+        evidence.pointer.extend(self.pointer);
+        evidence.focus.extend(self.focus);
+        // A task's newest result replaces an earlier one (a retried task).
+        if self.rhythm.is_some() {
+            evidence.rhythm = self.rhythm;
+        }
+        if self.tracking.is_some() {
+            evidence.tracking = self.tracking;
+        }
+        if self.frames.is_some() {
+            evidence.frames = self.frames;
+        }
+        evidence.client_rtt_us.extend(self.client_rtt_us);
+    }
+}
+
 impl BatchV1 {
     /// Encodes decoded evidence, for storage.
     pub fn from_batch(batch: &Batch) -> BatchV1 {

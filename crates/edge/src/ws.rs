@@ -10,7 +10,7 @@ use axum::extract::State as Extract;
 use axum::response::Response;
 use onsite_core::jws::Claims;
 use onsite_core::geo::EdgeRtt;
-use onsite_core::wire::{self, Batch, BatchV1, ClientMsg, EdgeRefV1, EnvironmentV1, EvidenceV1, MeasurementV1, Role, ServerMsg, VerdictV1, WireError};
+use onsite_core::wire::{self, BatchV1, ClientMsg, EdgeRefV1, EnvironmentV1, EvidenceV1, MeasurementV1, Role, ServerMsg, VerdictV1, WireError};
 use onsite_core::evidence::ClaimedLocation;
 use onsite_core::{score, Evidence, Features};
 use tokio::sync::broadcast::error::RecvError;
@@ -162,7 +162,7 @@ async fn load(state: &State, session: &str, accumulated: &mut Accumulated) -> Re
         // Stored batches were validated before they were written; a row that no longer parses
         // is skipped and logged rather than taking the session down.
         match serde_json::from_str::<BatchV1>(&body).map_err(|e| e.to_string()).and_then(|batch| batch.decode().map_err(|e| e.to_string())) {
-            Ok(batch) => absorb(&mut accumulated.evidence, batch),
+            Ok(batch) => batch.absorb_into(&mut accumulated.evidence),
             Err(error) => tracing::error!(session, seq, %error, "stored batch does not parse"),
         }
         accumulated.last_seq = accumulated.last_seq.max(seq);
@@ -404,7 +404,7 @@ async fn evidence(
     // Store what was validated, re-encoded, rather than the frame as received.
     let body = serde_json::to_string(&BatchV1::from_batch(&batch)).unwrap_or_default();
     state.writer.batch(session, seq, body, committed.clone()).await?;
-    absorb(&mut accumulated.evidence, batch);
+    batch.absorb_into(&mut accumulated.evidence);
     accumulated.last_seq = seq;
     let snapshot = snapshot(&mut accumulated);
     drop(accumulated);
@@ -445,22 +445,6 @@ fn set_environment(evidence: &mut Evidence, environment: &EnvironmentV1) {
     evidence.time_zone = environment.time_zone.clone().filter(|zone| wire::valid_time_zone(zone));
 }
 
-fn absorb(evidence: &mut Evidence, batch: Batch) {
-    evidence.strokes.extend(batch.strokes);
-    evidence.pointer.extend(batch.pointer);
-    evidence.focus.extend(batch.focus);
-    // A task's newest result replaces an earlier one (a retried task).
-    if batch.rhythm.is_some() {
-        evidence.rhythm = batch.rhythm;
-    }
-    if batch.tracking.is_some() {
-        evidence.tracking = batch.tracking;
-    }
-    if batch.frames.is_some() {
-        evidence.frames = batch.frames;
-    }
-    evidence.client_rtt_us.extend(batch.client_rtt_us);
-}
 
 fn error(code: &str, message: impl Into<String>) -> ServerMsg {
     ServerMsg::Error { code: code.into(), message: message.into() }

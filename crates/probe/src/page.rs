@@ -102,3 +102,89 @@ pub async fn fetch_text(url: &str) -> Result<String, ProbeError> {
     let text = JsFuture::from(response.text().map_err(|e| fail(describe(&e)))?).await.map_err(|e| fail(describe(&e)))?;
     text.as_string().ok_or_else(|| fail("body is not text".into()))
 }
+
+/// Sends an HTTP request to this edge with an optional bearer credential and JSON body; returns
+/// the status and the body text (an error status is not an error here: callers show the edge's
+/// sentence).
+pub async fn request(method: &str, url: &str, bearer: Option<&str>, json_body: Option<&str>) -> Result<(u16, String), ProbeError> {
+    let fail = |why: String| ProbeError::Fetch { url: url.to_owned(), why };
+    let init = web_sys::RequestInit::new();
+    init.set_method(method);
+    let headers = web_sys::Headers::new().map_err(|e| fail(describe(&e)))?;
+    if let Some(bearer) = bearer {
+        headers.set("Authorization", &format!("Bearer {bearer}")).map_err(|e| fail(describe(&e)))?;
+    }
+    if let Some(body) = json_body {
+        headers.set("Content-Type", "application/json").map_err(|e| fail(describe(&e)))?;
+        init.set_body(&wasm_bindgen::JsValue::from_str(body));
+    }
+    init.set_headers(&headers);
+    let response = JsFuture::from(window()?.fetch_with_str_and_init(url, &init)).await.map_err(|e| fail(describe(&e)))?;
+    let response: web_sys::Response = response.dyn_into().map_err(|_| fail("not a response".into()))?;
+    let text = JsFuture::from(response.text().map_err(|e| fail(describe(&e)))?).await.map_err(|e| fail(describe(&e)))?;
+    Ok((response.status(), text.as_string().unwrap_or_default()))
+}
+
+/// A value kept for this browser tab (`sessionStorage`), or `None`.
+pub fn session_get(key: &str) -> Option<String> {
+    window().ok()?.session_storage().ok()??.get_item(key).ok()?
+}
+
+/// Keeps a value for this browser tab; storage that is unavailable (private mode) is ignored.
+pub fn session_set(key: &str, value: &str) {
+    if let Some(storage) = window().ok().and_then(|w| w.session_storage().ok()).flatten() {
+        let _ = storage.set_item(key, value);
+    }
+}
+
+/// A value kept in this browser (`localStorage`), or `None`.
+pub fn local_get(key: &str) -> Option<String> {
+    window().ok()?.local_storage().ok()??.get_item(key).ok()?
+}
+
+/// Keeps a value in this browser.
+pub fn local_set(key: &str, value: &str) {
+    if let Some(storage) = window().ok().and_then(|w| w.local_storage().ok()).flatten() {
+        let _ = storage.set_item(key, value);
+    }
+}
+
+/// Copies text to the clipboard; false when the browser does not allow it.
+pub async fn copy_text(text: &str) -> bool {
+    let Ok(window) = window() else { return false };
+    let clipboard = js_sys::Reflect::get(&window.navigator(), &wasm_bindgen::JsValue::from_str("clipboard")).ok();
+    let write = clipboard.as_ref().and_then(|c| js_sys::Reflect::get(c, &wasm_bindgen::JsValue::from_str("writeText")).ok());
+    match (clipboard, write.and_then(|f| f.dyn_into::<js_sys::Function>().ok())) {
+        (Some(clipboard), Some(write)) => match write.call1(&clipboard, &wasm_bindgen::JsValue::from_str(text)) {
+            Ok(promise) => JsFuture::from(js_sys::Promise::from(promise)).await.is_ok(),
+            Err(_) => false,
+        },
+        _ => false,
+    }
+}
+
+/// A `data:` URL holding `text`, for a download link.
+pub fn data_url(mime: &str, text: &str) -> String {
+    format!("data:{mime};charset=utf-8,{}", String::from(js_sys::encode_uri_component(text)))
+}
+
+/// Whether this page runs inside a frame of another page.
+pub fn in_frame() -> bool {
+    window().ok().and_then(|w| w.parent().ok().flatten()).is_some_and(|parent| window().is_ok_and(|w| parent != w))
+}
+
+/// Tells the embedding page about progress: `{source: "onsite", type, ...fields}`, posted only to
+/// `target_origin` (never `*`), so no other page can read it.
+pub fn post_to_parent(target_origin: &str, kind: &str, fields: &[(&str, wasm_bindgen::JsValue)]) {
+    let Some(parent) = window().ok().and_then(|w| w.parent().ok().flatten()) else { return };
+    let message = js_sys::Object::new();
+    let set = |name: &str, value: &wasm_bindgen::JsValue| {
+        let _ = js_sys::Reflect::set(&message, &wasm_bindgen::JsValue::from_str(name), value);
+    };
+    set("source", &wasm_bindgen::JsValue::from_str("onsite"));
+    set("type", &wasm_bindgen::JsValue::from_str(kind));
+    for (name, value) in fields {
+        set(name, value);
+    }
+    let _ = parent.post_message(&message, target_origin);
+}
