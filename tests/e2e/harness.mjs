@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
 
 export const ONSITE_BIN = process.env.ONSITE_BIN ?? "target/debug/onsite";
-const ASSETS = process.env.ONSITE_ASSETS ?? "dist";
+export const ASSETS = process.env.ONSITE_ASSETS ?? "dist";
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 
 // Flags that keep Chromium off the network it cannot reach here, and make it run as root.

@@ -38,3 +38,20 @@ pub fn location(value: Option<&onsite_core::wire::LocationV1>) -> String {
         },
     }
 }
+
+/// A time since the Unix epoch (ms) as `YYYY-MM-DD HH:MM UTC`.
+pub fn time_ms(at_ms: i64) -> String {
+    let days = at_ms.div_euclid(86_400_000);
+    let minute_of_day = at_ms.rem_euclid(86_400_000) / 60_000;
+    // Days to a civil date (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let mp = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", minute_of_day / 60, minute_of_day % 60)
+}

@@ -1,5 +1,6 @@
 //! Entry point of the web app: mounts the page for the current path and does nothing else.
 
+mod charts;
 mod format;
 mod pages;
 

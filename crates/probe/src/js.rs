@@ -18,11 +18,21 @@ pub struct JsProbe {
 
 #[wasm_bindgen(js_class = Probe)]
 impl JsProbe {
-    /// Connects to the edge's WebSocket at `socket_url` for `session` with the candidate `token`.
+    /// Connects to the edge's WebSocket at `socket_url` for `session` with the candidate `token`;
+    /// `on_status`, when given, is called with the status object each time it changes.
     #[wasm_bindgen(constructor)]
-    pub fn new(socket_url: String, session: String, token: String) -> Result<JsProbe, JsError> {
+    pub fn new(socket_url: String, session: String, token: String, on_status: Option<js_sys::Function>) -> Result<JsProbe, JsError> {
         let config = ProbeConfig { socket_url, session, token };
-        let inner = CandidateProbe::start(&config, |_| {}).map_err(|e| JsError::new(&e.to_string()))?;
+        let last = RefCell::new(None::<crate::candidate::ProbeStatus>);
+        let inner = CandidateProbe::start(&config, move |status| {
+            let Some(callback) = &on_status else { return };
+            if last.borrow().as_ref() == Some(&status) {
+                return;
+            }
+            let _ = callback.call1(&JsValue::NULL, &status_object(&status));
+            *last.borrow_mut() = Some(status);
+        })
+        .map_err(|e| JsError::new(&e.to_string()))?;
         Ok(JsProbe { inner })
     }
 
@@ -36,22 +46,27 @@ impl JsProbe {
         self.inner.finish();
     }
 
-    /// `{connected, keystrokes, pointerSamples, ackedBatches, unackedBatches, finished, problem}`.
+    /// `{connected, keystrokes, pointerSamples, ackedBatches, unackedBatches, reconnects, finished, problem}`.
     pub fn status(&self) -> JsValue {
-        let status = self.inner.status();
-        let object = js_sys::Object::new();
-        let set = |name: &str, value: JsValue| {
-            let _ = js_sys::Reflect::set(&object, &JsValue::from_str(name), &value);
-        };
-        set("connected", status.connected.into());
-        set("keystrokes", status.keystrokes.into());
-        set("pointerSamples", status.pointer_samples.into());
-        set("ackedBatches", JsValue::from_f64(status.acked_batches as f64));
-        set("unackedBatches", JsValue::from_f64(status.unacked_batches as f64));
-        set("finished", status.finished.into());
-        set("problem", status.problem.map_or(JsValue::NULL, |p| JsValue::from_str(&p)));
-        object.into()
+        status_object(&self.inner.status())
     }
+}
+
+/// The status as a plain JavaScript object.
+fn status_object(status: &crate::candidate::ProbeStatus) -> JsValue {
+    let object = js_sys::Object::new();
+    let set = |name: &str, value: JsValue| {
+        let _ = js_sys::Reflect::set(&object, &JsValue::from_str(name), &value);
+    };
+    set("connected", status.connected.into());
+    set("keystrokes", status.keystrokes.into());
+    set("pointerSamples", status.pointer_samples.into());
+    set("ackedBatches", JsValue::from_f64(status.acked_batches as f64));
+    set("unackedBatches", JsValue::from_f64(status.unacked_batches as f64));
+    set("reconnects", status.reconnects.into());
+    set("finished", status.finished.into());
+    set("problem", status.problem.as_deref().map_or(JsValue::NULL, JsValue::from_str));
+    object.into()
 }
 
 /// Key capture alone, with no connection: for measuring the probe's own cost.

@@ -29,12 +29,30 @@ pub fn fragment_params() -> Vec<(String, String)> {
     parse_params(hash.trim_start_matches('#'))
 }
 
-/// Parses `a=1&b=2`; values here are base64url, so no percent-decoding is needed.
+/// Parses `a=1&b=2`, percent-decoding values (capabilities are base64url and unchanged by it;
+/// the embedding page's origin arrives encoded). A value that does not decode is kept as it is.
 pub fn parse_params(text: &str) -> Vec<(String, String)> {
     text.split('&')
         .filter_map(|pair| pair.split_once('='))
-        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .map(|(name, value)| (name.to_owned(), percent_decode(value).unwrap_or_else(|| value.to_owned())))
         .collect()
+}
+
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 /// The WebSocket URL of the edge that served this page.

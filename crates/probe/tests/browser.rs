@@ -75,3 +75,13 @@ fn a_lost_key_up_drops_the_press_instead_of_inventing_a_dwell() {
     assert_eq!(strokes.len(), 1);
     assert_eq!((strokes[0].down_at_us, strokes[0].up_at_us), (400_000, 480_000));
 }
+
+#[wasm_bindgen_test]
+fn link_fragments_decode_the_host_origin_and_keep_capabilities_as_they_are() {
+    let params = onsite_probe::page::parse_params("session=ab-C_1&token=Zz9_-x&host=https%3A%2F%2Fportal.example%3A8443&bad=%zz");
+    let get = |name: &str| params.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+    assert_eq!(get("session"), Some("ab-C_1"));
+    assert_eq!(get("token"), Some("Zz9_-x"));
+    assert_eq!(get("host"), Some("https://portal.example:8443"));
+    assert_eq!(get("bad"), Some("%zz"), "a value that does not decode is kept");
+}

@@ -44,6 +44,46 @@ pub fn CandidatePage(capability: Capability) -> impl IntoView {
     let problem = RwSignal::new(None::<String>);
     let probe = StoredValue::new_local(None::<CandidateProbe>);
 
+    // Inside a host page's frame, progress goes to that page's origin only.
+    let host = capability.host.clone().filter(|_| onsite_probe::page::in_frame());
+    let tell = move |kind: &str, fields: &[(&str, wasm_bindgen::JsValue)]| {
+        if let Some(origin) = &host {
+            onsite_probe::page::post_to_parent(origin, kind, fields);
+        }
+    };
+    let tell_step = tell.clone();
+    tell("onsite:ready", &[]);
+    Effect::new(move |_| {
+        let current = step.get();
+        let label = match current {
+            Step::Consent => "consent",
+            Step::Typing => "typing",
+            Step::Rhythm => "rhythm",
+            Step::Tracking => "tracking",
+            Step::Finishing => "finishing",
+        };
+        tell_step("onsite:step", &[("step", current.number().into()), ("of", 4.into()), ("name", label.into())]);
+    });
+    let tell_status = tell.clone();
+    Effect::new(move |previous: Option<(bool, Option<String>, u32)>| {
+        let s = status.get();
+        let now = (s.finished, s.problem.clone(), s.keystrokes);
+        if previous.as_ref() != Some(&now) {
+            if s.finished && !previous.as_ref().is_some_and(|p| p.0) {
+                tell_status("onsite:done", &[]);
+            }
+            if let Some(message) = &s.problem {
+                if previous.as_ref().and_then(|p| p.1.as_ref()) != Some(message) {
+                    tell_status("onsite:problem", &[("message", message.as_str().into()), ("connected", s.connected.into())]);
+                }
+            }
+            if previous.as_ref().map(|p| p.2 / 10) != Some(s.keystrokes / 10) {
+                tell_status("onsite:progress", &[("keystrokes", s.keystrokes.into()), ("target", TARGET_KEYSTROKES.into())]);
+            }
+        }
+        now
+    });
+
     let begin = move |_| {
         let started = ProbeConfig::same_origin(&capability.session, &capability.token)
             .and_then(|config| CandidateProbe::start(&config, move |s| status.set(s)))
@@ -54,6 +94,7 @@ pub fn CandidatePage(capability: Capability) -> impl IntoView {
         match started {
             Ok(started) => {
                 probe.set_value(Some(started));
+                tell("onsite:consented", &[]);
                 step.set(Step::Typing);
             }
             Err(error) => problem.set(Some(format!("The check cannot start: {error}. Try a current version of Chrome, Edge, Firefox or Safari."))),
@@ -131,7 +172,9 @@ pub fn CandidatePage(capability: Capability) -> impl IntoView {
                     <li>"Which keys you press or what you type: the text stays in this page and is never sent."</li>
                     <li>"Your camera, microphone, screen, files or other tabs."</li>
                 </ul>
-                <p>"The timings are stored with your interview session and seen as a summary by your interviewer. Questions or objections: ask your interviewer or the company's recruiting contact before you continue."</p>
+                <h2>"Who sees it, and for how long"</h2>
+                <p>"The timings are stored with your interview session. Your interviewer sees a summary, charts of the timings and a signed result; the company's onboarding team may check that result. The raw timings are deleted after the company's retention period; the summary result is kept with your application."</p>
+                <p>"It takes about two minutes. You will not see a score. Questions or objections: ask your interviewer or the company's recruiting contact before you continue; you can also stop at any time by closing this page."</p>
                 <button class="primary" data-testid="consent" on:click=begin>"I agree, start the check"</button>
             </section>
         }
@@ -190,7 +233,10 @@ pub fn CandidatePage(capability: Capability) -> impl IntoView {
     };
 
     view! {
-        {move || (step.get().number() > 0).then(|| view! { <p class="muted step" data-testid="step">{format!("Step {} of 4", step.get().number())}</p> })}
+        {move || (step.get().number() > 0).then(|| view! {
+            <p class="muted step" data-testid="step">{format!("Step {} of 4", step.get().number())}</p>
+            <progress class="steps" max="4" value=step.get().number().to_string() aria-label="Progress through the check"></progress>
+        })}
         {move || problem.get().or_else(|| status.get().problem).map(|text| view! { <p class="problem" role="alert" data-testid="problem">{text}</p> })}
         {move || match step.get() {
             Step::Consent => consent().into_any(),

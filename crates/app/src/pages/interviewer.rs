@@ -1,5 +1,6 @@
 //! The interviewer's page: the session's verdict, live, with its signature verified in the
-//! browser by `onsite-core` against the edge's published JWK set.
+//! browser by `onsite-core` against the edge's published JWK set; charts of the evidence behind
+//! it, the verdict's history, and exports of the token and the evidence.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -7,8 +8,83 @@ use onsite_core::jws::{self, Claims, Expect, Jwks};
 use onsite_core::wire::{ClientMsg, Role, ServerMsg, VerdictV1, PROTOCOL_VERSION};
 use onsite_probe::{page, EdgeSocket, SocketEvent};
 
+use onsite_core::challenge::{LOCAL_ASYNCHRONY_US, LOCAL_TRACKING_LAG_US};
+use onsite_core::features::{Series, LOCAL_DWELL_BAND_US, LOCAL_FLIGHT_BAND_US};
+use onsite_core::wire::BatchV1;
+use onsite_core::{Evidence, Features};
+use serde::Deserialize;
+
 use super::Capability;
+use crate::charts::{BandHistogram, BeatChart, HistoryChart, LagChart, RttChart};
 use crate::format;
+
+/// The evidence export, as far as the charts need it.
+#[derive(Debug, Clone, Deserialize)]
+struct Export {
+    batches: Vec<ExportBatch>,
+    rtts: Vec<ExportRtt>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct ExportBatch {
+    batch: BatchV1,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct ExportRtt {
+    rtt_us: u64,
+}
+
+/// What the charts draw, computed from the exported evidence by `onsite-core`.
+#[derive(Debug, Clone, PartialEq, Default)]
+struct Charts {
+    series: Series,
+    /// (name, estimate, low, high, local prior) in ms.
+    lags: Vec<(String, f64, f64, f64, f64)>,
+    history: Vec<f64>,
+}
+
+fn charts_from(export: &Export, history: Vec<f64>) -> Charts {
+    let mut evidence = Evidence::default();
+    for item in &export.batches {
+        if let Ok(batch) = item.batch.decode() {
+            batch.absorb_into(&mut evidence);
+        }
+    }
+    evidence.rtt_us = export.rtts.iter().map(|r| r.rtt_us).collect();
+    let challenges = Features::from_evidence(&evidence).challenges;
+    let ms = |us: i64| us as f64 / 1000.0;
+    let mut lags = Vec::new();
+    if let Some(rhythm) = challenges.rhythm {
+        let a = rhythm.asynchrony;
+        lags.push(("Tap asynchrony".to_owned(), ms(a.estimate_us), ms(a.low_us), ms(a.high_us), ms(LOCAL_ASYNCHRONY_US)));
+    }
+    if let Some(tracking) = challenges.tracking {
+        let l = tracking.lag;
+        lags.push(("Tracking lag".to_owned(), ms(l.estimate_us), ms(l.low_us), ms(l.high_us), ms(LOCAL_TRACKING_LAG_US)));
+    }
+    Charts { series: Series::from_evidence(&evidence), lags, history }
+}
+
+/// Fetches the export and the history with the interviewer's capability.
+async fn load_charts(capability: &Capability) -> Result<(Charts, String), String> {
+    let base = format!("/api/v1/sessions/{}", capability.session);
+    let (status, body) = page::request("GET", &format!("{base}/evidence"), Some(&capability.token), None).await.map_err(|e| e.to_string())?;
+    if status != 200 {
+        return Err(format!("the evidence could not be loaded (HTTP {status})"));
+    }
+    let export: Export = serde_json::from_str(&body).map_err(|e| format!("the evidence cannot be read: {e}"))?;
+    let (status, history_body) = page::request("GET", &format!("{base}/verdicts"), Some(&capability.token), None).await.map_err(|e| e.to_string())?;
+    let history = if status == 200 {
+        serde_json::from_str::<serde_json::Value>(&history_body)
+            .ok()
+            .and_then(|v| v.get("verdicts")?.as_array().map(|list| list.iter().filter_map(|v| v.get("p_remote")?.as_f64()).collect()))
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    Ok((charts_from(&export, history), body))
+}
 
 #[derive(Debug, Clone, PartialEq)]
 enum Link {
@@ -71,6 +147,73 @@ pub fn InterviewerPage(capability: Capability) -> impl IntoView {
         }
     });
 
+    // Charts follow each new verdict (at most one a second per session).
+    let charts = RwSignal::new(None::<Result<Charts, String>>);
+    let evidence_json = RwSignal::new(None::<String>);
+    let loading = StoredValue::new(false);
+    let for_charts = capability.clone();
+    Effect::new(move |_| {
+        if latest.get().is_none() || loading.get_value() {
+            return;
+        }
+        loading.set_value(true);
+        let capability = for_charts.clone();
+        spawn_local(async move {
+            match load_charts(&capability).await {
+                Ok((drawn, body)) => {
+                    charts.set(Some(Ok(drawn)));
+                    evidence_json.set(Some(body));
+                }
+                Err(why) => charts.set(Some(Err(why))),
+            }
+            loading.set_value(false);
+        });
+    });
+
+    let session_id = capability.session.clone();
+    let exports = move || {
+        let (token, _) = latest.get()?;
+        let session = session_id.clone();
+        let token_url = page::data_url("application/jwt", &token);
+        let evidence = evidence_json.get().map(|json| page::data_url("application/json", &json));
+        let copy = move |_| {
+            let token = token.clone();
+            spawn_local(async move {
+                let _ = page::copy_text(&token).await;
+            });
+        };
+        Some(view! {
+            <section class="card" aria-labelledby="export-title">
+                <h2 id="export-title">"Export"</h2>
+                <div class="actions">
+                    <a class="button" href=token_url download=format!("onsite-{session}.jwt") data-testid="export-token">"Download the signed verdict"</a>
+                    <button class="secondary" on:click=copy data-testid="copy-token">"Copy the token"</button>
+                    {evidence.map(|url| view! { <a class="button" href=url download=format!("onsite-{session}-evidence.json") data-testid="export-evidence">"Download the evidence (JSON)"</a> })}
+                </div>
+                <p class="muted">"A portal checks the token at "<a href="/gate">"the onboarding gate"</a>" or with "<code>"onsite verify"</code>"."</p>
+            </section>
+        })
+    };
+
+    let chart_view = move || match charts.get() {
+        None => None,
+        Some(Err(why)) => Some(view! { <section class="card"><p class="problem" role="alert">{why}</p></section> }.into_any()),
+        Some(Ok(drawn)) => {
+            let ms = |(low, high): (i64, i64)| (low as f64 / 1000.0, high as f64 / 1000.0);
+            Some(view! {
+                <section class="card charts" aria-labelledby="charts-title" data-testid="charts">
+                    <h2 id="charts-title">"Evidence"</h2>
+                    <HistoryChart p_remote=drawn.history.clone() />
+                    <RttChart rtt_ms=drawn.series.rtt_ms.clone() />
+                    <BandHistogram id="chart-dwell" title="Key hold times against the local human band" values_ms=drawn.series.dwell_ms.clone() band_ms=ms(LOCAL_DWELL_BAND_US) bin_ms=10.0 />
+                    <BandHistogram id="chart-flight" title="Release-to-press gaps against the local human band" values_ms=drawn.series.flight_ms.clone() band_ms=ms(LOCAL_FLIGHT_BAND_US) bin_ms=40.0 />
+                    <BeatChart asynchrony_ms=drawn.series.asynchrony_ms.clone() shift_at_beat=drawn.series.shift_at_beat />
+                    <LagChart rows=drawn.lags.clone() />
+                </section>
+            }.into_any())
+        }
+    };
+
     let link_text = move || match link.get() {
         Link::Connecting => "connecting…".to_owned(),
         Link::Live => "live".to_owned(),
@@ -113,10 +256,14 @@ pub fn InterviewerPage(capability: Capability) -> impl IntoView {
     };
 
     view! {
-        <section class="card" aria-labelledby="verdict-title" aria-live="polite">
-            <h1 id="verdict-title">"Session " <code>{capability.session.clone()}</code></h1>
-            <p class="muted" data-testid="link">{link_text}</p>
-            {card}
-        </section>
+        <div class="interviewer">
+            <section class="card" aria-labelledby="verdict-title" aria-live="polite">
+                <h1 id="verdict-title">"Session " <code>{capability.session.clone()}</code></h1>
+                <p class="muted" data-testid="link">{link_text}</p>
+                {card}
+            </section>
+            {exports}
+            {chart_view}
+        </div>
     }
 }

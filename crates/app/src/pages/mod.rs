@@ -2,6 +2,8 @@
 //! page for everything else.
 
 mod candidate;
+mod dashboard;
+mod gate;
 mod interviewer;
 
 use leptos::prelude::*;
@@ -14,6 +16,9 @@ pub use interviewer::InterviewerPage;
 pub struct Capability {
     pub session: String,
     pub token: String,
+    /// The embedding page's origin (`host=` in the fragment), which alone receives the widget's
+    /// progress messages.
+    pub host: Option<String>,
 }
 
 impl Capability {
@@ -21,7 +26,11 @@ impl Capability {
     pub fn from_fragment() -> Option<Capability> {
         let params = onsite_probe::page::fragment_params();
         let get = |name: &str| params.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()).filter(|v| !v.is_empty());
-        Some(Capability { session: get("session")?, token: get("token")? })
+        // Only a bare origin (scheme://host[:port]) is accepted as a message target.
+        let host = get("host").filter(|h| {
+            h.split_once("://").is_some_and(|(scheme, rest)| matches!(scheme, "http" | "https") && !rest.is_empty() && !rest.contains('/'))
+        });
+        Some(Capability { session: get("session")?, token: get("token")?, host })
     }
 }
 
@@ -32,6 +41,8 @@ pub fn App() -> impl IntoView {
     let body = match (path.as_str(), capability) {
         ("/candidate", Some(capability)) => view! { <CandidatePage capability /> }.into_any(),
         ("/interviewer", Some(capability)) => view! { <InterviewerPage capability /> }.into_any(),
+        ("/dashboard", _) => view! { <dashboard::DashboardPage /> }.into_any(),
+        ("/gate", _) => view! { <gate::GatePage /> }.into_any(),
         ("/candidate" | "/interviewer", None) => view! {
             <section class="card problem" role="alert">
                 <h2>"This link is incomplete"</h2>
@@ -41,9 +52,15 @@ pub fn App() -> impl IntoView {
         .into_any(),
         _ => view! { <Home /> }.into_any(),
     };
+    let wide = matches!(path.as_str(), "/dashboard" | "/interviewer");
     view! {
-        <header class="top"><span class="brand">"onsite"</span></header>
-        <main>{body}</main>
+        <header class="top">
+            <span class="brand">"onsite"</span>
+            {(path != "/candidate").then(|| view! {
+                <nav aria-label="Pages"><a href="/dashboard">"Dashboard"</a><a href="/gate">"Onboarding gate"</a></nav>
+            })}
+        </header>
+        <main class:wide=wide>{body}</main>
     }
 }
 
@@ -53,7 +70,7 @@ fn Home() -> impl IntoView {
         <section class="card">
             <h1>"onsite"</h1>
             <p>"onsite checks whether the computer in a remote interview is being driven from somewhere else, from timing alone."</p>
-            <p>"Create a session with "<code>"onsite session create"</code>" or "<code>"POST /api/v1/sessions"</code>", then send the candidate link to the candidate and open the interviewer link yourself."</p>
+            <p>"Interviewers: open the "<a href="/dashboard">"dashboard"</a>" to create a session, send the candidate link and watch the verdict live. Onboarding portals: check a signed verdict at the "<a href="/gate">"onboarding gate"</a>" or with "<code>"POST /api/v1/verify"</code>"."</p>
         </section>
     }
 }

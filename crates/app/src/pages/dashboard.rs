@@ -1,0 +1,212 @@
+//! The interviewer's dashboard: the API key (kept for this tab only), the list of sessions with
+//! their latest verdict, and a form that creates a session and shows its two links with copy
+//! buttons. Links created in this browser are remembered so their sessions can be opened again.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use onsite_probe::page;
+use serde::Deserialize;
+
+use crate::format;
+
+const API_KEY_STORE: &str = "onsite-api-key";
+const LINKS_STORE: &str = "onsite-interviewer-links";
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+struct Listed {
+    id: String,
+    created_at_ms: i64,
+    claimed_location: Option<String>,
+    class: Option<String>,
+    p_remote: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+struct Created {
+    id: String,
+    candidate_url: String,
+    interviewer_url: String,
+}
+
+/// The edge's error sentence from a JSON body, or the status.
+fn sentence(status: u16, body: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| format!("the edge answered HTTP {status}"))
+}
+
+/// Interviewer links created in this browser, by session.
+fn remembered() -> serde_json::Map<String, serde_json::Value> {
+    page::local_get(LINKS_STORE).and_then(|text| serde_json::from_str(&text).ok()).unwrap_or_default()
+}
+
+fn remember(created: &Created) {
+    let mut links = remembered();
+    links.insert(created.id.clone(), serde_json::Value::String(created.interviewer_url.clone()));
+    page::local_set(LINKS_STORE, &serde_json::Value::Object(links).to_string());
+}
+
+#[component]
+fn CopyField(label: &'static str, value: String, testid: &'static str) -> impl IntoView {
+    let copied = RwSignal::new(None::<bool>);
+    let text = value.clone();
+    let copy = move |_| {
+        let text = text.clone();
+        spawn_local(async move { copied.set(Some(page::copy_text(&text).await)) });
+    };
+    let id = format!("{testid}-field");
+    let label_for = id.clone();
+    view! {
+        <div class="copy-field">
+            <label for=label_for>{label}</label>
+            <div class="copy-row">
+                <input id=id readonly=true value=value data-testid=testid />
+                <button class="secondary" on:click=copy aria-label=format!("Copy the {}", label.to_lowercase())>"Copy"</button>
+            </div>
+            <p class="muted" aria-live="polite">{move || match copied.get() {
+                Some(true) => "Copied.",
+                Some(false) => "This browser did not allow copying; select the link and copy it by hand.",
+                None => "",
+            }}</p>
+        </div>
+    }
+}
+
+#[component]
+pub fn DashboardPage() -> impl IntoView {
+    let api_key = RwSignal::new(page::session_get(API_KEY_STORE).unwrap_or_default());
+    let sessions = RwSignal::new(None::<Result<Vec<Listed>, String>>);
+    let created = RwSignal::new(None::<Result<Created, String>>);
+    let claimed = RwSignal::new(String::new());
+    let busy = RwSignal::new(false);
+
+    let refresh = move || {
+        let key = api_key.get_untracked();
+        if key.is_empty() {
+            sessions.set(None);
+            return;
+        }
+        spawn_local(async move {
+            let result = match page::request("GET", "/api/v1/sessions", Some(&key), None).await {
+                Ok((200, body)) => serde_json::from_str::<serde_json::Value>(&body)
+                    .ok()
+                    .and_then(|v| serde_json::from_value::<Vec<Listed>>(v.get("sessions")?.clone()).ok())
+                    .ok_or_else(|| "the edge sent a list this page cannot read; reload the page".to_owned()),
+                Ok((401, body)) => Err(format!("{}. Paste the API key from the edge's data directory (data/api-key).", sentence(401, &body))),
+                Ok((status, body)) => Err(sentence(status, &body)),
+                Err(error) => Err(format!("cannot reach the edge ({error}); check your connection and reload")),
+            };
+            sessions.set(Some(result));
+        });
+    };
+    refresh();
+    // The list follows new verdicts without a reload.
+    // Kept by the page's owner and stopped with it.
+    StoredValue::new_local(gloo_interval(refresh));
+
+    let save_key = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        page::session_set(API_KEY_STORE, api_key.get_untracked().trim());
+        api_key.update(|k| *k = k.trim().to_owned());
+        refresh();
+    };
+    let create = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        busy.set(true);
+        let key = api_key.get_untracked();
+        let place = claimed.get_untracked().trim().to_owned();
+        let body = if place.is_empty() { "{}".to_owned() } else { serde_json::json!({ "claimed_location": place }).to_string() };
+        spawn_local(async move {
+            let result = match page::request("POST", "/api/v1/sessions", Some(&key), Some(&body)).await {
+                Ok((201, body)) => serde_json::from_str::<Created>(&body).map_err(|e| format!("the edge's answer cannot be read: {e}")),
+                Ok((status, body)) => Err(sentence(status, &body)),
+                Err(error) => Err(format!("cannot reach the edge ({error}); check your connection and try again")),
+            };
+            if let Ok(created) = &result {
+                remember(created);
+            }
+            created.set(Some(result));
+            busy.set(false);
+            refresh();
+        });
+    };
+
+    let list = move || match sessions.get() {
+        None => view! { <p class="muted">"Enter the API key to see the sessions."</p> }.into_any(),
+        Some(Err(why)) => view! { <p class="problem" role="alert" data-testid="dashboard-problem">{why}</p> }.into_any(),
+        Some(Ok(rows)) if rows.is_empty() => view! { <p class="muted">"No sessions yet: create one above."</p> }.into_any(),
+        Some(Ok(rows)) => {
+            let links = remembered();
+            view! {
+                <div class="table-scroll">
+                <table class="sessions" data-testid="sessions">
+                    <caption class="visually-hidden">"Sessions, newest first"</caption>
+                    <thead><tr><th scope="col">"Session"</th><th scope="col">"Created"</th><th scope="col">"Claimed location"</th><th scope="col">"Verdict"</th><th scope="col">"P(remote)"</th><th scope="col"><span class="visually-hidden">"Open"</span></th></tr></thead>
+                    <tbody>
+                        {rows.into_iter().map(|row| {
+                            let link = links.get(&row.id).and_then(|v| v.as_str()).map(str::to_owned);
+                            let class = row.class.clone().unwrap_or_else(|| "waiting".into());
+                            view! {
+                                <tr data-session=row.id.clone()>
+                                    <td><code>{row.id.clone()}</code></td>
+                                    <td>{format::time_ms(row.created_at_ms)}</td>
+                                    <td>{row.claimed_location.clone().unwrap_or_else(|| "—".into())}</td>
+                                    <td><span class=format!("pill {class}") data-testid="row-class">{row.class.as_deref().map_or("waiting", format::class_label)}</span></td>
+                                    <td>{row.p_remote.map_or_else(|| "—".to_owned(), format::percent)}</td>
+                                    <td>{match link {
+                                        Some(url) => view! { <a href=url>"Open"</a> }.into_any(),
+                                        None => view! { <span class="muted" title="The interviewer link was created in another browser">"link elsewhere"</span> }.into_any(),
+                                    }}</td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+                </div>
+            }
+            .into_any()
+        }
+    };
+
+    view! {
+        <section class="card" aria-labelledby="dashboard-title">
+            <h1 id="dashboard-title">"Interview sessions"</h1>
+            <form class="inline-form" on:submit=save_key>
+                <label for="api-key">"API key"</label>
+                <input id="api-key" type="password" autocomplete="off" data-testid="api-key"
+                    prop:value=move || api_key.get() on:input=move |e| api_key.set(event_target_value(&e)) />
+                <button class="secondary" type="submit" data-testid="save-key">"Use this key"</button>
+            </form>
+            <p class="muted">"The key stays in this tab only and is sent to this edge alone."</p>
+        </section>
+        <section class="card" aria-labelledby="create-title">
+            <h2 id="create-title">"New session"</h2>
+            <form class="inline-form" on:submit=create>
+                <label for="claimed">"Where the candidate says they are (optional)"</label>
+                <input id="claimed" placeholder="a city such as Chicago, or 41.88,-87.63" data-testid="claimed-location"
+                    prop:value=move || claimed.get() on:input=move |e| claimed.set(event_target_value(&e)) />
+                <button class="primary" type="submit" data-testid="create-session" disabled=move || busy.get() || api_key.get().is_empty()>"Create session"</button>
+            </form>
+            {move || created.get().map(|result| match result {
+                Ok(created) => view! {
+                    <div class="created" data-testid="created" data-session=created.id.clone()>
+                        <CopyField label="Candidate link: send it to the candidate" value=created.candidate_url.clone() testid="candidate-link" />
+                        <CopyField label="Interviewer link: keep it to yourself" value=created.interviewer_url.clone() testid="interviewer-link" />
+                        <p><a href=created.interviewer_url.clone() data-testid="open-interviewer">"Open the live verdict"</a></p>
+                    </div>
+                }.into_any(),
+                Err(why) => view! { <p class="problem" role="alert">{why}</p> }.into_any(),
+            })}
+        </section>
+        <section class="card" aria-labelledby="list-title">
+            <h2 id="list-title">"Sessions"</h2>
+            {list}
+        </section>
+    }
+}
+
+/// Calls `tick` every 5 s while the page is open.
+fn gloo_interval(tick: impl Fn() + 'static) -> gloo_timers::callback::Interval {
+    gloo_timers::callback::Interval::new(5_000, tick)
+}

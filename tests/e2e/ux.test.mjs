@@ -1,0 +1,167 @@
+// The product flows end to end in headless Chromium: an interviewer creates a session on the
+// dashboard; a candidate completes the widget framed in a host page on another origin, which
+// hears its progress by postMessage; the interviewer's page updates live with charts; the token
+// and the evidence are exported; and the onboarding gate says ship or hold under a policy. The
+// probe package runs on the host page too. Screenshots go to tests/e2e/artifacts/ (copied to
+// docs/screenshots/).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import { mkdirSync, readFileSync, existsSync } from "node:fs";
+import { extname, join, normalize } from "node:path";
+import { startEdge, launchBrowser, typeWithTimings, ASSETS } from "./harness.mjs";
+
+const SHOTS = new URL("./artifacts/", import.meta.url).pathname;
+mkdirSync(SHOTS, { recursive: true });
+const shot = (name) => join(SHOTS, name);
+
+const TYPES = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".wasm": "application/wasm", ".json": "application/json", ".ts": "text/plain" };
+
+/** A host page on its own origin: serves the example portal and the probe package from dist/. */
+function startHost() {
+  const server = createServer((request, response) => {
+    const path = normalize(new URL(request.url, "http://host").pathname).replace(/^\/+/, "");
+    const file = join(ASSETS, path || "embed.html");
+    if (!file.startsWith(normalize(ASSETS)) || !existsSync(file)) {
+      response.writeHead(404).end("not found");
+      return;
+    }
+    response.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream" }).end(readFileSync(file));
+  });
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve({ server, origin: `http://127.0.0.1:${server.address().port}` })));
+}
+
+const env = {};
+before(async () => {
+  env.host = await startHost();
+  env.edge = await startEdge(["--allow-origin", env.host.origin]);
+  env.browser = await launchBrowser();
+});
+after(async () => {
+  await env.browser?.close();
+  await env.edge?.stop();
+  env.host?.server.close();
+});
+
+const steady = { holdMs: (i) => 80 + (i % 5) * 9, gapMs: (i) => 95 + (i % 7) * 17 };
+
+test("create on the dashboard, complete in a framed widget, watch live with charts, export, and pass the gate", async () => {
+  // 1. The interviewer creates a session on the dashboard.
+  const dashboard = await (await env.browser.newContext({ viewport: { width: 1100, height: 900 } })).newPage();
+  await dashboard.goto(`${env.edge.url}/dashboard`);
+  await dashboard.getByTestId("api-key").fill("not-the-key");
+  await dashboard.getByTestId("save-key").click();
+  await dashboard.getByTestId("dashboard-problem").filter({ hasText: "API key is wrong" }).waitFor();
+  await dashboard.getByTestId("api-key").fill(env.edge.apiKey);
+  await dashboard.getByTestId("save-key").click();
+  await dashboard.getByTestId("claimed-location").fill("Chicago");
+  await dashboard.getByTestId("create-session").click();
+  await dashboard.getByTestId("created").waitFor();
+  const candidateLink = await dashboard.getByTestId("candidate-link").inputValue();
+  const interviewerLink = await dashboard.getByTestId("interviewer-link").inputValue();
+  assert.match(candidateLink, /\/candidate#session=[\w-]+&token=[\w-]{40,}$/);
+  assert.match(interviewerLink, /\/interviewer#session=[\w-]+&token=[\w-]{40,}$/);
+  await dashboard.getByTestId("sessions").waitFor();
+  await dashboard.screenshot({ path: shot("dashboard.png"), fullPage: true });
+
+  // 2. The interviewer's page waits, live.
+  const interviewer = await (await env.browser.newContext({ viewport: { width: 1100, height: 900 } })).newPage();
+  await interviewer.goto(interviewerLink);
+  await interviewer.getByTestId("link").filter({ hasText: "live" }).waitFor({ timeout: 15_000 });
+
+  // 3. The candidate completes the widget framed in the host page, on another origin.
+  const hostPage = await (await env.browser.newContext({ viewport: { width: 1200, height: 1000 } })).newPage();
+  await hostPage.goto(`${env.host.origin}/embed.html?candidate=${encodeURIComponent(candidateLink)}`);
+  const widget = hostPage.frameLocator("[data-testid=widget-frame]");
+  await hostPage.locator("[data-type='onsite:ready']").waitFor({ timeout: 15_000 });
+  await widget.getByTestId("consent").click();
+  await widget.getByTestId("typing-box").click();
+  await widget.getByTestId("probe-status").filter({ hasText: "connected" }).waitFor({ timeout: 10_000 });
+  await typeWithTimings(hostPage, "the quick brown fox jumps over the lazy dog while five wizards box", steady);
+  await hostPage.screenshot({ path: shot("embedded-widget.png"), fullPage: true });
+  await widget.getByTestId("finish").click();
+  for (const step of ["Step 2 of 4", "Step 3 of 4"]) {
+    await widget.getByTestId("step").filter({ hasText: step }).waitFor({ timeout: 10_000 });
+    await widget.getByTestId("skip-task").click();
+  }
+  await widget.getByTestId("done").waitFor({ timeout: 15_000 });
+  await hostPage.locator("[data-type='onsite:done']").waitFor({ timeout: 5_000 });
+  const received = await hostPage.locator("#events li").evaluateAll((items) => items.map((li) => li.dataset.type));
+  for (const type of ["onsite:ready", "onsite:consented", "onsite:step", "onsite:progress", "onsite:done"]) {
+    assert.ok(received.includes(type), `the host page heard ${type}: ${received.join(", ")}`);
+  }
+  const steps = await hostPage.locator("[data-type='onsite:step']").allTextContents();
+  assert.deepEqual(steps.map((t) => JSON.parse(t.slice(t.indexOf("{"))).name), ["consent", "typing", "rhythm", "tracking", "finishing"]);
+  assert.match(await hostPage.getByTestId("host-progress").textContent(), /complete/);
+
+  // 4. The interviewer's page has updated live: verdict, charts, history.
+  await interviewer.getByTestId("keystrokes").filter({ hasText: /^(6\d)$/ }).waitFor({ timeout: 15_000 });
+  await interviewer.getByTestId("signature").filter({ hasText: "signature verified" }).waitFor();
+  const charts = interviewer.getByTestId("charts");
+  await charts.getByTestId("chart-dwell").locator("svg").waitFor({ timeout: 10_000 });
+  for (const id of ["chart-rtt", "chart-flight", "chart-history"]) await charts.getByTestId(id).locator("svg").waitFor();
+  const dwellDescription = await charts.getByTestId("chart-dwell").locator("desc").textContent();
+  assert.match(dwellDescription, /^6\d values; \d+ of them \(\d+%\) inside the local human band of 51 to 141 ms\.$/, dwellDescription);
+  assert.match(await charts.getByTestId("chart-taps").textContent(), /Not measured yet/, "the rhythm task was skipped");
+  await interviewer.screenshot({ path: shot("interviewer-dashboard.png"), fullPage: true });
+
+  // 5. Export: the signed token and the evidence.
+  const tokenHref = await interviewer.getByTestId("export-token").getAttribute("href");
+  const token = decodeURIComponent(tokenHref.slice(tokenHref.indexOf(",") + 1));
+  assert.match(token, /^ey[\w-]+\.[\w-]+\.[\w-]+$/);
+  const evidenceHref = await interviewer.getByTestId("export-evidence").getAttribute("href");
+  const evidence = JSON.parse(decodeURIComponent(evidenceHref.slice(evidenceHref.indexOf(",") + 1)));
+  const strokes = evidence.batches.reduce((sum, b) => sum + b.batch.strokes.length, 0);
+  assert.ok(strokes >= 60, `the exported evidence has the presses: ${strokes}`);
+  assert.equal(JSON.stringify(evidence).match(/.{60}"(key|code|text|char)":.{60}/)?.[0], undefined, "no field of the export names a key, a code or text");
+
+  // 6. The gate: ship under a policy the verdict passes, hold under one it does not, and hold
+  // for a tampered token.
+  const gate = await (await env.browser.newContext({ viewport: { width: 1000, height: 900 } })).newPage();
+  await gate.goto(`${env.edge.url}/gate`);
+  await gate.getByTestId("gate-token").fill(token);
+  for (const name of ["inconclusive", "remote_suspected", "remote"]) await gate.getByTestId(`allow-${name}`).check();
+  await gate.getByTestId("gate-check").click();
+  await gate.getByTestId("decision").waitFor();
+  assert.equal(await gate.getByTestId("decision").getAttribute("data-decision"), "ship");
+  await gate.screenshot({ path: shot("gate-ship.png"), fullPage: true });
+  for (const name of ["local", "inconclusive", "remote_suspected"]) await gate.getByTestId(`allow-${name}`).uncheck();
+  const claims = JSON.parse(Buffer.from(token.split(".")[1], "base64url"));
+  if (claims.verdict.class === "remote") await gate.getByTestId("allow-local").check();
+  await gate.getByTestId("gate-check").click();
+  await gate.locator("[data-decision=hold]").waitFor();
+  assert.match(await gate.getByTestId("gate-reasons").textContent(), /class|not allowed|policy/i);
+  await gate.getByTestId("gate-token").fill(token.slice(0, -4) + (token.endsWith("AAAA") ? "BBBB" : "AAAA"));
+  await gate.getByTestId("gate-check").click();
+  await gate.getByTestId("gate-valid").filter({ hasText: "not verified" }).waitFor();
+  await gate.screenshot({ path: shot("gate-hold.png"), fullPage: true });
+
+  // 7. The dashboard's list has caught up with the verdict.
+  await dashboard.locator(`tr[data-session] [data-testid=row-class]`).filter({ hasNotText: "waiting" }).first().waitFor({ timeout: 15_000 });
+});
+
+test("the widget tells only the origin it was given, and the probe package streams from the host page", async () => {
+  const first = await env.edge.createSession();
+  const live = await env.edge.createSession();
+  const page = await (await env.browser.newContext()).newPage();
+  // The host page asks for messages; a listener on a page of another origin would hear nothing,
+  // because the widget posts to `host=` only. Here the frame is given a wrong host on purpose.
+  await page.goto(`${env.host.origin}/embed.html?live=${encodeURIComponent(live.candidate_url)}`);
+  await page.evaluate((link) => {
+    const frame = document.getElementById("widget");
+    frame.src = `${link}&host=${encodeURIComponent("http://127.0.0.1:9")}`;
+  }, first.candidate_url);
+  const widget = page.frameLocator("[data-testid=widget-frame]");
+  await widget.getByTestId("consent").waitFor({ timeout: 15_000 });
+  await widget.getByTestId("consent").click();
+  await page.waitForTimeout(1000);
+  assert.equal(await page.locator("#events li").count(), 0, "no message reaches a page whose origin was not named");
+
+  // The package: typing in the host page's own notes field, with its own session.
+  await page.getByTestId("live-status").filter({ hasText: "connected" }).waitFor({ timeout: 15_000 });
+  await page.getByTestId("notes").click();
+  await typeWithTimings(page, "notes taken during the interview", steady);
+  await page.getByTestId("live-finish").click();
+  await page.locator("[data-testid=live-status][data-done=true]").waitFor({ timeout: 10_000 });
+  assert.match(await page.getByTestId("live-status").textContent(), /32 key presses/);
+});
