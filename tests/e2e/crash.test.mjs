@@ -50,7 +50,11 @@ test("an edge killed with SIGKILL mid-session loses no acknowledged batch and th
   running.edge = await running.edge.restart();
   await page.getByTestId("probe-status").filter({ hasText: "connected" }).waitFor({ timeout: 15_000 });
   await typeWithTimings(page, "the lazy dog", steady);
-  // Wait until every batch the page made is acknowledged.
+  const typed = "the quick brown fox".length + "jumps over".length + "the lazy dog".length;
+  // The last presses go out with the next flush (every 500 ms); then every batch must be acknowledged.
+  const sentPresses = () => [...sent.values()].reduce((sum, m) => sum + m.strokes.length, 0);
+  for (let waited = 0; sentPresses() < typed && waited < 5_000; waited += 100) await page.waitForTimeout(100);
+  assert.equal(sentPresses(), typed, "every press typed went out in a batch");
   for (let waited = 0; [...sent.keys()].some((seq) => !acked.has(seq)) && waited < 10_000; waited += 100) await page.waitForTimeout(100);
 
   const unacked = [...sent.keys()].filter((seq) => !acked.has(seq));
@@ -65,7 +69,6 @@ test("an edge killed with SIGKILL mid-session loses no acknowledged batch and th
     assert.deepEqual(batch.strokes, original.strokes, `batch ${seq}: the strokes as sent`);
   }
   const strokes = stored.batches.reduce((sum, b) => sum + b.batch.strokes.length, 0);
-  const typed = "the quick brown fox".length + "jumps over".length + "the lazy dog".length;
   assert.equal(strokes, typed, "every press typed is stored once");
   console.log(`crash: ${ackedBeforeCrash} batches acknowledged before SIGKILL, ${sent.size} in all, ${sockets} sockets, ${strokes} presses stored`);
 });
