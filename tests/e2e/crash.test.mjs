@@ -16,6 +16,10 @@ test("an edge killed with SIGKILL mid-session loses no acknowledged batch and th
   running.edge = await startEdge();
   running.browser = await launchBrowser();
   const session = await running.edge.createSession();
+  // The interviewer watches; their page must reconnect by itself too.
+  const interviewer = await (await running.browser.newContext()).newPage();
+  await interviewer.goto(session.interviewer_url);
+  await interviewer.getByTestId("link").filter({ hasText: "live" }).waitFor({ timeout: 15_000 });
   const page = await (await running.browser.newContext()).newPage();
   const sent = new Map(); // seq -> the last text sent for it
   const acked = new Set();
@@ -47,6 +51,7 @@ test("an edge killed with SIGKILL mid-session loses no acknowledged batch and th
   // Typing goes on while the edge is down; those batches wait in the page.
   await typeWithTimings(page, "jumps over", steady);
   await page.getByTestId("problem").filter({ hasText: "reconnecting" }).waitFor({ timeout: 5_000 });
+  await interviewer.getByTestId("link").filter({ hasText: "reconnecting" }).waitFor({ timeout: 5_000 });
   running.edge = await running.edge.restart();
   await page.getByTestId("probe-status").filter({ hasText: "connected" }).waitFor({ timeout: 15_000 });
   await typeWithTimings(page, "the lazy dog", steady);
@@ -70,5 +75,8 @@ test("an edge killed with SIGKILL mid-session loses no acknowledged batch and th
   }
   const strokes = stored.batches.reduce((sum, b) => sum + b.batch.strokes.length, 0);
   assert.equal(strokes, typed, "every press typed is stored once");
+  // The interviewer's page is live again and shows every press.
+  await interviewer.getByTestId("link").filter({ hasText: /^live$/ }).waitFor({ timeout: 15_000 });
+  await interviewer.getByTestId("keystrokes").filter({ hasText: new RegExp(`^${typed}$`) }).waitFor({ timeout: 10_000 });
   console.log(`crash: ${ackedBeforeCrash} batches acknowledged before SIGKILL, ${sent.size} in all, ${sockets} sockets, ${strokes} presses stored`);
 });

@@ -108,31 +108,54 @@ pub fn InterviewerPage(capability: Capability) -> impl IntoView {
         jwks.set(Some(fetched));
     });
 
-    let hello = ClientMsg::Hello {
-        v: PROTOCOL_VERSION,
-        role: Role::Interviewer,
-        session: capability.session.clone(),
-        token: capability.token.clone(),
-    };
-    let connected = page::socket_url().and_then(|url| {
-        EdgeSocket::connect(&url, hello, move |event| match event {
-            SocketEvent::Welcome { .. } => link.set(Link::Live),
-            SocketEvent::Verdict { frame } => match ServerMsg::parse(&frame) {
-                Ok(ServerMsg::Verdict { token, verdict }) => latest.set(Some((token, verdict))),
-                _ => link.set(Link::Closed("the server sent a verdict this page cannot read; reload the page".into())),
-            },
-            SocketEvent::Error { message, .. } => link.set(Link::Closed(message)),
-            SocketEvent::Closed { code, reason } => link.update(|l| {
-                if !matches!(l, Link::Closed(_)) {
-                    *l = Link::Closed(if reason.is_empty() { format!("the connection closed (code {code}); reload to reconnect") } else { reason });
+    // Connects, and after a lost connection connects again (1, 2, 4, then every 8 s); a refusal
+    // of the link itself is final.
+    let connect: StoredValue<Option<std::rc::Rc<dyn Fn()>>, LocalStorage> = StoredValue::new_local(None);
+    let retry = StoredValue::new_local(None::<gloo_timers::callback::Timeout>);
+    let wait_ms = StoredValue::new_local(1000u32);
+    let refused = StoredValue::new_local(false);
+    let (session, token) = (capability.session.clone(), capability.token.clone());
+    connect.set_value(Some(std::rc::Rc::new(move || {
+        let hello = ClientMsg::Hello { v: PROTOCOL_VERSION, role: Role::Interviewer, session: session.clone(), token: token.clone() };
+        let connected = page::socket_url().and_then(|url| {
+            EdgeSocket::connect(&url, hello, move |event| match event {
+                SocketEvent::Welcome { .. } => {
+                    wait_ms.set_value(1000);
+                    link.set(Link::Live);
                 }
-            }),
-            SocketEvent::Ack(_) | SocketEvent::Finished | SocketEvent::Measurement { .. } => {}
-        })
-    });
-    match connected {
-        Ok(open) => socket.set_value(Some(open)),
-        Err(error) => link.set(Link::Closed(error.to_string())),
+                SocketEvent::Verdict { frame } => match ServerMsg::parse(&frame) {
+                    Ok(ServerMsg::Verdict { token, verdict }) => latest.set(Some((token, verdict))),
+                    _ => link.set(Link::Closed("the server sent a verdict this page cannot read; reload the page".into())),
+                },
+                SocketEvent::Error { code, message } => {
+                    if code == "unauthorized" {
+                        refused.set_value(true);
+                        link.set(Link::Closed(format!("{message}; ask for a new interviewer link")));
+                    } else {
+                        link.set(Link::Closed(message));
+                    }
+                }
+                SocketEvent::Closed { .. } if refused.get_value() => {}
+                SocketEvent::Closed { .. } => {
+                    let wait = wait_ms.get_value();
+                    wait_ms.set_value((wait * 2).min(8000));
+                    link.set(Link::Closed(format!("the connection to the server was lost; reconnecting in {} s…", wait / 1000)));
+                    retry.set_value(Some(gloo_timers::callback::Timeout::new(wait, move || {
+                        if let Some(again) = connect.get_value() {
+                            again();
+                        }
+                    })));
+                }
+                SocketEvent::Ack(_) | SocketEvent::Finished | SocketEvent::Measurement { .. } => {}
+            })
+        });
+        match connected {
+            Ok(open) => socket.set_value(Some(open)),
+            Err(error) => link.set(Link::Closed(error.to_string())),
+        }
+    })));
+    if let Some(first) = connect.get_value() {
+        first();
     }
 
     // The verdict shown is the one inside the verified token, not the copy sent beside it.
