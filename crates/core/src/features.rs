@@ -563,12 +563,14 @@ mod tests {
         let steady = keys(strokes.clone());
         assert_eq!((steady.long_holds, steady.long_holds_repeating), (1, 1));
         assert_eq!((steady.repeat_period_us, steady.repeat_jitter_us), (Some(33_000), Some(0)));
-        strokes.last_mut().map(|s| s.repeat_gaps_us = gaps(4_000));
+        if let Some(held) = strokes.last_mut() {
+            held.repeat_gaps_us = gaps(4_000);
+        }
         assert_eq!(keys(strokes.clone()).repeat_jitter_us, Some(8_000));
-        strokes.last_mut().map(|s| {
-            s.repeats = 0;
-            s.repeat_gaps_us.clear();
-        });
+        if let Some(held) = strokes.last_mut() {
+            held.repeats = 0;
+            held.repeat_gaps_us.clear();
+        }
         let suppressed = keys(strokes);
         assert_eq!((suppressed.long_holds, suppressed.long_holds_repeating, suppressed.repeat_period_us), (1, 0, None));
     }

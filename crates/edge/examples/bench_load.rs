@@ -199,10 +199,8 @@ async fn probe(edge: Arc<std::sync::Mutex<SocketAddr>>, session: String, token: 
                             unacked.retain(|&sent, _| sent > seq);
                             log.acked_up_to = log.acked_up_to.max(seq);
                         }
-                        Ok(ServerMsg::Error { code, message }) => {
-                            if totals.errors.fetch_add(1, Relaxed) < 3 {
-                                eprintln!("load: error frame {code}: {message}");
-                            }
+                        Ok(ServerMsg::Error { code, message }) if totals.errors.fetch_add(1, Relaxed) < 3 => {
+                            eprintln!("load: error frame {code}: {message}");
                         }
                         _ => {}
                     },

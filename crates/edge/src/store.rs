@@ -488,7 +488,8 @@ impl Store {
 
     /// Looks a session up.
     pub async fn session(&self, id: &str) -> Result<Option<SessionRow>, StoreError> {
-        let row: Option<(String, Vec<u8>, Vec<u8>, i64, Option<String>)> = sqlx::query_as(
+        type Row = (String, Vec<u8>, Vec<u8>, i64, Option<String>);
+        let row: Option<Row> = sqlx::query_as(
             "SELECT id, candidate_token_sha256, interviewer_token_sha256, created_at_ms, claimed_location FROM sessions WHERE id = $1",
         )
         .bind(id)
@@ -611,7 +612,8 @@ impl Store {
     /// The newest sessions first, each with its latest verdict's class, issue time and verdict
     /// JSON, if it has one.
     pub async fn list_sessions(&self, limit: i64) -> Result<Vec<SessionSummary>, StoreError> {
-        let rows: Vec<(String, i64, Option<String>, Option<String>, Option<i64>, Option<String>)> = sqlx::query_as(&format!(
+        type Row = (String, i64, Option<String>, Option<String>, Option<i64>, Option<String>);
+        let rows: Vec<Row> = sqlx::query_as(&format!(
             "SELECT s.id, s.created_at_ms, s.claimed_location, v.class, v.issued_at_s, v.verdict FROM sessions s
              LEFT JOIN verdicts v ON v.session_id = s.id AND v.{order} = (SELECT MAX(w.{order}) FROM verdicts w WHERE w.session_id = s.id)
              ORDER BY s.created_at_ms DESC, s.id LIMIT $1",

@@ -150,7 +150,7 @@ fn classify(text: String) -> SocketEvent {
     match text_field("t").as_str() {
         "welcome" => {
             let edges = field("edges")
-                .filter(|v| js_sys::Array::is_array(v))
+                .filter(js_sys::Array::is_array)
                 .map(|v| js_sys::Array::from(&v).iter().collect::<Vec<_>>())
                 .unwrap_or_default()
                 .iter()

@@ -1,4 +1,6 @@
 //! Test support shared by the edge's integration tests: which databases to run against.
+// Each test binary uses a different part of this module.
+#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
