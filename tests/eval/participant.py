@@ -232,6 +232,9 @@ class Participant:
         rest_px, threshold_px = None, None
         above, up_at_s, last = False, None, (None, None)
         running = [True]
+        beat = [None]
+        tapping = threading.Thread(target=self.tapper, args=(beat, taps, running), daemon=True)
+        tapping.start()
         token = None
         checked_s = time.monotonic()
         while running[0]:
@@ -257,8 +260,9 @@ class Participant:
                 above = False
                 peak_s = (up_at_s + crossing()) / 2.0
                 peaks_s.append(peak_s)
-                self.plan_tap(peaks_s, taps, lambda: running[0])
+                beat[0] = self.tempo(peaks_s) or beat[0]
             last = (seen_at_s, radius_px)
+        tapping.join(timeout=2)
         self.record["rhythm_beats_seen"] = len(peaks_s)
         self.record["rhythm_taps"] = len(taps)
         self.wait_hands()
@@ -276,31 +280,52 @@ class Participant:
         rgb = rgb.astype(np.int16)
         return (rgb[..., 2] - rgb[..., 0] > 40) & (rgb[..., 0] < 200)
 
-    def plan_tap(self, peaks_s, taps, still_running):
-        """After seeing a beat, plans the tap for the next one: the last beat seen plus the
-        period seen (median of recent intervals), plus this person's asynchrony."""
+    def tempo(self, peaks_s):
+        """The beat (last peak seen, period) a person would keep tapping to: the period is the
+        median of recent intervals, each divided by the beats it spans, so a beat missed on a
+        slow screen does not double it."""
         if len(peaks_s) < 2:
-            return
-        intervals = np.diff(peaks_s[-5:])
-        period_s = float(np.median(intervals))
+            return None
+        intervals = np.diff(peaks_s[-6:])
+        shortest = min((i for i in intervals if i >= 0.4), default=None)
+        if shortest is None:
+            return None
+        per_beat = [i / max(round(i / shortest), 1) for i in intervals if i >= 0.4]
+        period_s = float(np.median(per_beat))
         if not 0.4 < period_s < 0.9:
-            return
-        if self.person.random.random() < self.person.miss_rate:
-            return
-        offset_ms = self.person.random.gauss(self.person.asynchrony_ms, self.person.tap_sd_ms)
-        due_s = peaks_s[-1] + period_s + offset_ms / 1000.0
-        if due_s <= time.monotonic() + 0.01:
-            return
+            return None
+        return peaks_s[-1], period_s
 
-        def tap():
-            # A person who sees the task has ended does not tap any more.
-            if not still_running():
-                return
+    def tapper(self, beat, taps, running):
+        """Taps on every predicted beat, re-anchored whenever a new beat is seen (`beat` holds
+        the latest (last peak, period)); a person keeps tapping through beats they missed."""
+        last_tap_beat_s = -1.0
+        while running[0]:
+            current = beat[0]
+            if current is None:
+                time.sleep(0.01)
+                continue
+            anchor_s, period_s = current
+            offset_ms = self.person.random.gauss(self.person.asynchrony_ms, self.person.tap_sd_ms)
+            # The next beat whose tap still lies ahead, and not one already tapped.
+            n = 1
+            while anchor_s + n * period_s + offset_ms / 1000.0 < time.monotonic() + 0.02 or anchor_s + n * period_s < last_tap_beat_s + period_s / 2:
+                n += 1
+            beat_s = anchor_s + n * period_s
+            due_s = beat_s + offset_ms / 1000.0
+            while time.monotonic() < due_s - 0.002 and beat[0] == current and running[0]:
+                time.sleep(0.001)
+            if beat[0] != current or not running[0]:
+                continue  # A new beat was seen: re-plan from it.
+            while time.monotonic() < due_s:
+                pass
+            last_tap_beat_s = beat_s
+            if self.person.random.random() < self.person.miss_rate:
+                continue
             self.io.key("space", True)
             taps.append(due_s)
-            self.hands.at(time.monotonic() + self.person.random.uniform(0.07, 0.11), lambda: self.io.key("space", False))
-
-        self.hands.at(due_s, tap)
+            time.sleep(self.person.random.uniform(0.07, 0.11))
+            self.io.key("space", False)
 
     # Tracking task.
 
