@@ -49,6 +49,10 @@ def task_figure(record, code):
     return -value if code == "rhythm" and match.group(2) == "before" else value
 
 
+def check(record, name):
+    return (record.get("evidence_check") or {}).get(name)
+
+
 def auc(negatives, positives):
     """Mann-Whitney estimate of the area under the ROC curve (ties count half)."""
     if not negatives or not positives:
@@ -131,9 +135,10 @@ def write(records, out: Path, wall_s, parallel):
         key = ("local", 0, "-") if r["path"] == "local" else ("remote", r["delay_ms"], r["vnc"])
         groups.setdefault(key, []).append(r)
     header = ("| path | one-way delay | x11vnc | jitter | sessions | flagged `remote` | p_remote median | loop_added_ms median "
-              "| injected loop | error median | rhythm asynchrony median | tracking lag median |")
+              "| injected loop | error median | rhythm asynchrony median (raw nearest beat) | tracking lag median: estimator / by position / person's own "
+              "| frames seen every |")
     rows.append(header)
-    rows.append("|" + "---|" * 12)
+    rows.append("|" + "---|" * 13)
     for key in sorted(groups, key=lambda k: (k[0] != "local", k[1], k[2])):
         group = groups[key]
         flagged = sum(r["verdict"]["class"] == "remote" for r in group)
@@ -144,7 +149,10 @@ def write(records, out: Path, wall_s, parallel):
             f"| {key[0]} | {key[1]} ms | {key[2]} | {'/'.join(str(j) for j in jitters)} ms | {len(group)} | {flagged}/{len(group)} "
             f"| {fmt(median([score(r) for r in group]), 3)} | {fmt(median(estimates))} ms "
             f"| {fmt(median([injected_loop_ms(r) for r in group]))} ms | {fmt(median(errors))} ms "
-            f"| {fmt(median([task_figure(r, 'rhythm') for r in group]))} ms | {fmt(median([task_figure(r, 'tracking') for r in group]))} ms |"
+            f"| {fmt(median([task_figure(r, 'rhythm') for r in group]))} ms ({fmt(median([check(r, 'tap_asynchrony_nearest_median_ms') for r in group]))} ms) "
+            f"| {fmt(median([task_figure(r, 'tracking') for r in group]), 0)} / {fmt(median([check(r, 'tracking_position_lag_ms') for r in group]), 0)} "
+            f"/ {fmt(median([r['participant']['person']['tracking_lag_ms'] for r in group]), 0)} ms "
+            f"| {fmt(median([r['participant'].get('frame_interval_seen_ms') for r in group]), 0)} ms |"
         )
 
     # Which reasons carried weight, and how often.

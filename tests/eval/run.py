@@ -16,6 +16,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import evidence_check
 import report
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -177,6 +178,7 @@ def run_session(edge, spec, slot, work_dir, keystrokes):
                 break
             time.sleep(0.25)
         record["verdict"] = final
+        record["evidence_check"] = evidence_check.check(edge.data_dir / "onsite.sqlite3", session["id"])
         record["verdicts_seen"] = len(edge.verdicts(session["id"]))
     except Exception as error:  # One failed session is reported, not fatal to the run.
         record["error"] = f"{type(error).__name__}: {error}"

@@ -1,0 +1,40 @@
+# Independent checks of the loop estimators, computed from the evidence the edge stored for a
+# session: the tracking lag that best lines the pointer up with the target (by position, not by
+# velocity correlation), and the raw tap asynchronies against the nearest beat.
+import json
+import sqlite3
+
+import numpy as np
+
+
+def check(db_path, session_id):
+    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
+    try:
+        bodies = [json.loads(b) for (b,) in db.execute("SELECT body FROM evidence_batches WHERE session_id = ? ORDER BY seq", (session_id,))]
+    finally:
+        db.close()
+    result = {}
+    moves = [(p["at_us"], p["x_px"], p["y_px"]) for b in bodies for p in b.get("pointer", []) if p.get("kind") == "move"]
+    tracking = next((b["tracking"] for b in bodies if isinstance(b.get("tracking"), dict) and "target_at_us" in b["tracking"]), None)
+    if tracking and moves:
+        target = np.array([tracking["target_at_us"], tracking["target_x_px"], tracking["target_y_px"]], dtype=float).T
+        pointer = np.array(moves, dtype=float)
+        # Leave out the first second, while the hand reaches onto the dot.
+        pointer = pointer[(pointer[:, 0] > target[0, 0] + 1e6) & (pointer[:, 0] < target[-1, 0])]
+        if len(pointer) > 50:
+            errors = []
+            for lag_ms in range(0, 705, 5):
+                x = np.interp(pointer[:, 0] - lag_ms * 1000, target[:, 0], target[:, 1])
+                y = np.interp(pointer[:, 0] - lag_ms * 1000, target[:, 0], target[:, 2])
+                errors.append((float(np.hypot(pointer[:, 1] - x, pointer[:, 2] - y).mean()), lag_ms))
+            error_px, lag_ms = min(errors)
+            result["tracking_position_lag_ms"] = lag_ms
+            result["tracking_position_error_px"] = round(error_px, 1)
+    rhythm = next((b["rhythm"] for b in bodies if isinstance(b.get("rhythm"), dict) and "beats_at_us" in b["rhythm"]), None)
+    if rhythm and rhythm.get("taps_at_us"):
+        beats = np.array(rhythm["beats_at_us"], dtype=float) / 1000.0
+        taps = np.array(rhythm["taps_at_us"], dtype=float) / 1000.0
+        nearest = [float(t - beats[np.argmin(np.abs(beats - t))]) for t in taps]
+        result["taps"] = len(taps)
+        result["tap_asynchrony_nearest_median_ms"] = round(float(np.median(nearest)), 1)
+    return result
