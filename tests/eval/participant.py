@@ -458,9 +458,11 @@ def main():
     parser.add_argument("--display")
     parser.add_argument("--vnc-port", type=int)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--client", choices=["classic", "streaming"], default="classic",
+                        help="classic: one update request per update received; streaming: a request every 40 ms as well")
     parser.add_argument("--keystrokes", required=True)
     args = parser.parse_args()
-    io = LocalIo(args.display) if args.path == "local" else RemoteIo("127.0.0.1", args.vnc_port)
+    io = LocalIo(args.display) if args.path == "local" else RemoteIo("127.0.0.1", args.vnc_port, 0.04 if args.client == "streaming" else None)
     subject, rows = load_subject(args.keystrokes, args.seed)
     participant = Participant(io, Person(args.seed), rows)
     participant.record["subject"] = subject

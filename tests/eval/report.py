@@ -19,6 +19,13 @@ def score(record):
     return record["verdict"]["p_remote"]
 
 
+def loop_score(record):
+    """The second score: the loop evidence alone, the verdict's loop_added_ms estimate (a
+    session without one scores lowest: the loop said nothing)."""
+    estimate = loop_estimate_ms(record)
+    return -1e9 if estimate is None else estimate
+
+
 def loop_estimate_ms(record):
     loop = record["verdict"].get("loop_added_ms")
     return loop["estimate"] if loop else None
@@ -132,7 +139,8 @@ def write(records, out: Path, wall_s, parallel):
     rows = []
     groups = {}
     for r in good:
-        key = ("local", 0, "-") if r["path"] == "local" else ("remote", r["delay_ms"], r["vnc"])
+        viewer = " (streaming viewer)" if r.get("client") == "streaming" else ""
+        key = ("local", 0, "-") if r["path"] == "local" else ("remote", r["delay_ms"], r["vnc"] + viewer)
         groups.setdefault(key, []).append(r)
     header = ("| path | one-way delay | x11vnc | jitter | sessions | flagged `remote` | p_remote median | loop_added_ms median "
               "| injected loop | error median | rhythm asynchrony median (raw nearest beat) | tracking lag median: estimator / by position / person's own "
@@ -166,25 +174,34 @@ def write(records, out: Path, wall_s, parallel):
         count = len(local) if path == "local" else len(remote)
         reason_rows.append(f"| {path} | `{code}` | {len(values)}/{count} | {statistics.median(values):+.2f} |")
 
-    # ROC figures.
-    all_auc = auc(negatives, [score(r) for r in remote])
-    figure("roc_auc_all_remote", fmt(all_auc, 3), "")
+    # ROC figures: per delay on the classic viewer's sessions; the streaming ones separately.
+    classic = [r for r in remote if r.get("client", "classic") == "classic"]
+    streaming = [r for r in remote if r.get("client") == "streaming"]
+    loop_negatives = [loop_score(r) for r in local]
+    for name, scorer, negs in [("", score, negatives), ("loop_only_", loop_score, loop_negatives)]:
+        figure(f"{name}roc_auc_all_remote", fmt(auc(negs, [scorer(r) for r in classic]), 3), "")
+        for delay_ms in DELAYS_MS:
+            positives = [scorer(r) for r in classic if r["delay_ms"] == delay_ms]
+            if positives and negs:
+                figure(f"{name}roc_auc_at_{delay_ms}ms", fmt(auc(negs, positives), 3), "")
+        for delay_ms in DELAYS_MS:
+            positives = [scorer(r) for r in classic if r["delay_ms"] == delay_ms]
+            if positives and negs:
+                figure(f"{name}tpr_at_1pct_fpr_at_{delay_ms}ms", fmt(100 * tpr_at_fpr(negs, positives), 0), "%")
+        if streaming and negs:
+            figure(f"{name}tpr_at_1pct_fpr_at_150ms_streaming_viewer", fmt(100 * tpr_at_fpr(negs, [scorer(r) for r in streaming]), 0), "%")
     for delay_ms in DELAYS_MS:
-        positives = [score(r) for r in remote if r["delay_ms"] == delay_ms]
-        if positives and negatives:
-            figure(f"roc_auc_at_{delay_ms}ms", fmt(auc(negatives, positives), 3), "")
-    for delay_ms in DELAYS_MS:
-        positives = [score(r) for r in remote if r["delay_ms"] == delay_ms]
-        if positives and negatives:
-            figure(f"tpr_at_1pct_fpr_at_{delay_ms}ms", fmt(100 * tpr_at_fpr(negatives, positives), 0), "%")
-    for delay_ms in DELAYS_MS:
-        group = [r for r in remote if r["delay_ms"] == delay_ms]
+        group = [r for r in classic if r["delay_ms"] == delay_ms]
         if group:
             flagged = sum(r["verdict"]["class"] == "remote" for r in group)
             figure(f"flagged_remote_at_{delay_ms}ms", f"{flagged}/{len(group)}", "sessions")
+    if streaming:
+        figure("flagged_remote_at_150ms_streaming_viewer", f"{sum(r['verdict']['class'] == 'remote' for r in streaming)}/{len(streaming)}", "sessions")
     if local:
         figure("local_flagged_remote", f"{sum(r['verdict']['class'] == 'remote' for r in local)}/{len(local)}", "sessions")
         figure("local_flagged_remote_or_suspected", f"{sum(r['verdict']['class'] != 'local' for r in local)}/{len(local)}", "sessions")
+        figure("local_p_remote_max", fmt(max(negatives), 3), "")
+        figure("local_loop_added_max", fmt(max(loop_negatives), 1), "ms")
 
     # Loop latency.
     baseline = {}
@@ -196,15 +213,22 @@ def write(records, out: Path, wall_s, parallel):
     for vnc in ["default", "nonap"]:
         figure(f"loop_added_vnc_{vnc}_at_0ms_median", fmt(baseline[vnc]), "ms")
     for delay_ms in DELAYS_MS[1:]:
-        errors = [abs(loop_estimate_ms(r) - injected_loop_ms(r)) for r in remote if r["delay_ms"] == delay_ms and loop_estimate_ms(r) is not None]
+        errors = [abs(loop_estimate_ms(r) - injected_loop_ms(r)) for r in classic if r["delay_ms"] == delay_ms and loop_estimate_ms(r) is not None]
         figure(f"loop_error_abs_median_at_{delay_ms}ms", fmt(median(errors)), "ms")
     for delay_ms in DELAYS_MS[1:]:
-        errors = [abs(loop_estimate_ms(r) - injected_loop_ms(r) - (baseline[r["vnc"]] or 0)) for r in remote
+        errors = [abs(loop_estimate_ms(r) - injected_loop_ms(r) - (baseline[r["vnc"]] or 0)) for r in classic
                   if r["delay_ms"] == delay_ms and loop_estimate_ms(r) is not None]
         figure(f"loop_error_abs_median_beyond_vnc_at_{delay_ms}ms", fmt(median(errors)), "ms")
+    if streaming:
+        errors = [abs(loop_estimate_ms(r) - injected_loop_ms(r)) for r in streaming if loop_estimate_ms(r) is not None]
+        figure("loop_error_abs_median_at_150ms_streaming_viewer", fmt(median(errors)), "ms")
     within = [abs(loop_estimate_ms(r) - injected_loop_ms(r)) <= 20 for r in remote if r["delay_ms"] > 0 and loop_estimate_ms(r) is not None]
     if within:
-        figure("loop_estimate_within_20ms", f"{sum(within)}/{len(within)}", "sessions")
+        figure("loop_estimate_within_20ms_of_injected", f"{sum(within)}/{len(within)}", "sessions")
+    within = [abs(loop_estimate_ms(r) - injected_loop_ms(r) - (baseline[r["vnc"]] or 0)) <= 20 for r in classic
+              if r["delay_ms"] > 0 and loop_estimate_ms(r) is not None]
+    if within:
+        figure("loop_estimate_within_20ms_beyond_vnc", f"{sum(within)}/{len(within)}", "sessions")
 
     # Time to verdict.
     figure("time_to_verdict_after_open_median", fmt(median([r.get("verdict_after_open_s") for r in good])), "s")
@@ -237,18 +261,20 @@ def write(records, out: Path, wall_s, parallel):
 
 
 def plot_roc(local, remote, path):
-    negatives = [score(r) for r in local]
-    fig, ax = plt.subplots(figsize=(5, 5))
-    for delay_ms in DELAYS_MS:
-        positives = [score(r) for r in remote if r["delay_ms"] == delay_ms]
-        if positives and negatives:
-            xs, ys = zip(*roc_points(negatives, positives))
-            ax.step(xs, ys, where="post", label=f"{delay_ms} ms one-way (AUC {auc(negatives, positives):.2f})")
-    ax.plot([0, 1], [0, 1], color="grey", lw=0.5, ls="--")
-    ax.set_xlabel("false-positive rate (local sessions flagged)")
-    ax.set_ylabel("true-positive rate (VNC sessions flagged)")
-    ax.set_title(f"ROC on p_remote: {len(negatives)} local vs VNC sessions")
-    ax.legend(loc="lower right", fontsize=8)
+    classic = [r for r in remote if r.get("client", "classic") == "classic"]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 5))
+    for ax, scorer, title in [(axes[0], score, "score: verdict p_remote"), (axes[1], loop_score, "score: loop_added_ms alone")]:
+        negatives = [scorer(r) for r in local]
+        for delay_ms in DELAYS_MS:
+            positives = [scorer(r) for r in classic if r["delay_ms"] == delay_ms]
+            if positives and negatives:
+                xs, ys = zip(*roc_points(negatives, positives))
+                ax.step(xs, ys, where="post", label=f"{delay_ms} ms one-way (AUC {auc(negatives, positives):.2f})")
+        ax.plot([0, 1], [0, 1], color="grey", lw=0.5, ls="--")
+        ax.set_xlabel("false-positive rate (local sessions flagged)")
+        ax.set_ylabel("true-positive rate (VNC sessions flagged)")
+        ax.set_title(f"{title}; {len(negatives)} local sessions", fontsize=10)
+        ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -256,13 +282,15 @@ def plot_roc(local, remote, path):
 
 def plot_loop(local, remote, path):
     fig, ax = plt.subplots(figsize=(6, 4.5))
-    colours = {"default": "#0072b2", "nonap": "#d55e00"}
+    colours = {"default": "#0072b2", "nonap": "#d55e00", "streaming": "#cc79a7"}
     xs = [injected_loop_ms(r) for r in local if loop_estimate_ms(r) is not None]
     ax.scatter(xs, [loop_estimate_ms(r) for r in local if loop_estimate_ms(r) is not None], color="#009e73", label="local (XTest)", s=18)
     for vnc, colour in colours.items():
-        group = [r for r in remote if r["vnc"] == vnc and loop_estimate_ms(r) is not None]
-        ax.scatter([injected_loop_ms(r) + (3 if vnc == "nonap" else -3) for r in group], [loop_estimate_ms(r) for r in group],
-                   color=colour, label=f"x11vnc {vnc}", s=18)
+        kind = lambda r: "streaming" if r.get("client") == "streaming" else r["vnc"]
+        group = [r for r in remote if kind(r) == vnc and loop_estimate_ms(r) is not None]
+        label = "x11vnc default, streaming viewer" if vnc == "streaming" else f"x11vnc {vnc}"
+        ax.scatter([injected_loop_ms(r) + {"nonap": 3, "default": -3, "streaming": 6}[vnc] for r in group], [loop_estimate_ms(r) for r in group],
+                   color=colour, label=label, s=18)
     top = max([injected_loop_ms(r) for r in remote] + [1]) + 40
     ax.plot([0, top], [0, top], color="grey", lw=0.8, ls="--", label="estimate = injected")
     ax.fill_between([0, top], [-20, top - 20], [20, top + 20], color="grey", alpha=0.12, label="±20 ms")
@@ -277,7 +305,9 @@ def plot_loop(local, remote, path):
 def plot_scores(local, remote, path):
     fig, ax = plt.subplots(figsize=(7, 4))
     labels = ["local"] + [f"{d} ms" for d in DELAYS_MS]
-    groups = [[score(r) for r in local]] + [[score(r) for r in remote if r["delay_ms"] == d] for d in DELAYS_MS]
+    labels.append("150 ms\nstreaming")
+    groups = [[score(r) for r in local]] + [[score(r) for r in remote if r["delay_ms"] == d and r.get("client", "classic") == "classic"] for d in DELAYS_MS]
+    groups.append([score(r) for r in remote if r.get("client") == "streaming"])
     for i, values in enumerate(groups):
         ax.scatter([i + (k % 5 - 2) * 0.05 for k in range(len(values))], values, s=16,
                    color="#009e73" if i == 0 else "#0072b2")

@@ -24,7 +24,7 @@ class RfbError(Exception):
 class RfbClient:
     """Connects, negotiates, and reads updates on a thread of its own until closed."""
 
-    def __init__(self, host, port, timeout_s=10.0):
+    def __init__(self, host, port, timeout_s=10.0, request_interval_s=None):
         self.sock = socket.create_connection((host, port), timeout=timeout_s)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.reader = self.sock.makefile("rb", buffering=1 << 20)
@@ -39,6 +39,18 @@ class RfbClient:
         self.sock.settimeout(None)
         self.thread = threading.Thread(target=self._read_loop, name="rfb-reader", daemon=True)
         self.thread.start()
+        if request_interval_s:
+            # A streaming-style viewer: keeps update requests outstanding on a timer instead of
+            # one per round trip, so the frame rate does not fall with the delay.
+            threading.Thread(target=self._request_loop, args=(request_interval_s,), daemon=True).start()
+
+    def _request_loop(self, interval_s):
+        while not self.closed:
+            time.sleep(interval_s)
+            try:
+                self._request(incremental=True)
+            except OSError:
+                return
 
     def _read(self, n):
         data = self.reader.read(n)

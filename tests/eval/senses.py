@@ -72,8 +72,8 @@ class RemoteIo:
 
     path = "remote"
 
-    def __init__(self, host, port):
-        self.client = RfbClient(host, port)
+    def __init__(self, host, port, request_interval_s=None):
+        self.client = RfbClient(host, port, request_interval_s=request_interval_s)
         self.width_px, self.height_px = self.client.width_px, self.client.height_px
         self.pointer_at = (0, 0)
 
