@@ -143,7 +143,7 @@ def write(records, out: Path, wall_s, parallel):
         key = ("local", 0, "-") if r["path"] == "local" else ("remote", r["delay_ms"], r["vnc"] + viewer)
         groups.setdefault(key, []).append(r)
     header = ("| path | one-way delay | x11vnc | jitter | sessions | flagged `remote` | p_remote median | loop_added_ms median "
-              "| injected loop | error median | rhythm asynchrony median (raw nearest beat) | tracking lag median: estimator / by position / person's own "
+              "| injected loop | error median | rhythm asynchrony median (raw nearest beat) | tracking lag median: estimator / velocity after 1 s / by position / person's own "
               "| frames seen every |")
     rows.append(header)
     rows.append("|" + "---|" * 13)
@@ -158,7 +158,8 @@ def write(records, out: Path, wall_s, parallel):
             f"| {fmt(median([score(r) for r in group]), 3)} | {fmt(median(estimates))} ms "
             f"| {fmt(median([injected_loop_ms(r) for r in group]))} ms | {fmt(median(errors))} ms "
             f"| {fmt(median([task_figure(r, 'rhythm') for r in group]))} ms ({fmt(median([check(r, 'tap_asynchrony_nearest_median_ms') for r in group]))} ms) "
-            f"| {fmt(median([task_figure(r, 'tracking') for r in group]), 0)} / {fmt(median([check(r, 'tracking_position_lag_ms') for r in group]), 0)} "
+            f"| {fmt(median([task_figure(r, 'tracking') for r in group]), 0)} / {fmt(median([check(r, 'tracking_velocity_lag_after_1s_ms') for r in group]), 0)} "
+            f"/ {fmt(median([check(r, 'tracking_position_lag_ms') for r in group]), 0)} "
             f"/ {fmt(median([r['participant']['person']['tracking_lag_ms'] for r in group]), 0)} ms "
             f"| {fmt(median([r['participant'].get('frame_interval_seen_ms') for r in group]), 0)} ms |"
         )
@@ -325,5 +326,6 @@ def plot_scores(local, remote, path):
 if __name__ == "__main__":
     import sys
 
+    # Re-renders from sessions.jsonl: python report.py docs/eval/sessions.jsonl WALL_S PARALLEL.
     records = [json.loads(line) for line in open(sys.argv[1])]
-    write(records, Path(sys.argv[1]).parent, 0.0, 0)
+    write(records, Path(sys.argv[1]).parent, float(sys.argv[2]), int(sys.argv[3]))
