@@ -114,12 +114,12 @@ def primary_buttons(rgb):
     """Bounding boxes (x, y, w, h) of filled primary-coloured buttons on the screen."""
     mask = colour_mask(rgb, PRIMARY_RGB, 6)
     boxes = []
-    for top, bottom in runs(mask.any(axis=1)):
-        band = mask[top:bottom]
+    for top_px, bottom in runs(mask.any(axis=1)):
+        band = mask[top_px:bottom]
         for left, right in runs(band.any(axis=0)):
             block = band[:, left:right]
             rows = np.flatnonzero(block.any(axis=1))
-            y0, y1 = top + rows[0], top + rows[-1] + 1
+            y0, y1 = top_px + rows[0], top_px + rows[-1] + 1
             w, h = right - left, y1 - y0
             if w >= 40 and h >= 25 and block.sum() >= 0.5 * w * h:
                 boxes.append((int(left), int(y0), int(w), int(h)))
@@ -214,10 +214,10 @@ class Participant:
 
     def rhythm(self, start_box):
         """Taps the space bar along with the pulsing circle until it disappears."""
-        top = max(start_box[1] - 8, 1)
+        top_px = max(start_box[1] - 8, 1)
         deadline = time.monotonic() + 10
         while True:
-            rgb, _, _ = self.io.look(0, 0, self.io.width_px, top)
+            rgb, _, _ = self.io.look(0, 0, self.io.width_px, top_px)
             circle = self.circle_mask(rgb)
             if circle.sum() > 200:
                 break
@@ -331,10 +331,10 @@ class Participant:
 
     def track(self, start_box):
         """Keeps the pointer on the orange dot, `tracking_lag_ms` behind what it saw."""
-        top = max(start_box[1] - 8, 1)
+        top_px = max(start_box[1] - 8, 1)
         deadline = time.monotonic() + 10
         while True:
-            rgb, seen_at_s, token = self.io.look(0, 0, self.io.width_px, top)
+            rgb, seen_at_s, token = self.io.look(0, 0, self.io.width_px, top_px)
             found = self.dot(rgb, 0, 0)
             if found:
                 break
@@ -352,11 +352,11 @@ class Participant:
             while running[0]:
                 _, x, y = seen[-1]
                 x0 = int(min(max(x - window_px, 0), self.io.width_px - 2 * window_px))
-                y0 = int(min(max(y - window_px, 0), top - 2 * window_px))
+                y0 = int(min(max(y - window_px, 0), top_px - 2 * window_px))
                 rgb, at_s, token = self.io.look(x0, y0, 2 * window_px, 2 * window_px, after=token)
                 found = self.dot(rgb, x0, y0)
                 if found is None:
-                    rgb, at_s, token = self.io.look(0, 0, self.io.width_px, top)
+                    rgb, at_s, token = self.io.look(0, 0, self.io.width_px, top_px)
                     found = self.dot(rgb, 0, 0)
                 if found is None:
                     if time.monotonic() - last_seen_s > 0.6:

@@ -5,6 +5,7 @@
 import argparse
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -129,6 +130,7 @@ def run_session(edge, spec, slot, work_dir, keystrokes):
     name = f"{spec['label']}-s{spec['seed']}"
     procs = Processes(Path(work_dir) / f"{name}.log")
     record = dict(spec)
+    profile = None
     try:
         procs.start(["Xvfb", display, "-screen", "0", f"{SCREEN[0]}x{SCREEN[1]}x24", "-nolisten", "tcp", "-ac"])
         wait_for(lambda: Path(f"/tmp/.X11-unix/X{DISPLAY_BASE + slot}").exists(), 10, "Xvfb")
@@ -185,6 +187,8 @@ def run_session(edge, spec, slot, work_dir, keystrokes):
         log(f"{name}: {record['error']}")
     finally:
         procs.stop()
+        if profile:
+            shutil.rmtree(profile, ignore_errors=True)
     return record
 
 
