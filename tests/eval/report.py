@@ -180,11 +180,11 @@ def write(records, out: Path, wall_s, parallel):
     streaming = [r for r in remote if r.get("client") == "streaming"]
     loop_negatives = [loop_score(r) for r in local]
     for name, scorer, negs in [("", score, negatives), ("loop_only_", loop_score, loop_negatives)]:
-        figure(f"{name}roc_auc_all_remote", fmt(auc(negs, [scorer(r) for r in classic]), 3), "")
+        figure(f"{name}roc_auc_all_remote", fmt(auc(negs, [scorer(r) for r in classic]), 3), "fraction")
         for delay_ms in DELAYS_MS:
             positives = [scorer(r) for r in classic if r["delay_ms"] == delay_ms]
             if positives and negs:
-                figure(f"{name}roc_auc_at_{delay_ms}ms", fmt(auc(negs, positives), 3), "")
+                figure(f"{name}roc_auc_at_{delay_ms}ms", fmt(auc(negs, positives), 3), "fraction")
         for delay_ms in DELAYS_MS:
             positives = [scorer(r) for r in classic if r["delay_ms"] == delay_ms]
             if positives and negs:
@@ -201,7 +201,7 @@ def write(records, out: Path, wall_s, parallel):
     if local:
         figure("local_flagged_remote", f"{sum(r['verdict']['class'] == 'remote' for r in local)}/{len(local)}", "sessions")
         figure("local_flagged_remote_or_suspected", f"{sum(r['verdict']['class'] != 'local' for r in local)}/{len(local)}", "sessions")
-        figure("local_p_remote_max", fmt(max(negatives), 3), "")
+        figure("local_p_remote_max", fmt(max(negatives), 3), "probability")
         figure("local_loop_added_max", fmt(max(loop_negatives), 1), "ms")
 
     # Loop latency.

@@ -25,8 +25,9 @@ HERE = Path(__file__).resolve().parent
 PYTHON = sys.executable
 SCREEN = (1280, 900)
 EDGE_PORT = 19480
-# Each parallel slot gets its own display and ports, away from the 8080-ish defaults.
-DISPLAY_BASE, VNC_PORT_BASE, PROXY_PORT_BASE = 91, 19500, 19600
+# Each parallel slot gets its own ports, away from the 8080-ish defaults; Xvfb picks a free
+# display number itself (-displayfd).
+VNC_PORT_BASE, PROXY_PORT_BASE = 19500, 19600
 
 
 def log(message):
@@ -44,10 +45,10 @@ class Processes:
         self.log = open(log_path, "ab")
         RUNNING.add(self)
 
-    def start(self, args, env=None, stdout=None):
+    def start(self, args, env=None, stdout=None, pass_fds=()):
         self.log.write(f"$ {' '.join(map(str, args))}\n".encode())
         self.log.flush()
-        child = subprocess.Popen(args, env=env, stdout=stdout or self.log, stderr=self.log, start_new_session=True)
+        child = subprocess.Popen(args, env=env, stdout=stdout or self.log, stderr=self.log, start_new_session=True, pass_fds=pass_fds)
         self.children.append(child)
         return child
 
@@ -125,16 +126,22 @@ class Edge:
 
 
 def run_session(edge, spec, slot, work_dir, keystrokes):
-    """One candidate session on display :DISPLAY_BASE+slot; returns its record."""
-    display = f":{DISPLAY_BASE + slot}"
+    """One candidate session on a display of its own; returns its record."""
     name = f"{spec['label']}-s{spec['seed']}"
     procs = Processes(Path(work_dir) / f"{name}.log")
     record = dict(spec)
     profile = None
     try:
-        procs.start(["Xvfb", display, "-screen", "0", f"{SCREEN[0]}x{SCREEN[1]}x24", "-nolisten", "tcp", "-ac"])
-        wait_for(lambda: Path(f"/tmp/.X11-unix/X{DISPLAY_BASE + slot}").exists(), 10, "Xvfb")
-        time.sleep(0.3)
+        read_fd, write_fd = os.pipe()
+        procs.start(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", f"{SCREEN[0]}x{SCREEN[1]}x24", "-nolisten", "tcp", "-ac"],
+                    pass_fds=(write_fd,))
+        os.close(write_fd)
+        with os.fdopen(read_fd) as numbers:
+            number = numbers.readline().strip()
+        if not number:
+            raise RuntimeError("Xvfb did not start")
+        display = f":{number}"
+        record["display"] = display
         session = edge.create_session()
         record["session"] = session["id"]
         env = {**os.environ, "DISPLAY": display}
