@@ -91,3 +91,20 @@ ensure_cargo_fuzz() {
     cargo install cargo-fuzz --version 0.13.1
   fi
 }
+
+# The remote-desktop evaluation (scripts/eval): Debian's Xvfb and x11vnc, and a virtual
+# environment with python-xlib (X screen reads and XTest input), numpy and matplotlib.
+ensure_eval_packages() {
+  local venv=tests/eval/.venv
+  if ! command -v Xvfb >/dev/null || ! command -v x11vnc >/dev/null; then
+    step "installing Debian's xvfb and x11vnc"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xvfb x11vnc >/dev/null
+  fi
+  if [ ! -x "$venv/bin/python" ] || [ tests/eval/requirements.txt -nt "$venv/bin/python" ]; then
+    step "installing Python packages for the evaluation"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/eval/requirements.txt
+    touch "$venv/bin/python"
+  fi
+}
