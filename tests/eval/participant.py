@@ -219,12 +219,17 @@ class Participant:
         while True:
             rgb, _, _ = self.io.look(0, 0, self.io.width_px, top_px)
             circle = self.circle_mask(rgb)
-            if circle.sum() > 200:
+            # The circle is the tallest band of blue rows (at rest it is dozens of pixels across);
+            # thinner blue things above it, such as the page's progress bar, are not the circle.
+            bands = runs(circle.any(axis=1))
+            top_row, bottom_row = max(bands, key=lambda band: band[1] - band[0]) if bands else (0, 0)
+            if bottom_row - top_row >= 30 and circle[top_row:bottom_row].sum() > 200:
                 break
             if time.monotonic() > deadline:
                 raise RuntimeError("the rhythm circle did not appear")
             time.sleep(0.02)
-        ys, xs = np.nonzero(circle)
+        ys, xs = np.nonzero(circle[top_row:bottom_row])
+        ys = ys + top_row
         cx, cy = int(round(xs.mean())), int(round(ys.mean()))
         half_px = min(320, cx, self.io.width_px - cx - 1)
         self.record["rhythm_centre_px"] = [cx, cy]

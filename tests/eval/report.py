@@ -114,6 +114,14 @@ def smoke(records, wall_s):
         reasons = ", ".join(f"{r['code']} {r['weight']:+.2f}" for r in verdict["reasons"] if r["weight"])
         print(f"smoke: {record['label']}: class {verdict['class']}, p_remote {verdict['p_remote']}, "
               f"loop_added_ms {verdict.get('loop_added_ms')}, reasons {reasons}")
+        seen = record.get("participant") or {}
+        print(f"smoke: {record['label']}: participant saw {seen.get('rhythm_beats_seen')} beats and tapped "
+              f"{seen.get('rhythm_taps')} times; evidence check {record.get('evidence_check')}")
+        # A participant that could not see the beat measures nothing: that is a harness failure
+        # (for example a page change its pixel reading does not understand), not a result.
+        if (seen.get("rhythm_beats_seen") or 0) < 16 or (seen.get("rhythm_taps") or 0) < 8:
+            print(f"smoke: FAILED: {record['label']}: the participant did not see the rhythm task's beats")
+            ok = False
         flagged = verdict["class"] == "remote"
         expected = record["path"] == "remote"
         if flagged != expected:

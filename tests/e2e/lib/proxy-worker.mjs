@@ -1,19 +1,9 @@
 // One delay proxy in its own thread, so several proxies do not delay one another's chunks.
 import { parentPort, workerData } from "node:worker_threads";
 import net from "node:net";
+import { seeded } from "./replay.mjs";
 
 const { rttMs, jitterMs, seed, echoLoss = 0 } = workerData;
-/** A seeded uniform source (mulberry32). */
-function seeded(seed) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const random = seeded(seed);
 // Loss draws its own stream: which probes are dropped depends only on the seed.
 const lossRandom = seeded(seed ^ 0x9e3779b9);
