@@ -143,14 +143,20 @@ async fn guard(Extract(state): Extract<Arc<State>>, connect: ConnectInfo<SocketA
     response
 }
 
-/// Checks `Authorization: Bearer <API key>`.
-fn require_api_key(state: &State, headers: &HeaderMap) -> Result<(), ApiError> {
+/// The SHA-256 of the `Authorization: Bearer` credential, or 401 with `missing` as the sentence.
+fn bearer_sha256(headers: &HeaderMap, missing: &str) -> Result<[u8; 32], ApiError> {
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
-        .ok_or_else(|| ApiError(StatusCode::UNAUTHORIZED, "send the API key as `Authorization: Bearer <key>`".into()))?;
-    if !secrets::digests_equal(&secrets::sha256(presented.trim().as_bytes()), &state.api_key_sha256) {
+        .ok_or_else(|| ApiError(StatusCode::UNAUTHORIZED, missing.to_owned()))?;
+    Ok(secrets::sha256(presented.trim().as_bytes()))
+}
+
+/// Checks `Authorization: Bearer <API key>`.
+fn require_api_key(state: &State, headers: &HeaderMap) -> Result<(), ApiError> {
+    let presented = bearer_sha256(headers, "send the API key as `Authorization: Bearer <key>`")?;
+    if !secrets::digests_equal(&presented, &state.api_key_sha256) {
         return Err(ApiError(StatusCode::UNAUTHORIZED, "the API key is wrong".into()));
     }
     Ok(())
@@ -158,15 +164,11 @@ fn require_api_key(state: &State, headers: &HeaderMap) -> Result<(), ApiError> {
 
 /// Checks `Authorization: Bearer <interviewer capability>` for a session.
 async fn require_interviewer(state: &State, headers: &HeaderMap, session: &str) -> Result<SessionRow, ApiError> {
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .ok_or_else(|| ApiError(StatusCode::UNAUTHORIZED, "send the interviewer link's token as `Authorization: Bearer <token>`".into()))?;
+    let presented = bearer_sha256(headers, "send the interviewer link's token as `Authorization: Bearer <token>`")?;
     let row = state.store.session(session).await?;
     // The same answer for a missing session and a wrong token: neither tells which it was.
     match row {
-        Some(row) if secrets::digests_equal(&secrets::sha256(presented.trim().as_bytes()), &row.interviewer_token_sha256) => Ok(row),
+        Some(row) if secrets::digests_equal(&presented, &row.interviewer_token_sha256) => Ok(row),
         _ => Err(ApiError(StatusCode::FORBIDDEN, "no such session for this token".into())),
     }
 }
