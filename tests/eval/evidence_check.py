@@ -29,7 +29,56 @@ def correlation(a, b):
     return float((a * b).sum() / denominator) if denominator > 0 else 0.0
 
 
-def check(db_path, session_id):
+def true_loop(rhythm, tracking, participant):
+    """The loop the path really closed, measured by the harness rather than estimated: how old
+    the picture of the dot on the participant's screen was, plus how long its taps took to reach
+    the page, from the participant's and the page's own clocks.
+
+    The two clocks differ by an unknown offset c. A tap sent at s (participant) lands at p
+    (page) = s + c + input path, so the difference most tap pairs share is c + input path. A
+    picture received at r (participant) that shows where the dot was drawn at d (page) is
+    r + c - d old. Moving the received pictures onto the page clock by c + input path, the lag
+    that best lines the pictures up with the drawn target is picture age + input path: the
+    offset cancels, and no clock needs to be synchronised.
+
+    Two readings: `true_loop_ms` takes each picture's age on arrival (pictures interpolated
+    between arrivals, as the participant's eye does, so it is the loop the participant's answers
+    carry); `true_loop_held_ms` holds each picture until the next one arrives, as a viewer shows
+    it, and so adds about half the interval between pictures: the loop an unpredictable event
+    (rather than a steady beat or a smooth path) would see on a classic viewer."""
+    sent_ms = np.array(participant.get("truth_taps_sent_s") or [], dtype=float) * 1000.0
+    page_ms = np.array(rhythm.get("taps_at_us") or [], dtype=float) / 1000.0
+    seen = np.array(participant.get("truth_seen") or [], dtype=float)
+    if len(sent_ms) < 5 or len(page_ms) < 5 or len(seen) < 20 or not tracking:
+        return None
+    differences = (page_ms[:, None] - sent_ms[None, :]).ravel()
+    support = [(np.abs(differences - d) <= 20).sum() for d in differences]
+    mode = differences[int(np.argmax(support))]
+    input_ms = float(np.median(differences[np.abs(differences - mode) <= 20]))
+    target = np.array([tracking["target_at_us"], tracking["target_x_px"], tracking["target_y_px"]], dtype=float).T
+    target[:, 0] /= 1000.0
+    seen[:, 0] = seen[:, 0] * 1000.0 + input_ms
+    grid_ms = 5.0
+    times_ms = np.arange(target[0, 0] + 1000.0, target[-1, 0], grid_ms)
+    drawn = np.stack([np.interp(times_ms, target[:, 0], target[:, 1]), np.interp(times_ms, target[:, 0], target[:, 2])], axis=1)
+    # The picture on screen at each moment: interpolated between arrivals, or held.
+    arrived = np.stack([np.interp(times_ms, seen[:, 0], seen[:, 1]), np.interp(times_ms, seen[:, 0], seen[:, 2])], axis=1)
+    index = np.searchsorted(seen[:, 0], times_ms, side="right") - 1
+    held = seen[np.clip(index, 0, len(seen) - 1), 1:]
+    drawn_v = np.diff(drawn, axis=0)
+    max_shift = int(1000 / grid_ms)
+    n = len(drawn_v) - max_shift
+    if n <= max_shift:
+        return None
+
+    def lag_ms(picture):
+        picture_v = np.diff(picture, axis=0)
+        return grid_ms * max(range(max_shift + 1), key=lambda shift: correlation(drawn_v[:n], picture_v[shift : shift + n]))
+
+    return {"true_loop_ms": lag_ms(arrived), "true_loop_held_ms": lag_ms(held), "true_tap_pairs": int((np.abs(differences - mode) <= 20).sum())}
+
+
+def check(db_path, session_id, participant=None):
     db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
     try:
         bodies = [json.loads(b) for (b,) in db.execute("SELECT body FROM evidence_batches WHERE session_id = ? ORDER BY seq", (session_id,))]
@@ -60,6 +109,8 @@ def check(db_path, session_id):
         nearest = [float(t - beats[np.argmin(np.abs(beats - t))]) for t in taps]
         result["taps"] = len(taps)
         result["tap_asynchrony_nearest_median_ms"] = round(float(np.median(nearest)), 1)
+    if rhythm and tracking and participant:
+        result.update(true_loop(rhythm, tracking, participant) or {})
     return result
 
 

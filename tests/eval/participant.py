@@ -270,6 +270,9 @@ class Participant:
         tapping.join(timeout=2)
         self.record["rhythm_beats_seen"] = len(peaks_s)
         self.record["rhythm_taps"] = len(taps)
+        # For the harness's own measurement of the loop (evidence_check.true_loop_ms): when each
+        # tap left the participant, on this machine's monotonic clock. Never sent to the page.
+        self.record["truth_taps_sent_s"] = [round(t, 6) for t in taps]
         self.wait_hands()
 
     def button_near(self, box):
@@ -394,6 +397,8 @@ class Participant:
             moves += 1
         watcher.join(timeout=2)
         self.record["tracking_frames_seen"] = len(seen)
+        # Every picture of the dot the participant received, and when, for the same measurement.
+        self.record["truth_seen"] = [[round(t, 6), round(x, 1), round(y, 1)] for t, x, y in seen]
         self.record["tracking_moves"] = moves
         span_s = seen[-1][0] - seen[0][0]
         self.record["frame_interval_seen_ms"] = round(1000 * span_s / max(len(seen) - 1, 1), 1)

@@ -36,6 +36,18 @@ def injected_loop_ms(record):
     return 2 * record["delay_ms"] + record["jitter_ms"] if record["path"] == "remote" else 0.0
 
 
+def measured_loop_ms(record):
+    """The loop the harness measured for the session from both clocks (picture age plus input
+    path; evidence_check.true_loop), including what the display itself takes."""
+    return check(record, "true_loop_ms")
+
+
+def measured_added_ms(record, local_baseline_ms):
+    """The measured loop beyond the local sessions' median: what the path added."""
+    loop = measured_loop_ms(record)
+    return None if loop is None or local_baseline_ms is None else loop - local_baseline_ms
+
+
 def reason(record, code):
     for r in record["verdict"]["reasons"]:
         if r["code"] == code:
@@ -122,6 +134,9 @@ def smoke(records, wall_s):
         if (seen.get("rhythm_beats_seen") or 0) < 16 or (seen.get("rhythm_taps") or 0) < 8:
             print(f"smoke: FAILED: {record['label']}: the participant did not see the rhythm task's beats")
             ok = False
+        if check(record, "true_loop_ms") is None:
+            print(f"smoke: FAILED: {record['label']}: the harness could not measure the loop it closed")
+            ok = False
         flagged = verdict["class"] == "remote"
         expected = record["path"] == "remote"
         if flagged != expected:
@@ -150,21 +165,25 @@ def write(records, out: Path, wall_s, parallel):
         viewer = " (streaming viewer)" if r.get("client") == "streaming" else ""
         key = ("local", 0, "-") if r["path"] == "local" else ("remote", r["delay_ms"], r["vnc"] + viewer)
         groups.setdefault(key, []).append(r)
+    local_baseline_ms = median([measured_loop_ms(r) for r in good if r["path"] == "local"])
     header = ("| path | one-way delay | x11vnc | jitter | sessions | flagged `remote` | p_remote median | loop_added_ms median "
-              "| injected loop | error median | rhythm asynchrony median (raw nearest beat) | tracking lag median: estimator / velocity after 1 s / by position / person's own "
+              "| injected loop | error median | measured added loop | error against measured median | rhythm asynchrony median (raw nearest beat) | tracking lag median: estimator / velocity after 1 s / by position / person's own "
               "| frames seen every |")
     rows.append(header)
-    rows.append("|" + "---|" * 13)
+    rows.append("|" + "---|" * 15)
     for key in sorted(groups, key=lambda k: (k[0] != "local", k[1], k[2])):
         group = groups[key]
         flagged = sum(r["verdict"]["class"] == "remote" for r in group)
         estimates = [loop_estimate_ms(r) for r in group]
         errors = [loop_estimate_ms(r) - injected_loop_ms(r) for r in group if loop_estimate_ms(r) is not None]
+        measured = [measured_added_ms(r, local_baseline_ms) for r in group]
+        measured_errors = [loop_estimate_ms(r) - m for r, m in zip(group, measured) if m is not None and loop_estimate_ms(r) is not None]
         jitters = sorted({r["jitter_ms"] for r in group})
         rows.append(
             f"| {key[0]} | {key[1]} ms | {key[2]} | {'/'.join(str(j) for j in jitters)} ms | {len(group)} | {flagged}/{len(group)} "
             f"| {fmt(median([score(r) for r in group]), 3)} | {fmt(median(estimates))} ms "
             f"| {fmt(median([injected_loop_ms(r) for r in group]))} ms | {fmt(median(errors))} ms "
+            f"| {fmt(median(measured))} ms | {fmt(median(measured_errors))} ms "
             f"| {fmt(median([task_figure(r, 'rhythm') for r in group]))} ms ({fmt(median([check(r, 'tap_asynchrony_nearest_median_ms') for r in group]))} ms) "
             f"| {fmt(median([task_figure(r, 'tracking') for r in group]), 0)} / {fmt(median([check(r, 'tracking_velocity_lag_after_1s_ms') for r in group]), 0)} "
             f"/ {fmt(median([check(r, 'tracking_position_lag_ms') for r in group]), 0)} "
@@ -239,6 +258,31 @@ def write(records, out: Path, wall_s, parallel):
     if within:
         figure("loop_estimate_within_20ms_beyond_vnc", f"{sum(within)}/{len(within)}", "sessions")
 
+    # Against the loop the harness measured (picture age plus input path, beyond local).
+    figure("loop_measured_local_median", fmt(local_baseline_ms), "ms")
+    for delay_ms in DELAYS_MS:
+        group = [r for r in classic if r["delay_ms"] == delay_ms]
+        measured = [measured_added_ms(r, local_baseline_ms) for r in group]
+        if any(m is not None for m in measured):
+            figure(f"loop_measured_added_median_at_{delay_ms}ms", fmt(median(measured)), "ms")
+            held_baseline_ms = median([check(r, "true_loop_held_ms") for r in local])
+            held = [check(r, "true_loop_held_ms") - held_baseline_ms for r in group if check(r, "true_loop_held_ms") is not None and held_baseline_ms is not None]
+            figure(f"loop_measured_added_held_pictures_median_at_{delay_ms}ms", fmt(median(held)), "ms")
+            errors = [abs(loop_estimate_ms(r) - m) for r, m in zip(group, measured) if m is not None and loop_estimate_ms(r) is not None]
+            figure(f"loop_error_abs_median_vs_measured_at_{delay_ms}ms", fmt(median(errors)), "ms")
+    if streaming:
+        errors = [abs(loop_estimate_ms(r) - measured_added_ms(r, local_baseline_ms)) for r in streaming
+                  if loop_estimate_ms(r) is not None and measured_added_ms(r, local_baseline_ms) is not None]
+        figure("loop_error_abs_median_vs_measured_at_150ms_streaming_viewer", fmt(median(errors)), "ms")
+    within = [abs(loop_estimate_ms(r) - measured_added_ms(r, local_baseline_ms)) <= 20 for r in good
+              if loop_estimate_ms(r) is not None and measured_added_ms(r, local_baseline_ms) is not None]
+    if within:
+        figure("loop_estimate_within_20ms_of_measured", f"{sum(within)}/{len(within)}", "sessions")
+    within = [abs(loop_estimate_ms(r) - measured_added_ms(r, local_baseline_ms)) <= 20 for r in remote
+              if r["delay_ms"] > 0 and loop_estimate_ms(r) is not None and measured_added_ms(r, local_baseline_ms) is not None]
+    if within:
+        figure("loop_estimate_within_20ms_of_measured_remote_delayed", f"{sum(within)}/{len(within)}", "sessions")
+
     # Time to verdict.
     figure("time_to_verdict_after_open_median", fmt(median([r.get("verdict_after_open_s") for r in good])), "s")
     figure("time_to_verdict_after_tasks_median", fmt(median([r.get("verdict_after_tasks_s") for r in good])), "s")
@@ -290,22 +334,32 @@ def plot_roc(local, remote, path):
 
 
 def plot_loop(local, remote, path):
-    fig, ax = plt.subplots(figsize=(6, 4.5))
+    """Estimate against the injected loop (left) and against the loop the harness measured
+    (right), one point per session."""
+    local_baseline_ms = median([measured_loop_ms(r) for r in local])
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.8))
     colours = {"default": "#0072b2", "nonap": "#d55e00", "streaming": "#cc79a7"}
-    xs = [injected_loop_ms(r) for r in local if loop_estimate_ms(r) is not None]
-    ax.scatter(xs, [loop_estimate_ms(r) for r in local if loop_estimate_ms(r) is not None], color="#009e73", label="local (XTest)", s=18)
-    for vnc, colour in colours.items():
-        kind = lambda r: "streaming" if r.get("client") == "streaming" else r["vnc"]
-        group = [r for r in remote if kind(r) == vnc and loop_estimate_ms(r) is not None]
-        label = "x11vnc default, streaming viewer" if vnc == "streaming" else f"x11vnc {vnc}"
-        ax.scatter([injected_loop_ms(r) + {"nonap": 3, "default": -3, "streaming": 6}[vnc] for r in group], [loop_estimate_ms(r) for r in group],
-                   color=colour, label=label, s=18)
-    top = max([injected_loop_ms(r) for r in remote] + [1]) + 40
-    ax.plot([0, top], [0, top], color="grey", lw=0.8, ls="--", label="estimate = injected")
-    ax.fill_between([0, top], [-20, top - 20], [20, top + 20], color="grey", alpha=0.12, label="±20 ms")
-    ax.set_xlabel("injected loop: 2 × one-way delay + mean jitter (ms)")
-    ax.set_ylabel("verdict loop_added_ms estimate (ms)")
-    ax.legend(fontsize=8)
+    kind = lambda r: "streaming" if r.get("client") == "streaming" else r["vnc"]
+    for ax, reference, xlabel in [
+        (axes[0], injected_loop_ms, "injected loop: 2 × one-way delay + mean jitter (ms)"),
+        (axes[1], lambda r: measured_added_ms(r, local_baseline_ms), "measured added loop: picture age + input path − local (ms)"),
+    ]:
+        points = [(reference(r), loop_estimate_ms(r)) for r in local]
+        points = [p for p in points if None not in p]
+        ax.scatter([p[0] for p in points], [p[1] for p in points], color="#009e73", label="local (XTest)", s=18)
+        tops = [p[0] for p in points]
+        for vnc, colour in colours.items():
+            points = [(reference(r), loop_estimate_ms(r)) for r in remote if kind(r) == vnc]
+            points = [p for p in points if None not in p]
+            tops += [p[0] for p in points]
+            label = "x11vnc default, streaming viewer" if vnc == "streaming" else f"x11vnc {vnc}"
+            ax.scatter([p[0] for p in points], [p[1] for p in points], color=colour, label=label, s=18)
+        top = max(tops + [1]) + 40
+        ax.plot([0, top], [0, top], color="grey", lw=0.8, ls="--", label="estimate = reference")
+        ax.fill_between([0, top], [-20, top - 20], [20, top + 20], color="grey", alpha=0.12, label="±20 ms")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("verdict loop_added_ms estimate (ms)")
+        ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

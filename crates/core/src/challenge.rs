@@ -38,8 +38,12 @@ pub const MIN_TAPS: usize = 8;
 /// Beats just after the unannounced phase shift are left out: people take a few beats to
 /// re-synchronise, whether local or remote.
 pub const SETTLE_BEATS: u32 = 3;
-/// The longest lag searched in tracking (µs).
-pub const MAX_TRACKING_LAG_US: i64 = 600_000;
+/// The longest lag searched in tracking (µs): a person's own 100-200 ms plus a loop of up to
+/// 800 ms, which covers a classic remote-desktop viewer 150 ms away (one picture per round trip).
+pub const MAX_TRACKING_LAG_US: i64 = 1_000_000;
+/// The first second of tracking is the reach from the Start button onto the target, not
+/// tracking, and is left out: counting it biased the lag of local people upward by about 30 ms.
+pub const TRACKING_REACH_US: i64 = 1_000_000;
 /// Tracking is resampled on this grid (µs).
 const GRID_US: i64 = 5_000;
 
@@ -147,6 +151,16 @@ pub struct LoopEstimate {
 /// Estimates the rhythm task: nearest beat for each tap, first tap per beat, settling beats left
 /// out, then the median and its interval.
 pub fn estimate_rhythm(rhythm: &Rhythm, frames: Option<&FrameTiming>) -> Option<RhythmEstimate> {
+    estimate_rhythm_around(rhythm, frames, 0)
+}
+
+/// Estimates the rhythm task with each tap paired to the beat it lands nearest `expected_us`
+/// after, so asynchronies are read in the window `expected_us` ± half a period.
+///
+/// A tap can only say where it fell within the beat's period: a loop longer than half the
+/// period pairs taps with the next beat and reads as early tapping. The tracking task has no
+/// such ambiguity, so [`estimate`] unwraps the rhythm with what tracking measured.
+pub fn estimate_rhythm_around(rhythm: &Rhythm, frames: Option<&FrameTiming>, expected_us: i64) -> Option<RhythmEstimate> {
     let beats = &rhythm.beats_at_us;
     if beats.len() < 2 {
         return None;
@@ -162,10 +176,10 @@ pub fn estimate_rhythm(rhythm: &Rhythm, frames: Option<&FrameTiming>) -> Option<
         let nearest = beats
             .iter()
             .enumerate()
-            .min_by_key(|(_, &beat)| (tap - beat - presented_after_us).abs())
+            .min_by_key(|(_, &beat)| (tap - beat - presented_after_us - expected_us).abs())
             .map(|(index, _)| index)?;
         let asynchrony = tap - beats[nearest] - presented_after_us;
-        if asynchrony.abs() > period_us / 2 || used[nearest] {
+        if (asynchrony - expected_us).abs() > period_us / 2 || used[nearest] {
             continue;
         }
         used[nearest] = true;
@@ -246,10 +260,11 @@ fn best_lag(target: &[(f64, f64)], pointer: &[(f64, f64)]) -> Option<(i64, f64)>
     Some((i64::try_from(shift).ok()? * GRID_US, correlation))
 }
 
-/// Estimates the tracking lag over the whole run, with the spread over its three thirds.
+/// Estimates the tracking lag over the run after the reach, with the spread over its three
+/// thirds.
 pub fn estimate_tracking(tracking: &Tracking) -> Option<TrackingEstimate> {
     let (first, last) = (tracking.target.first()?, tracking.target.last()?);
-    let start_us = first.at_us.max(tracking.pointer.first()?.at_us);
+    let start_us = (first.at_us + TRACKING_REACH_US).max(tracking.pointer.first()?.at_us);
     let end_us = last.at_us.min(tracking.pointer.last()?.at_us);
     let count = usize::try_from((end_us - start_us) / GRID_US).ok()?;
     let target = resample(&tracking.target, start_us, count)?;
@@ -274,10 +289,6 @@ pub fn estimate_tracking(tracking: &Tracking) -> Option<TrackingEstimate> {
 /// spread of local people; the two are weighted by inverse variance.
 pub fn estimate(challenges: &Challenges) -> LoopEstimate {
     let frames = challenges.frames;
-    let rhythm = match &challenges.rhythm {
-        Some(Outcome::Done(rhythm)) => estimate_rhythm(rhythm, frames.as_ref()),
-        _ => None,
-    };
     // The target reaches the screen about a frame after it is drawn: that part of the lag is
     // the display's, not the person's or the network's.
     let presented_after_us = frames.map_or(0, |f| f.frame_interval_us);
@@ -288,6 +299,13 @@ pub fn estimate(challenges: &Challenges) -> LoopEstimate {
             t.lag.high_us -= presented_after_us;
             t
         }),
+        _ => None,
+    };
+    // The rhythm is read around the asynchrony that tracking implies: a local person's, plus
+    // whatever loop tracking found beyond a local person's lag.
+    let expected_asynchrony_us = tracking.as_ref().map_or(0, |t| LOCAL_ASYNCHRONY_US + (t.lag.estimate_us - LOCAL_TRACKING_LAG_US).max(0));
+    let rhythm = match &challenges.rhythm {
+        Some(Outcome::Done(rhythm)) => estimate_rhythm_around(rhythm, frames.as_ref(), expected_asynchrony_us),
         _ => None,
     };
     let skipped = [matches!(challenges.rhythm, Some(Outcome::Skipped)), matches!(challenges.tracking, Some(Outcome::Skipped))]
@@ -354,6 +372,26 @@ mod tests {
     }
 
     #[test]
+    fn a_loop_longer_than_half_the_beat_aliases_without_tracking_and_unwraps_with_it() {
+        let late = rhythm(-30 + 450);
+        let alone = estimate_rhythm(&late, None).expect("enough taps");
+        assert!((alone.asynchrony.estimate_us - (420_000 - 600_000)).abs() <= 5_000, "{alone:?}");
+        let unwrapped = estimate_rhythm_around(&late, None, 400_000).expect("enough taps");
+        assert!((unwrapped.asynchrony.estimate_us - 420_000).abs() <= 5_000, "{unwrapped:?}");
+    }
+
+    #[test]
+    fn the_reach_onto_the_target_is_left_out() {
+        // The pointer rests on the Start button for the first 0.8 s, then tracks 120 ms behind.
+        let mut run = tracking(120);
+        for point in run.pointer.iter_mut().filter(|p| p.at_us < 800_000) {
+            (point.x_px, point.y_px) = (400.0, 560.0);
+        }
+        let estimate = estimate_tracking(&run).expect("enough samples");
+        assert!((estimate.lag.estimate_us - 120_000).abs() <= 5_000, "{estimate:?}");
+    }
+
+    #[test]
     fn too_few_taps_give_no_estimate() {
         let mut thin = rhythm(0);
         thin.taps_at_us.truncate(6);
@@ -379,7 +417,7 @@ mod tests {
 
     #[test]
     fn tracking_lag_is_found_by_cross_correlation() {
-        for lag_ms in [100, 150, 210, 300] {
+        for lag_ms in [100, 150, 210, 300, 550, 850] {
             let estimate = estimate_tracking(&tracking(lag_ms)).expect("enough samples");
             assert!((estimate.lag.estimate_us - lag_ms * 1000).abs() <= 5_000, "lag {lag_ms}: {estimate:?}");
             assert!(estimate.correlation_milli > 900);
@@ -393,7 +431,9 @@ mod tests {
             tracking: Some(Outcome::Done(tracking(100 + added_ms))),
             frames: None,
         };
-        for added_ms in [0, 110, 200] {
+        // 450 ms is more than half the 600 ms beat: the rhythm alone would pair taps with the
+        // next beat, and only the unwrapping by tracking reads it right.
+        for added_ms in [0, 110, 200, 450] {
             let added = estimate(&challenges(added_ms)).added.expect("an estimate");
             assert!((added.estimate_us - added_ms * 1000).abs() <= 6_000, "added {added_ms}: {added:?}");
         }
