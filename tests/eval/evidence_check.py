@@ -9,13 +9,16 @@ import sqlite3
 import numpy as np
 
 
-def velocity_lag_ms(target, pointer, grid_us=5000, max_lag_ms=600):
-    """The lag maximising the correlation of target and pointer velocities on a 5 ms grid over
-    0-600 ms, as crates/core/src/challenge.rs computes it, on the samples given."""
+def velocity_lag_ms(target, pointer, grid_us=5000, max_lag_ms=1000, span_us=400_000):
+    """The lag maximising the correlation of target and pointer velocities (displacements over
+    400 ms) on a 5 ms grid over 0-1000 ms, as crates/core/src/challenge.rs computes it, on the
+    samples given."""
     start_us, end_us = max(target[0, 0], pointer[0, 0]), min(target[-1, 0], pointer[-1, 0])
     times_us = np.arange(start_us, end_us, grid_us)
     resampled = lambda points: np.stack([np.interp(times_us, points[:, 0], points[:, 1]), np.interp(times_us, points[:, 0], points[:, 2])], axis=1)
-    target_v, pointer_v = np.diff(resampled(target), axis=0), np.diff(resampled(pointer), axis=0)
+    span = span_us // grid_us
+    velocity = lambda points: points[span:] - points[:-span]
+    target_v, pointer_v = velocity(resampled(target)), velocity(resampled(pointer))
     max_shift = max_lag_ms * 1000 // grid_us
     n = len(target_v) - max_shift
     if n <= max_shift:
@@ -94,7 +97,7 @@ def check(db_path, session_id, participant=None):
         pointer = pointer[(pointer[:, 0] > target[0, 0] + 1e6) & (pointer[:, 0] < target[-1, 0])]
         if len(pointer) > 50:
             errors = []
-            for lag_ms in range(0, 705, 5):
+            for lag_ms in range(0, 1005, 5):
                 x = np.interp(pointer[:, 0] - lag_ms * 1000, target[:, 0], target[:, 1])
                 y = np.interp(pointer[:, 0] - lag_ms * 1000, target[:, 0], target[:, 2])
                 errors.append((float(np.hypot(pointer[:, 1] - x, pointer[:, 2] - y).mean()), lag_ms))

@@ -101,6 +101,31 @@ def roc_points(negatives, positives):
     return points
 
 
+def fpr_upper_95(flagged, sessions):
+    """The one-sided 95 % upper confidence bound (Clopper-Pearson) on a false-positive rate
+    after `flagged` of `sessions` local sessions were flagged: the rate p at which seeing so few
+    would happen only 5 % of the time."""
+    from math import comb
+
+    def at_most(p):
+        return sum(comb(sessions, i) * p**i * (1 - p) ** (sessions - i) for i in range(flagged + 1))
+
+    low, high = flagged / sessions, 1.0
+    for _ in range(60):
+        middle = (low + high) / 2
+        low, high = (middle, high) if at_most(middle) > 0.05 else (low, middle)
+    return high
+
+
+def extra_locals(out: Path):
+    """Local sessions from a separate `scripts/eval --locals N` run (OUT/local/sessions.jsonl),
+    which only the false-positive figures use."""
+    path = out / "local" / "sessions.jsonl"
+    if not path.exists():
+        return []
+    return valid([json.loads(line) for line in open(path)])
+
+
 def valid(records):
     return [r for r in records if r.get("verdict") and "error" not in r]
 
@@ -230,6 +255,23 @@ def write(records, out: Path, wall_s, parallel):
         figure("local_flagged_remote_or_suspected", f"{sum(r['verdict']['class'] != 'local' for r in local)}/{len(local)}", "sessions")
         figure("local_p_remote_max", fmt(max(negatives), 3), "probability")
         figure("local_loop_added_max", fmt(max(loop_negatives), 1), "ms")
+
+    # False positives over every local session there is: this run's and a separate local run's.
+    more = extra_locals(out)
+    everyone = local + more
+    if everyone:
+        for name, flagged in [("remote", lambda r: r["verdict"]["class"] == "remote"),
+                              ("remote_or_suspected", lambda r: r["verdict"]["class"] != "local")]:
+            k = sum(flagged(r) for r in everyone)
+            figure(f"local_all_flagged_{name}", f"{k}/{len(everyone)}", "sessions")
+            figure(f"local_all_fpr_{name}_upper_95", fmt(100 * fpr_upper_95(k, len(everyone)), 1), "%")
+        figure("local_all_p_remote_max", fmt(max(score(r) for r in everyone), 3), "probability")
+    if more:
+        all_negatives = [score(r) for r in everyone]
+        for delay_ms in DELAYS_MS:
+            positives = [score(r) for r in classic if r["delay_ms"] == delay_ms]
+            if positives:
+                figure(f"tpr_at_1pct_fpr_at_{delay_ms}ms_against_{len(everyone)}_locals", fmt(100 * tpr_at_fpr(all_negatives, positives), 0), "%")
 
     # Loop latency.
     baseline = {}

@@ -202,10 +202,15 @@ def run_session(edge, spec, slot, work_dir, keystrokes):
     return record
 
 
-def plan(smoke):
+def plan(smoke, locals_only=None):
     """The sessions to run: (path, one-way delay, jitter, x11vnc mode, seed)."""
     specs = []
-    if smoke:
+    if locals_only:
+        # Local people only, for the false-positive rate; seeds start where the full plan's end,
+        # so none of them is one of the full run's eight.
+        for seed in range(1001, 1001 + locals_only):
+            specs.append({"path": "local", "delay_ms": 0, "jitter_ms": 0, "vnc": "-", "seed": seed})
+    elif smoke:
         specs.append({"path": "local", "delay_ms": 0, "jitter_ms": 0, "vnc": "-", "seed": 1})
         specs.append({"path": "remote", "delay_ms": 55, "jitter_ms": 10, "vnc": "default", "seed": 2})
     else:
@@ -241,11 +246,13 @@ def main():
     parser.add_argument("--assets", default=str(ROOT / "dist"))
     parser.add_argument("--out", default=str(ROOT / "docs/eval"))
     parser.add_argument("--only", help="run only sessions whose label contains this")
+    parser.add_argument("--locals", type=int, metavar="N",
+                        help="run N local sessions only (new people), for the false-positive rate; writes to OUT/local/")
     args = parser.parse_args()
     started_s = time.monotonic()
     work_dir = tempfile.mkdtemp(prefix="onsite-eval-")
     log(f"logs in {work_dir}")
-    specs = plan(args.smoke)
+    specs = plan(args.smoke, args.locals)
     if args.only:
         specs = [s for s in specs if args.only in s["label"]]
     edge = Edge(args.onsite, args.assets, work_dir)
@@ -286,7 +293,7 @@ def main():
     finally:
         edge.stop()
     wall_s = time.monotonic() - started_s
-    out = Path(args.out)
+    out = Path(args.out) / "local" if args.locals else Path(args.out)
     if args.smoke:
         ok = report.smoke(records, wall_s)
         sys.exit(0 if ok else 1)

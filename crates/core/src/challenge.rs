@@ -46,6 +46,11 @@ pub const MAX_TRACKING_LAG_US: i64 = 1_000_000;
 pub const TRACKING_REACH_US: i64 = 1_000_000;
 /// Tracking is resampled on this grid (µs).
 const GRID_US: i64 = 5_000;
+/// Velocities are displacements over this span (µs): a low-pass that leaves the lag alone (both
+/// series get the same filter) but lets a pointer that moves in jumps, because its person sees
+/// a new picture only every few hundred milliseconds, still correlate with the smooth target.
+/// The target's slowest components take seconds, so it keeps them.
+const VELOCITY_SPAN_US: i64 = 400_000;
 
 /// How the person answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -235,7 +240,8 @@ fn resample(points: &[Point], start_us: i64, count: usize) -> Option<Vec<(f64, f
 /// The lag (µs) in `0..=MAX_TRACKING_LAG_US` that maximises the correlation of target velocity
 /// with later pointer velocity, and that correlation.
 fn best_lag(target: &[(f64, f64)], pointer: &[(f64, f64)]) -> Option<(i64, f64)> {
-    let velocity = |p: &[(f64, f64)]| p.windows(2).map(|w| (w[1].0 - w[0].0, w[1].1 - w[0].1)).collect::<Vec<_>>();
+    let span = usize::try_from(VELOCITY_SPAN_US / GRID_US).ok()?;
+    let velocity = |p: &[(f64, f64)]| p.windows(span + 1).map(|w| (w[span].0 - w[0].0, w[span].1 - w[0].1)).collect::<Vec<_>>();
     let (tv, pv) = (velocity(target), velocity(pointer));
     let max_shift = usize::try_from(MAX_TRACKING_LAG_US / GRID_US).ok()?;
     if tv.len() <= max_shift * 2 {
@@ -378,6 +384,24 @@ mod tests {
         assert!((alone.asynchrony.estimate_us - (420_000 - 600_000)).abs() <= 5_000, "{alone:?}");
         let unwrapped = estimate_rhythm_around(&late, None, 400_000).expect("enough taps");
         assert!((unwrapped.asynchrony.estimate_us - 420_000).abs() <= 5_000, "{unwrapped:?}");
+    }
+
+    #[test]
+    fn a_pointer_that_moves_in_jumps_is_still_tracked() {
+        // A classic remote-desktop viewer 150 ms away shows a new picture every 330 ms, 330 ms
+        // old: the pointer jumps to the pictured place 120 ms after each picture arrives.
+        let mut run = tracking(0);
+        let smooth = run.pointer.clone();
+        for point in &mut run.pointer {
+            let shown_us = (point.at_us - 120_000).div_euclid(330_000) * 330_000 - 330_000;
+            let pictured = smooth.iter().rev().find(|p| p.at_us <= shown_us).copied().unwrap_or(smooth[0]);
+            (point.x_px, point.y_px) = (pictured.x_px, pictured.y_px);
+        }
+        let estimate = estimate_tracking(&run).expect("a pointer that moves in jumps still tracks");
+        assert!(estimate.correlation_milli >= 300, "{estimate:?}");
+        // The held picture's mean age: 330 ms old on arrival, held half the interval, answered
+        // 120 ms later, is 330 + 165 + 120 = 615 ms.
+        assert!((estimate.lag.estimate_us - 615_000).abs() <= 30_000, "{estimate:?}");
     }
 
     #[test]
