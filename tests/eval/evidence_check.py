@@ -44,7 +44,12 @@ def true_loop(rhythm, tracking, participant):
     that best lines the pictures up with the drawn target is picture age + input path: the
     offset cancels, and no clock needs to be synchronised.
 
-    Two readings: `true_loop_ms` takes each picture's age on arrival (pictures interpolated
+    Three readings. `true_loop_experienced_ms` replays the participant's own hand policy on the
+    pictures it received (it aims where the dot was `lag` ago, interpolated between pictures it
+    already has, holding the newest when it has none later) and subtracts its own lag: how much
+    later this participant's hand moved because of the path, which is what its answers carry and
+    what the estimator should find. It lies between the other two. `true_loop_ms` takes each
+    picture's age on arrival (pictures interpolated
     between arrivals, as the participant's eye does, so it is the loop the participant's answers
     carry); `true_loop_held_ms` holds each picture until the next one arrives, as a viewer shows
     it, and so adds about half the interval between pictures: the loop an unpredictable event
@@ -78,7 +83,18 @@ def true_loop(rhythm, tracking, participant):
         picture_v = np.diff(picture, axis=0)
         return grid_ms * max(range(max_shift + 1), key=lambda shift: correlation(drawn_v[:n], picture_v[shift : shift + n]))
 
-    return {"true_loop_ms": lag_ms(arrived), "true_loop_held_ms": lag_ms(held), "true_tap_pairs": int((np.abs(differences - mode) <= 20).sum())}
+    # The participant's hand: where the dot was `lag` ago, from the pictures received by now.
+    own_lag_ms = float(((participant.get("person") or {}).get("tracking_lag_ms")) or 0.0)
+    aimed_at_ms = times_ms - own_lag_ms
+    newest = seen[np.clip(index, 0, len(seen) - 1)]
+    between = np.stack([np.interp(aimed_at_ms, seen[:, 0], seen[:, 1]), np.interp(aimed_at_ms, seen[:, 0], seen[:, 2])], axis=1)
+    hand = np.where((aimed_at_ms >= newest[:, 0])[:, None], newest[:, 1:], between)
+    return {
+        "true_loop_ms": lag_ms(arrived),
+        "true_loop_held_ms": lag_ms(held),
+        "true_loop_experienced_ms": lag_ms(hand) - own_lag_ms,
+        "true_tap_pairs": int((np.abs(differences - mode) <= 20).sum()),
+    }
 
 
 def check(db_path, session_id, participant=None):
