@@ -156,7 +156,7 @@ async fn serve_edge() -> anyhow::Result<()> {
     config.rate_limit_per_s = 1e6;
     let edge = Edge::open(config).await?;
     println!("{} {}", edge.local_addr(), edge.api_key());
-    edge.run(std::future::pending()).await
+    Ok(edge.run(std::future::pending()).await?)
 }
 
 /// The bare tokio WebSocket echo server in this process; prints `ADDR`.

@@ -68,7 +68,8 @@ function relay(from, to, direction) {
   let last = 0;
   const queue = [];
   let waiting = false;
-  // Timers fire a millisecond or more late; the last stretch is spun out with setImmediate so
+  // Timers fire a millisecond or more late (up to 3 ms on this loaded 2-core machine); the last
+  // 3.5 ms are spun out with setImmediate so
   // chunks leave within a few tens of microseconds of when they are due.
   const pump = () => {
     waiting = false;
@@ -81,7 +82,7 @@ function relay(from, to, direction) {
     if (queue.length) {
       waiting = true;
       const wait = queue[0].due - performance.now();
-      if (wait > 2) setTimeout(pump, wait - 1.5);
+      if (wait > 4) setTimeout(pump, wait - 3.5);
       else setImmediate(pump);
     }
   };
