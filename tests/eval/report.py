@@ -349,7 +349,8 @@ def write(records, out: Path, wall_s, parallel):
     figure("sessions_failed", f"{len(failed)}/{len(records)}", "sessions")
     figure("eval_wall_time", f"{wall_s:.0f}", "s")
 
-    plot_roc(local, remote, out / "roc.png")
+    if remote:
+        plot_roc(local, remote, out / "roc.png")
     plot_loop(local, remote, out / "loop-latency.png")
     plot_scores(local, remote, out / "p-remote.png")
 
