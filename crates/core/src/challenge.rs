@@ -151,6 +151,8 @@ pub struct LoopEstimate {
     pub frames: Option<FrameTiming>,
     /// Tasks the person skipped.
     pub skipped: u32,
+    /// The asynchrony taps were paired around (µs): the rhythm unwrapped by what tracking found.
+    pub rhythm_expected_us: i64,
 }
 
 /// Estimates the rhythm task: nearest beat for each tap, first tap per beat, settling beats left
@@ -340,7 +342,7 @@ pub fn estimate(challenges: &Challenges) -> LoopEstimate {
         let high = parts.iter().zip(&weights).map(|(p, w)| p.3 * w).sum::<f64>() / total;
         Interval { estimate_us: libm::round(mean) as i64, low_us: libm::round(low) as i64, high_us: libm::round(high) as i64 }
     });
-    LoopEstimate { rhythm, tracking, added, frames, skipped: u32::try_from(skipped).unwrap_or(0) }
+    LoopEstimate { rhythm, tracking, added, frames, skipped: u32::try_from(skipped).unwrap_or(0), rhythm_expected_us: expected_asynchrony_us }
 }
 
 #[cfg(test)]
@@ -458,7 +460,10 @@ mod tests {
         // 450 ms is more than half the 600 ms beat: the rhythm alone would pair taps with the
         // next beat, and only the unwrapping by tracking reads it right.
         for added_ms in [0, 110, 200, 450] {
-            let added = estimate(&challenges(added_ms)).added.expect("an estimate");
+            let loop_estimate = estimate(&challenges(added_ms));
+            // The taps were paired around where tracking says they land (the chart uses it too).
+            assert!((loop_estimate.rhythm_expected_us - (added_ms - 30) * 1000).abs() <= 10_000, "{loop_estimate:?}");
+            let added = loop_estimate.added.expect("an estimate");
             assert!((added.estimate_us - added_ms * 1000).abs() <= 6_000, "added {added_ms}: {added:?}");
         }
         let skipped = Challenges { rhythm: Some(Outcome::Skipped), tracking: Some(Outcome::Skipped), frames: None };

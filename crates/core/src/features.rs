@@ -442,7 +442,8 @@ pub struct Series {
     pub dwell_ms: Vec<f64>,
     pub flight_ms: Vec<f64>,
     pub rtt_ms: Vec<f64>,
-    /// (beat number, tap minus beat in ms) for beats with a tap within half a beat.
+    /// (beat number, tap minus beat in ms) for beats with a tap within half a beat of where the
+    /// estimator expected it, so the chart pairs taps and beats as the verdict did.
     pub asynchrony_ms: Vec<(u32, f64)>,
     pub shift_at_beat: Option<u32>,
 }
@@ -462,9 +463,17 @@ impl Series {
         let (mut asynchrony_ms, mut shift_at_beat) = (Vec::new(), None);
         if let Some(Outcome::Done(rhythm)) = &evidence.rhythm {
             shift_at_beat = rhythm.shift_at_beat;
+            // A loop longer than half a beat would pair taps with the next beat; the estimator
+            // unwraps it with the tracking task, and the chart follows it.
+            let expected_us = challenges(evidence).rhythm_expected_us;
             for (beat, (&at_us, next_at_us)) in rhythm.beats_at_us.iter().zip(rhythm.beats_at_us.iter().skip(1).map(Some).chain([None])).enumerate() {
                 let half_us = next_at_us.map_or(300_000, |&next| (next - at_us) / 2);
-                let nearest = rhythm.taps_at_us.iter().map(|&tap| tap - at_us).filter(|d| d.abs() <= half_us).min_by_key(|d| d.abs());
+                let nearest = rhythm
+                    .taps_at_us
+                    .iter()
+                    .map(|&tap| tap - at_us)
+                    .filter(|d| (d - expected_us).abs() <= half_us)
+                    .min_by_key(|d| (d - expected_us).abs());
                 if let (Some(d_us), Ok(beat)) = (nearest, u32::try_from(beat)) {
                     asynchrony_ms.push((beat, d_us as f64 / 1000.0));
                 }
