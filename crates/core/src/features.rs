@@ -449,7 +449,9 @@ pub struct Series {
 }
 
 impl Series {
-    pub fn from_evidence(evidence: &Evidence) -> Series {
+    /// `loop_estimate` is the evidence's own (`Features::challenges`): taps are paired with beats
+    /// around where it expected them.
+    pub fn from_evidence(evidence: &Evidence, loop_estimate: &LoopEstimate) -> Series {
         let mut strokes: Vec<&crate::evidence::KeyStroke> = evidence.strokes.iter().collect();
         strokes.sort_by_key(|s| s.down_at_us);
         let dwell_ms = strokes.iter().map(|s| (s.up_at_us - s.down_at_us) as f64 / 1000.0).collect();
@@ -465,7 +467,7 @@ impl Series {
             shift_at_beat = rhythm.shift_at_beat;
             // A loop longer than half a beat would pair taps with the next beat; the estimator
             // unwraps it with the tracking task, and the chart follows it.
-            let expected_us = challenges(evidence).rhythm_expected_us;
+            let expected_us = loop_estimate.rhythm_expected_us;
             for (beat, (&at_us, next_at_us)) in rhythm.beats_at_us.iter().zip(rhythm.beats_at_us.iter().skip(1).map(Some).chain([None])).enumerate() {
                 let half_us = next_at_us.map_or(300_000, |&next| (next - at_us) / 2);
                 let nearest = rhythm
@@ -670,7 +672,7 @@ mod series_tests {
             })),
             ..Evidence::default()
         };
-        let series = Series::from_evidence(&evidence);
+        let series = Series::from_evidence(&evidence, &LoopEstimate::default());
         assert_eq!(series.dwell_ms, vec![90.0, 80.0, 100.0]);
         assert_eq!(series.flight_ms, vec![210.0], "the 5.1 s pause is not a flight");
         assert_eq!(series.rtt_ms, vec![1.5, 2.5]);

@@ -53,6 +53,7 @@ fn charts_from(export: &Export, history: Vec<f64>) -> Charts {
     }
     evidence.rtt_us = export.rtts.iter().map(|r| r.rtt_us).collect();
     let challenges = Features::from_evidence(&evidence).challenges;
+    let series = Series::from_evidence(&evidence, &challenges);
     let ms = |us: i64| us as f64 / 1000.0;
     let mut lags = Vec::new();
     if let Some(rhythm) = challenges.rhythm {
@@ -63,7 +64,7 @@ fn charts_from(export: &Export, history: Vec<f64>) -> Charts {
         let l = tracking.lag;
         lags.push(("Tracking lag".to_owned(), ms(l.estimate_us), ms(l.low_us), ms(l.high_us), ms(LOCAL_TRACKING_LAG_US)));
     }
-    Charts { series: Series::from_evidence(&evidence), lags, history }
+    Charts { series, lags, history }
 }
 
 /// Fetches the export and the history with the interviewer's capability.
