@@ -49,9 +49,8 @@ def true_loop(rhythm, tracking, participant):
     already has, holding the newest when it has none later) and subtracts its own lag: how much
     later this participant's hand moved because of the path, which is what its answers carry and
     what the estimator should find. It lies between the other two. `true_loop_ms` takes each
-    picture's age on arrival (pictures interpolated
-    between arrivals, as the participant's eye does, so it is the loop the participant's answers
-    carry); `true_loop_held_ms` holds each picture until the next one arrives, as a viewer shows
+    picture's age on arrival (pictures interpolated between arrivals, as if whoever watched could
+    always wait for the next one); `true_loop_held_ms` holds each picture until the next one arrives, as a viewer shows
     it, and so adds about half the interval between pictures: the loop an unpredictable event
     (rather than a steady beat or a smooth path) would see on a classic viewer."""
     sent_ms = np.array(participant.get("truth_taps_sent_s") or [], dtype=float) * 1000.0
