@@ -8,14 +8,28 @@ use onsite_core::{score, Features};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
-    if let Ok(ClientMsg::Evidence { strokes, pointer, focus, rhythm, tracking, frames, client_rtt_us, .. }) = ClientMsg::parse(text) {
+    if let Ok(ClientMsg::Evidence {
+        strokes,
+        pointer,
+        focus,
+        rhythm,
+        tracking,
+        frames,
+        client_rtt_us,
+        ..
+    }) = ClientMsg::parse(text)
+    {
         let batch = BatchV1 { strokes, pointer, focus, rhythm, tracking, frames, client_rtt_us };
         let _ = batch.decode();
     }
     if let Ok(file) = serde_json::from_str::<EvidenceV1>(text) {
         if let Ok(evidence) = file.to_evidence() {
             let verdict = score(&Features::from_evidence(&evidence));
-            assert!((0.0..=1.0).contains(&verdict.p_remote), "P(remote) {} out of range", verdict.p_remote);
+            assert!(
+                (0.0..=1.0).contains(&verdict.p_remote),
+                "P(remote) {} out of range",
+                verdict.p_remote
+            );
         }
     }
 });

@@ -11,7 +11,8 @@ fuzz_target!(|data: &[u8]| {
     let _ = wire::is_client_echo(data);
     let Ok(text) = std::str::from_utf8(data) else { return };
     if let Ok(message) = ClientMsg::parse(text) {
-        let again = ClientMsg::parse(&message.to_text()).expect("a parsed frame parses again from its own text");
+        let again = ClientMsg::parse(&message.to_text())
+            .expect("a parsed frame parses again from its own text");
         assert_eq!(again, message);
     }
     let _ = ServerMsg::parse(text);

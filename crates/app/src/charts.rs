@@ -13,7 +13,9 @@ const TOP: f64 = 8.0;
 
 /// A value range with a little room, never empty.
 fn range(values: impl Iterator<Item = f64>, include: &[f64]) -> (f64, f64) {
-    let (mut low, mut high) = values.chain(include.iter().copied()).fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(v), h.max(v)));
+    let (mut low, mut high) = values
+        .chain(include.iter().copied())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(v), h.max(v)));
     if !low.is_finite() || !high.is_finite() {
         return (0.0, 1.0);
     }
@@ -37,7 +39,13 @@ fn y_of(value: f64, (low, high): (f64, f64)) -> f64 {
 
 /// Three tick values across a range, rounded for reading.
 fn ticks((low, high): (f64, f64)) -> [f64; 3] {
-    [low, (low + high) / 2.0, high].map(|v| if (high - low) > 20.0 { v.round() } else { (v * 10.0).round() / 10.0 })
+    [low, (low + high) / 2.0, high].map(|v| {
+        if (high - low) > 20.0 {
+            v.round()
+        } else {
+            (v * 10.0).round() / 10.0
+        }
+    })
 }
 
 /// The axes with their labels, under the marks.
@@ -53,7 +61,13 @@ fn axes(x: (f64, f64), y: (f64, f64), x_label: String, y_label: String) -> impl 
 }
 
 /// A frame for a chart: heading, SVG with title and description, or a sentence when empty.
-fn frame(id: &'static str, title: &'static str, description: String, empty: bool, marks: AnyView) -> AnyView {
+fn frame(
+    id: &'static str,
+    title: &'static str,
+    description: String,
+    empty: bool,
+    marks: AnyView,
+) -> AnyView {
     let heading = format!("{id}-title");
     let desc = format!("{id}-desc");
     let labelled_by = format!("{heading} {desc}");
@@ -81,7 +95,11 @@ fn frame(id: &'static str, title: &'static str, description: String, empty: bool
 pub fn RttChart(rtt_ms: Vec<f64>) -> impl IntoView {
     let x = (0.0, (rtt_ms.len().max(2) - 1) as f64);
     let y = range(rtt_ms.iter().copied(), &[0.0]);
-    let points: String = rtt_ms.iter().enumerate().map(|(i, &v)| format!("{:.1},{:.1} ", x_of(i as f64, x), y_of(v, y))).collect();
+    let points: String = rtt_ms
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| format!("{:.1},{:.1} ", x_of(i as f64, x), y_of(v, y)))
+        .collect();
     let min = rtt_ms.iter().copied().fold(f64::INFINITY, f64::min);
     let description = format!("{} round trips; the smallest {:.1} ms.", rtt_ms.len(), min);
     let marks = view! {
@@ -94,7 +112,13 @@ pub fn RttChart(rtt_ms: Vec<f64>) -> impl IntoView {
 
 /// A histogram of `values_ms` with the local human band (5th to 95th percentile) shaded.
 #[component]
-pub fn BandHistogram(id: &'static str, title: &'static str, values_ms: Vec<f64>, band_ms: (f64, f64), bin_ms: f64) -> impl IntoView {
+pub fn BandHistogram(
+    id: &'static str,
+    title: &'static str,
+    values_ms: Vec<f64>,
+    band_ms: (f64, f64),
+    bin_ms: f64,
+) -> impl IntoView {
     let x = range(values_ms.iter().copied(), &[band_ms.0, band_ms.1]);
     let bins = ((x.1 - x.0) / bin_ms).ceil().max(1.0) as usize;
     let mut counts = vec![0usize; bins];
@@ -132,7 +156,10 @@ pub fn BeatChart(asynchrony_ms: Vec<(u32, f64)>, shift_at_beat: Option<u32>) -> 
     let last = asynchrony_ms.last().map_or(1, |(beat, _)| *beat).max(1);
     let x = (0.0, f64::from(last));
     let y = range(asynchrony_ms.iter().map(|(_, v)| *v), &[0.0]);
-    let description = format!("{} beats answered; negative means the tap came before the beat.", asynchrony_ms.len());
+    let description = format!(
+        "{} beats answered; negative means the tap came before the beat.",
+        asynchrony_ms.len()
+    );
     let marks = view! {
         {axes(x, y, "beat".into(), "tap − beat, ms".into())}
         <line class="zero" x1=LEFT y1=y_of(0.0, y) x2=WIDTH y2=y_of(0.0, y) />
@@ -143,7 +170,13 @@ pub fn BeatChart(asynchrony_ms: Vec<(u32, f64)>, shift_at_beat: Option<u32>) -> 
         {asynchrony_ms.iter().map(|&(beat, v)| view! { <circle class="dot" cx=x_of(f64::from(beat), x) cy=y_of(v, y) r="4" /> }).collect_view()}
     }
     .into_any();
-    frame("chart-taps", "Tap asynchrony per beat (rhythm task)", description, asynchrony_ms.is_empty(), marks)
+    frame(
+        "chart-taps",
+        "Tap asynchrony per beat (rhythm task)",
+        description,
+        asynchrony_ms.is_empty(),
+        marks,
+    )
 }
 
 /// Estimates with their 95% intervals, each beside the local prior it is judged against.
@@ -154,7 +187,9 @@ pub fn LagChart(rows: Vec<(String, f64, f64, f64, f64)>) -> impl IntoView {
     let row_y = |i: usize| TOP + (i as f64 + 0.5) * (HEIGHT - TOP - BOTTOM) / y_rows;
     let description = rows
         .iter()
-        .map(|(name, e, l, h, prior)| format!("{name}: {e:.0} ms (95% {l:.0} to {h:.0}), local people about {prior:.0} ms."))
+        .map(|(name, e, l, h, prior)| {
+            format!("{name}: {e:.0} ms (95% {l:.0} to {h:.0}), local people about {prior:.0} ms.")
+        })
         .collect::<Vec<_>>()
         .join(" ");
     let marks = view! {
@@ -167,7 +202,13 @@ pub fn LagChart(rows: Vec<(String, f64, f64, f64, f64)>) -> impl IntoView {
         }).collect_view()}
     }
     .into_any();
-    frame("chart-lag", "Loop latency: estimate and 95% interval (blue) against local people (green)", description, rows.is_empty(), marks)
+    frame(
+        "chart-lag",
+        "Loop latency: estimate and 95% interval (blue) against local people (green)",
+        description,
+        rows.is_empty(),
+        marks,
+    )
 }
 
 /// The probability of remote control over the session, verdict by verdict.
@@ -175,8 +216,16 @@ pub fn LagChart(rows: Vec<(String, f64, f64, f64, f64)>) -> impl IntoView {
 pub fn HistoryChart(p_remote: Vec<f64>) -> impl IntoView {
     let x = (0.0, (p_remote.len().max(2) - 1) as f64);
     let y = (0.0, 100.0);
-    let points: String = p_remote.iter().enumerate().map(|(i, &p)| format!("{:.1},{:.1} ", x_of(i as f64, x), y_of(p * 100.0, y))).collect();
-    let description = format!("{} verdicts; the latest says {:.0}%.", p_remote.len(), p_remote.last().copied().unwrap_or(0.0) * 100.0);
+    let points: String = p_remote
+        .iter()
+        .enumerate()
+        .map(|(i, &p)| format!("{:.1},{:.1} ", x_of(i as f64, x), y_of(p * 100.0, y)))
+        .collect();
+    let description = format!(
+        "{} verdicts; the latest says {:.0}%.",
+        p_remote.len(),
+        p_remote.last().copied().unwrap_or(0.0) * 100.0
+    );
     let marks = view! {
         <line class="threshold" x1=LEFT y1=y_of(50.0, y) x2=WIDTH y2=y_of(50.0, y) />
         <line class="threshold bad" x1=LEFT y1=y_of(90.0, y) x2=WIDTH y2=y_of(90.0, y) />
@@ -184,5 +233,11 @@ pub fn HistoryChart(p_remote: Vec<f64>) -> impl IntoView {
         <polyline class="series" points=points />
     }
     .into_any();
-    frame("chart-history", "Probability of remote control, verdict by verdict", description, p_remote.is_empty(), marks)
+    frame(
+        "chart-history",
+        "Probability of remote control, verdict by verdict",
+        description,
+        p_remote.is_empty(),
+        marks,
+    )
 }

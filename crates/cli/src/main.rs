@@ -11,7 +11,11 @@ use onsite_core::wire::{EvidenceV1, VerdictV1};
 use onsite_core::{score, Features, Policy, PolicyError};
 
 #[derive(Parser)]
-#[command(name = "onsite", version, about = "Detects remote-controlled work laptops from browser timing evidence")]
+#[command(
+    name = "onsite",
+    version,
+    about = "Detects remote-controlled work laptops from browser timing evidence"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -145,7 +149,20 @@ enum SessionCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Serve { addr, data_dir, assets, public_url, api_key, location, edge_id, edges, database_url, retention_days, allowed_origins, rate_limit } => {
+        Command::Serve {
+            addr,
+            data_dir,
+            assets,
+            public_url,
+            api_key,
+            location,
+            edge_id,
+            edges,
+            database_url,
+            retention_days,
+            allowed_origins,
+            rate_limit,
+        } => {
             let mut config = onsite_edge::Config::new(addr, data_dir, assets);
             if let Some(path) = edges {
                 match read_peers(&path) {
@@ -166,14 +183,20 @@ fn main() -> ExitCode {
             config.rate_limit_per_s = rate_limit;
             serve(config).map(|()| ExitCode::SUCCESS)
         }
-        Command::Session { command: SessionCommand::Create { server, api_key, api_key_file, json, claimed_location } } => {
-            create_session(&server, api_key, &api_key_file, json, claimed_location).map(|()| ExitCode::SUCCESS)
-        }
+        Command::Session {
+            command:
+                SessionCommand::Create { server, api_key, api_key_file, json, claimed_location },
+        } => create_session(&server, api_key, &api_key_file, json, claimed_location)
+            .map(|()| ExitCode::SUCCESS),
         Command::Verify { jwks, aud, require, max_age, leeway_s, token } => {
             verify(&jwks, &aud, require.as_deref(), max_age, leeway_s, &token)
         }
-        Command::Keys { command: KeysCommand::Rotate { data_dir } } => rotate_keys(&data_dir).map(|()| ExitCode::SUCCESS),
-        Command::Keys { command: KeysCommand::List { data_dir } } => list_keys(&data_dir).map(|()| ExitCode::SUCCESS),
+        Command::Keys { command: KeysCommand::Rotate { data_dir } } => {
+            rotate_keys(&data_dir).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Keys { command: KeysCommand::List { data_dir } } => {
+            list_keys(&data_dir).map(|()| ExitCode::SUCCESS)
+        }
         Command::Score { evidence } => score_file(&evidence).map(|()| ExitCode::SUCCESS),
     };
     outcome.unwrap_or_else(|error| {
@@ -185,18 +208,22 @@ fn main() -> ExitCode {
 fn serve(config: onsite_edge::Config) -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
         .init();
     if !config.assets_dir.join("index.html").is_file() {
-        bail!("no web assets in {} (build them with `cargo xtask web`)", config.assets_dir.display());
+        bail!(
+            "no web assets in {} (build them with `cargo xtask web`)",
+            config.assets_dir.display()
+        );
     }
     let data_dir = config.data_dir.clone();
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let edge = onsite_edge::Edge::open(config)
-            .await
-            .with_context(|| format!("cannot start the edge with data in {}", data_dir.display()))?;
+        let edge = onsite_edge::Edge::open(config).await.with_context(|| {
+            format!("cannot start the edge with data in {}", data_dir.display())
+        })?;
         println!("onsite edge listening on http://{}", edge.local_addr());
         println!("links use {}", edge.public_url());
         match edge.api_key_path() {
@@ -213,34 +240,49 @@ fn serve(config: onsite_edge::Config) -> Result<()> {
 }
 
 fn read_peers(path: &Path) -> Result<Vec<onsite_edge::Peer>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the edges file {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("{} is not a list of edges", path.display()))
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the edges file {}", path.display()))?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a list of edges", path.display()))
 }
 
-fn create_session(server: &str, api_key: Option<String>, api_key_file: &Path, json: bool, claimed_location: Option<String>) -> Result<()> {
+fn create_session(
+    server: &str,
+    api_key: Option<String>,
+    api_key_file: &Path,
+    json: bool,
+    claimed_location: Option<String>,
+) -> Result<()> {
     let api_key = match api_key {
         Some(key) => key,
         None => std::fs::read_to_string(api_key_file)
-            .with_context(|| format!("no --api-key given and cannot read {}", api_key_file.display()))?
+            .with_context(|| {
+                format!("no --api-key given and cannot read {}", api_key_file.display())
+            })?
             .trim()
             .to_owned(),
     };
     let url = format!("{}/api/v1/sessions", server.trim_end_matches('/'));
     let body = serde_json::json!({ "claimed_location": claimed_location }).to_string();
-    let request = ureq::post(&url).set("Authorization", &format!("Bearer {api_key}")).set("Content-Type", "application/json");
+    let request = ureq::post(&url)
+        .set("Authorization", &format!("Bearer {api_key}"))
+        .set("Content-Type", "application/json");
     let answer = match request.send_string(&body) {
         Ok(response) => response.into_string().context("cannot read the edge's answer")?,
         Err(ureq::Error::Status(status, response)) => {
             let body = response.into_string().unwrap_or_default();
             bail!("the edge refused ({status}): {}", body.trim());
         }
-        Err(error) => return Err(error).with_context(|| format!("cannot reach the edge at {server}")),
+        Err(error) => {
+            return Err(error).with_context(|| format!("cannot reach the edge at {server}"))
+        }
     };
     if json {
         println!("{answer}");
         return Ok(());
     }
-    let created: serde_json::Value = serde_json::from_str(&answer).context("the edge's answer is not JSON")?;
+    let created: serde_json::Value =
+        serde_json::from_str(&answer).context("the edge's answer is not JSON")?;
     let field = |name: &str| created.get(name).and_then(|v| v.as_str()).unwrap_or("?").to_owned();
     println!("session:     {}", field("id"));
     println!("candidate:   {}", field("candidate_url"));
@@ -251,7 +293,8 @@ fn create_session(server: &str, api_key: Option<String>, api_key_file: &Path, js
 fn read_source(source: &str, what: &str) -> Result<String> {
     if source == "-" {
         let mut text = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).with_context(|| format!("cannot read the {what} from standard input"))?;
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .with_context(|| format!("cannot read the {what} from standard input"))?;
         return Ok(text);
     }
     if source.starts_with("http://") || source.starts_with("https://") {
@@ -268,19 +311,37 @@ fn now_s() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs()
 }
 
-fn verify(jwks_source: &str, aud: &str, require: Option<&str>, max_age_s: Option<u64>, leeway_s: u64, token: &str) -> Result<ExitCode> {
+fn verify(
+    jwks_source: &str,
+    aud: &str,
+    require: Option<&str>,
+    max_age_s: Option<u64>,
+    leeway_s: u64,
+    token: &str,
+) -> Result<ExitCode> {
     let allowed = match require {
-        Some(text) => Policy::parse_classes(text).map_err(anyhow::Error::msg).context("--require")?,
+        Some(text) => {
+            Policy::parse_classes(text).map_err(anyhow::Error::msg).context("--require")?
+        }
         None => Vec::new(),
     };
     let policy = Policy { allowed, max_age_s };
     let token = if token == "-" { read_source("-", "token")? } else { token.to_owned() };
-    let jwks = Jwks::parse(&read_source(jwks_source, "key set")?).with_context(|| format!("{jwks_source} is not a JWK set"))?;
+    let jwks = Jwks::parse(&read_source(jwks_source, "key set")?)
+        .with_context(|| format!("{jwks_source} is not a JWK set"))?;
     let now_s = now_s();
     match jws::verify(token.trim(), &jwks, Expect { now_s, audience: Some(aud), leeway_s }) {
         Ok(claims) => {
-            println!("{}", serde_json::to_string_pretty(&claims).context("cannot print the claims")?);
-            eprintln!("onsite: valid signature by {}; verdict {} for session {}", jwks_kid(&token), claims.verdict.class, claims.sub);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&claims).context("cannot print the claims")?
+            );
+            eprintln!(
+                "onsite: valid signature by {}; verdict {} for session {}",
+                jwks_kid(&token),
+                claims.verdict.class,
+                claims.sub
+            );
             match policy.check(&claims, now_s) {
                 Ok(()) => Ok(ExitCode::SUCCESS),
                 Err(error) => {
@@ -305,7 +366,8 @@ fn verify(jwks_source: &str, aud: &str, require: Option<&str>, max_age_s: Option
 
 fn rotate_keys(data_dir: &Path) -> Result<()> {
     let path = data_dir.join(onsite_edge::keys::KEYRING_FILE);
-    let key = onsite_edge::keys::Keyring::rotate(&path, now_s()).with_context(|| format!("cannot rotate the keys in {}", path.display()))?;
+    let key = onsite_edge::keys::Keyring::rotate(&path, now_s())
+        .with_context(|| format!("cannot rotate the keys in {}", path.display()))?;
     println!("new signing key {}", key.kid);
     eprintln!("a running edge signs with it from its next verdict; older keys stay in the JWK set until their tokens expire");
     Ok(())
@@ -313,10 +375,13 @@ fn rotate_keys(data_dir: &Path) -> Result<()> {
 
 fn list_keys(data_dir: &Path) -> Result<()> {
     let path = data_dir.join(onsite_edge::keys::KEYRING_FILE);
-    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    let keyring: onsite_edge::keys::Keyring = serde_json::from_str(&text).with_context(|| format!("{} is not a keyring", path.display()))?;
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let keyring: onsite_edge::keys::Keyring = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a keyring", path.display()))?;
     for key in keyring.info() {
-        let state = key.retired_at_s.map_or_else(|| "signing".to_owned(), |at| format!("retired at {at}"));
+        let state =
+            key.retired_at_s.map_or_else(|| "signing".to_owned(), |at| format!("retired at {at}"));
         println!("{}  created {}  {state}", key.kid, key.created_at_s);
     }
     Ok(())
@@ -333,9 +398,12 @@ fn jwks_kid(token: &str) -> String {
 }
 
 fn score_file(path: &Path) -> Result<()> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let wire: EvidenceV1 = serde_json::from_str(&text).with_context(|| format!("{} is not version-1 evidence", path.display()))?;
-    let evidence = wire.to_evidence().with_context(|| format!("{} holds invalid evidence", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let wire: EvidenceV1 = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not version-1 evidence", path.display()))?;
+    let evidence =
+        wire.to_evidence().with_context(|| format!("{} holds invalid evidence", path.display()))?;
     let verdict = VerdictV1::from_verdict(&score(&Features::from_evidence(&evidence)));
     println!("{}", serde_json::to_string_pretty(&verdict).context("cannot print the verdict")?);
     eprintln!("verdict: {} (p_remote {:.3})", verdict.class, verdict.p_remote);

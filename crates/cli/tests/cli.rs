@@ -4,7 +4,8 @@ use std::path::Path;
 use std::process::Command;
 
 fn onsite(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_onsite")).args(args).output().expect("onsite runs");
+    let output =
+        Command::new(env!("CARGO_BIN_EXE_onsite")).args(args).output().expect("onsite runs");
     (
         output.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -13,12 +14,18 @@ fn onsite(args: &[&str]) -> (i32, String, String) {
 }
 
 fn golden(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden").join(name).display().to_string()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/golden")
+        .join(name)
+        .display()
+        .to_string()
 }
 
 #[test]
 fn score_re_scores_saved_evidence_with_reasons() {
-    for (case, class) in [("human_s002", "local"), ("zero_dwell", "remote"), ("thin", "inconclusive")] {
+    for (case, class) in
+        [("human_s002", "local"), ("zero_dwell", "remote"), ("thin", "inconclusive")]
+    {
         let (code, stdout, stderr) = onsite(&["score", &golden(&format!("{case}.evidence.json"))]);
         assert_eq!(code, 0, "{stderr}");
         let verdict: serde_json::Value = serde_json::from_str(&stdout).expect("verdict JSON");
@@ -36,7 +43,11 @@ fn bad_input_gets_a_clear_error() {
         (&["score", "/nonexistent/evidence.json"], 1, "cannot read /nonexistent/evidence.json"),
         (&["score", &garbage.display().to_string()], 1, "key-up before key-down"),
         (&["verify", "--jwks", "/nonexistent/jwks.json", "a.b.c"], 1, "cannot read the key set"),
-        (&["session", "create", "--server", "http://127.0.0.1:9", "--api-key", "k"], 1, "cannot reach the edge"),
+        (
+            &["session", "create", "--server", "http://127.0.0.1:9", "--api-key", "k"],
+            1,
+            "cannot reach the edge",
+        ),
     ];
     for (args, expected_code, message) in cases {
         let (code, _, stderr) = onsite(args);

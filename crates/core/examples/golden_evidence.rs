@@ -6,9 +6,9 @@
 
 use std::path::Path;
 
+use onsite_core::evidence::{PointerDevice, PointerKind, PointerSample};
 use onsite_core::jws::{Claims, Signer};
 use onsite_core::wire::{EvidenceV1, VerdictV1};
-use onsite_core::evidence::{PointerDevice, PointerKind, PointerSample};
 use onsite_core::{score, Environment, Evidence, Features, KeyClass, KeyStroke, Renderer};
 
 /// The keys of the CMU password `.tie5Roanl` and Return, in order, with their classes.
@@ -35,14 +35,27 @@ fn typing(csv: &str, subject: &str, reps: usize) -> Vec<KeyStroke> {
     let mut start_us: i64 = 1_000_000;
     for line in lines.filter(|l| l.starts_with(&format!("{subject},"))).take(reps) {
         let cells: Vec<&str> = line.split(',').collect();
-        let seconds = |name: &str| column(name).and_then(|i| cells.get(i)).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        let seconds = |name: &str| {
+            column(name)
+                .and_then(|i| cells.get(i))
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
         let mut down_us = start_us;
         for (index, (key, class)) in KEYS.iter().enumerate() {
             if index > 0 {
-                down_us += (seconds(&format!("DD.{}.{key}", KEYS[index - 1].0)) * 1e6).round() as i64;
+                down_us +=
+                    (seconds(&format!("DD.{}.{key}", KEYS[index - 1].0)) * 1e6).round() as i64;
             }
             let hold_us = (seconds(&format!("H.{key}")) * 1e6).round() as i64;
-            strokes.push(KeyStroke { down_at_us: down_us, up_at_us: down_us + hold_us, class: *class, repeats: 0, repeat_gaps_us: vec![], trusted: true });
+            strokes.push(KeyStroke {
+                down_at_us: down_us,
+                up_at_us: down_us + hold_us,
+                class: *class,
+                repeats: 0,
+                repeat_gaps_us: vec![],
+                trusted: true,
+            });
         }
         start_us = down_us + 1_500_000;
     }
@@ -54,7 +67,8 @@ fn loopback_rtts() -> Vec<u64> {
 }
 
 fn write(dir: &Path, name: &str, evidence: &Evidence) {
-    let text = serde_json::to_string_pretty(&EvidenceV1::from_evidence(evidence)).unwrap_or_default();
+    let text =
+        serde_json::to_string_pretty(&EvidenceV1::from_evidence(evidence)).unwrap_or_default();
     let path = dir.join(format!("{name}.evidence.json"));
     if let Err(error) = std::fs::write(&path, text + "\n") {
         eprintln!("cannot write {}: {error}", path.display());
@@ -73,7 +87,11 @@ fn main() {
         }
     };
     let dir = root.join("tests/golden");
-    let human = |subject: &str| Evidence { strokes: typing(&csv, subject, 4), rtt_us: loopback_rtts(), ..Evidence::default() };
+    let human = |subject: &str| Evidence {
+        strokes: typing(&csv, subject, 4),
+        rtt_us: loopback_rtts(),
+        ..Evidence::default()
+    };
 
     write(&dir, "human_s002", &human("s002"));
     write(&dir, "human_s017", &human("s017"));
@@ -101,8 +119,12 @@ fn main() {
     write(&dir, "burst_release", &burst);
 
     let mut automated = human("s017");
-    automated.environment =
-        Some(Environment { webdriver: true, renderer: Renderer::Software, screen_width_px: 800, screen_height_px: 600 });
+    automated.environment = Some(Environment {
+        webdriver: true,
+        renderer: Renderer::Software,
+        screen_width_px: 800,
+        screen_height_px: 600,
+    });
     write(&dir, "automated_software", &automated);
 
     // The signed token the golden test expects for `human_s002`: fixed key, fixed claims.
@@ -141,7 +163,9 @@ fn main() {
         evidence
     };
     let repeat_gaps = |jitter_us: u32| -> Vec<u32> {
-        (0..21u32).map(|i| if i == 0 { 500_000 } else { 33_333 + (i * 7_919) % (jitter_us + 1) }).collect()
+        (0..21u32)
+            .map(|i| if i == 0 { 500_000 } else { 33_333 + (i * 7_919) % (jitter_us + 1) })
+            .collect()
     };
     write(&dir, "held_key_local", &held(repeat_gaps(300)));
     write(&dir, "held_key_jitter", &held(repeat_gaps(10_000)));
@@ -172,7 +196,11 @@ fn main() {
     write(&dir, "pointer_25hz", &pointer(40_000));
 
     let mut laptop = human("s017");
-    laptop.environment =
-        Some(Environment { webdriver: false, renderer: Renderer::Hardware, screen_width_px: 1440, screen_height_px: 900 });
+    laptop.environment = Some(Environment {
+        webdriver: false,
+        renderer: Renderer::Hardware,
+        screen_width_px: 1440,
+        screen_height_px: 900,
+    });
     write(&dir, "laptop_hardware", &laptop);
 }

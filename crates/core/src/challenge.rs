@@ -167,7 +167,11 @@ pub fn estimate_rhythm(rhythm: &Rhythm, frames: Option<&FrameTiming>) -> Option<
 /// A tap can only say where it fell within the beat's period: a loop longer than half the
 /// period pairs taps with the next beat and reads as early tapping. The tracking task has no
 /// such ambiguity, so [`estimate`] unwraps the rhythm with what tracking measured.
-pub fn estimate_rhythm_around(rhythm: &Rhythm, frames: Option<&FrameTiming>, expected_us: i64) -> Option<RhythmEstimate> {
+pub fn estimate_rhythm_around(
+    rhythm: &Rhythm,
+    frames: Option<&FrameTiming>,
+    expected_us: i64,
+) -> Option<RhythmEstimate> {
     let beats = &rhythm.beats_at_us;
     if beats.len() < 2 {
         return None;
@@ -190,9 +194,9 @@ pub fn estimate_rhythm_around(rhythm: &Rhythm, frames: Option<&FrameTiming>, exp
             continue;
         }
         used[nearest] = true;
-        let settling = rhythm
-            .shift_at_beat
-            .is_some_and(|shift| (shift..shift + SETTLE_BEATS).contains(&u32::try_from(nearest).unwrap_or(u32::MAX)));
+        let settling = rhythm.shift_at_beat.is_some_and(|shift| {
+            (shift..shift + SETTLE_BEATS).contains(&u32::try_from(nearest).unwrap_or(u32::MAX))
+        });
         if !settling {
             asynchronies.push(asynchrony);
         }
@@ -243,7 +247,9 @@ fn resample(points: &[Point], start_us: i64, count: usize) -> Option<Vec<(f64, f
 /// with later pointer velocity, and that correlation.
 fn best_lag(target: &[(f64, f64)], pointer: &[(f64, f64)]) -> Option<(i64, f64)> {
     let span = usize::try_from(VELOCITY_SPAN_US / GRID_US).ok()?;
-    let velocity = |p: &[(f64, f64)]| p.windows(span + 1).map(|w| (w[span].0 - w[0].0, w[span].1 - w[0].1)).collect::<Vec<_>>();
+    let velocity = |p: &[(f64, f64)]| {
+        p.windows(span + 1).map(|w| (w[span].0 - w[0].0, w[span].1 - w[0].1)).collect::<Vec<_>>()
+    };
     let (tv, pv) = (velocity(target), velocity(pointer));
     let max_shift = usize::try_from(MAX_TRACKING_LAG_US / GRID_US).ok()?;
     if tv.len() <= max_shift * 2 {
@@ -280,7 +286,10 @@ pub fn estimate_tracking(tracking: &Tracking) -> Option<TrackingEstimate> {
     let (lag_us, correlation) = best_lag(&target, &pointer)?;
     let third = count / 3;
     let mut parts: Vec<i64> = (0..3)
-        .filter_map(|k| best_lag(&target[k * third..(k + 1) * third], &pointer[k * third..(k + 1) * third]).map(|(lag, _)| lag))
+        .filter_map(|k| {
+            best_lag(&target[k * third..(k + 1) * third], &pointer[k * third..(k + 1) * third])
+                .map(|(lag, _)| lag)
+        })
         .collect();
     parts.sort_unstable();
     let low_us = parts.first().copied().unwrap_or(lag_us).min(lag_us);
@@ -301,31 +310,45 @@ pub fn estimate(challenges: &Challenges) -> LoopEstimate {
     // the display's, not the person's or the network's.
     let presented_after_us = frames.map_or(0, |f| f.frame_interval_us);
     let tracking = match &challenges.tracking {
-        Some(Outcome::Done(tracking)) => estimate_tracking(tracking).filter(|t| t.correlation_milli >= 300).map(|mut t| {
-            t.lag.estimate_us -= presented_after_us;
-            t.lag.low_us -= presented_after_us;
-            t.lag.high_us -= presented_after_us;
-            t
-        }),
+        Some(Outcome::Done(tracking)) => {
+            estimate_tracking(tracking).filter(|t| t.correlation_milli >= 300).map(|mut t| {
+                t.lag.estimate_us -= presented_after_us;
+                t.lag.low_us -= presented_after_us;
+                t.lag.high_us -= presented_after_us;
+                t
+            })
+        }
         _ => None,
     };
     // The rhythm is read around the asynchrony that tracking implies: a local person's, plus
     // whatever loop tracking found beyond a local person's lag.
-    let expected_asynchrony_us = tracking.as_ref().map_or(0, |t| LOCAL_ASYNCHRONY_US + (t.lag.estimate_us - LOCAL_TRACKING_LAG_US).max(0));
+    let expected_asynchrony_us = tracking
+        .as_ref()
+        .map_or(0, |t| LOCAL_ASYNCHRONY_US + (t.lag.estimate_us - LOCAL_TRACKING_LAG_US).max(0));
     let rhythm = match &challenges.rhythm {
-        Some(Outcome::Done(rhythm)) => estimate_rhythm_around(rhythm, frames.as_ref(), expected_asynchrony_us),
+        Some(Outcome::Done(rhythm)) => {
+            estimate_rhythm_around(rhythm, frames.as_ref(), expected_asynchrony_us)
+        }
         _ => None,
     };
-    let skipped = [matches!(challenges.rhythm, Some(Outcome::Skipped)), matches!(challenges.tracking, Some(Outcome::Skipped))]
-        .iter()
-        .filter(|&&s| s)
-        .count();
+    let skipped = [
+        matches!(challenges.rhythm, Some(Outcome::Skipped)),
+        matches!(challenges.tracking, Some(Outcome::Skipped)),
+    ]
+    .iter()
+    .filter(|&&s| s)
+    .count();
     // Each task: (added, variance, low, high), against its local prior (mean and spread).
     let against = |measured: Interval, prior_us: i64, prior_sd_us: i64| {
         let spread = (measured.high_us - measured.low_us) as f64 / 3.92;
         let variance = spread * spread + (prior_sd_us as f64).powi(2);
         let shift = prior_us as f64;
-        (measured.estimate_us as f64 - shift, variance, measured.low_us as f64 - shift, measured.high_us as f64 - shift)
+        (
+            measured.estimate_us as f64 - shift,
+            variance,
+            measured.low_us as f64 - shift,
+            measured.high_us as f64 - shift,
+        )
     };
     let parts: Vec<(f64, f64, f64, f64)> = [
         rhythm.as_ref().map(|r| against(r.asynchrony, LOCAL_ASYNCHRONY_US, LOCAL_ASYNCHRONY_SD_US)),
@@ -340,9 +363,20 @@ pub fn estimate(challenges: &Challenges) -> LoopEstimate {
         let mean = parts.iter().zip(&weights).map(|(p, w)| p.0 * w).sum::<f64>() / total;
         let low = parts.iter().zip(&weights).map(|(p, w)| p.2 * w).sum::<f64>() / total;
         let high = parts.iter().zip(&weights).map(|(p, w)| p.3 * w).sum::<f64>() / total;
-        Interval { estimate_us: libm::round(mean) as i64, low_us: libm::round(low) as i64, high_us: libm::round(high) as i64 }
+        Interval {
+            estimate_us: libm::round(mean) as i64,
+            low_us: libm::round(low) as i64,
+            high_us: libm::round(high) as i64,
+        }
     });
-    LoopEstimate { rhythm, tracking, added, frames, skipped: u32::try_from(skipped).unwrap_or(0), rhythm_expected_us: expected_asynchrony_us }
+    LoopEstimate {
+        rhythm,
+        tracking,
+        added,
+        frames,
+        skipped: u32::try_from(skipped).unwrap_or(0),
+        rhythm_expected_us: expected_asynchrony_us,
+    }
 }
 
 #[cfg(test)]
@@ -354,7 +388,8 @@ mod tests {
     /// 24 beats 600 ms apart with a 150 ms phase shift at beat 12; taps `offset_ms` after each
     /// beat, wobbling ±15 ms, with a missed beat, a doubled tap and a stray tap.
     fn rhythm(offset_ms: i64) -> Rhythm {
-        let beats: Vec<i64> = (0..24).map(|i| i * 600_000 + if i >= 12 { 150_000 } else { 0 }).collect();
+        let beats: Vec<i64> =
+            (0..24).map(|i| i * 600_000 + if i >= 12 { 150_000 } else { 0 }).collect();
         let mut taps: Vec<i64> = beats
             .iter()
             .enumerate()
@@ -364,7 +399,12 @@ mod tests {
         taps.push(beats[7] + offset_ms * 1000 + 40_000); // a second tap for beat 7
         taps.push(beats[9] + 290_000); // a stray tap between beats
         taps.sort_unstable();
-        Rhythm { beats_at_us: beats, shift_at_beat: Some(12), taps_at_us: taps, answer: Answer::Key }
+        Rhythm {
+            beats_at_us: beats,
+            shift_at_beat: Some(12),
+            taps_at_us: taps,
+            answer: Answer::Key,
+        }
     }
 
     #[test]
@@ -396,7 +436,8 @@ mod tests {
         let smooth = run.pointer.clone();
         for point in &mut run.pointer {
             let shown_us = (point.at_us - 120_000).div_euclid(330_000) * 330_000 - 330_000;
-            let pictured = smooth.iter().rev().find(|p| p.at_us <= shown_us).copied().unwrap_or(smooth[0]);
+            let pictured =
+                smooth.iter().rev().find(|p| p.at_us <= shown_us).copied().unwrap_or(smooth[0]);
             (point.x_px, point.y_px) = (pictured.x_px, pictured.y_px);
         }
         let estimate = estimate_tracking(&run).expect("a pointer that moves in jumps still tracks");
@@ -428,7 +469,10 @@ mod tests {
     fn tracking(lag_ms: i64) -> Tracking {
         let position = |t_us: i64| {
             let t = t_us as f64 / 1e6;
-            (400.0 + 200.0 * libm::sin(t * 1.3) + 80.0 * libm::sin(t * 3.1 + 1.0), 300.0 + 150.0 * libm::sin(t * 0.9 + 2.0) + 60.0 * libm::sin(t * 2.3))
+            (
+                400.0 + 200.0 * libm::sin(t * 1.3) + 80.0 * libm::sin(t * 3.1 + 1.0),
+                300.0 + 150.0 * libm::sin(t * 0.9 + 2.0) + 60.0 * libm::sin(t * 2.3),
+            )
         };
         let target = (0..900).map(|i| i * 16_667).map(|at_us| {
             let (x_px, y_px) = position(at_us);
@@ -445,7 +489,10 @@ mod tests {
     fn tracking_lag_is_found_by_cross_correlation() {
         for lag_ms in [100, 150, 210, 300, 550, 850] {
             let estimate = estimate_tracking(&tracking(lag_ms)).expect("enough samples");
-            assert!((estimate.lag.estimate_us - lag_ms * 1000).abs() <= 5_000, "lag {lag_ms}: {estimate:?}");
+            assert!(
+                (estimate.lag.estimate_us - lag_ms * 1000).abs() <= 5_000,
+                "lag {lag_ms}: {estimate:?}"
+            );
             assert!(estimate.correlation_milli > 900);
         }
     }
@@ -462,11 +509,21 @@ mod tests {
         for added_ms in [0, 110, 200, 450] {
             let loop_estimate = estimate(&challenges(added_ms));
             // The taps were paired around where tracking says they land (the chart uses it too).
-            assert!((loop_estimate.rhythm_expected_us - (added_ms - 30) * 1000).abs() <= 10_000, "{loop_estimate:?}");
+            assert!(
+                (loop_estimate.rhythm_expected_us - (added_ms - 30) * 1000).abs() <= 10_000,
+                "{loop_estimate:?}"
+            );
             let added = loop_estimate.added.expect("an estimate");
-            assert!((added.estimate_us - added_ms * 1000).abs() <= 6_000, "added {added_ms}: {added:?}");
+            assert!(
+                (added.estimate_us - added_ms * 1000).abs() <= 6_000,
+                "added {added_ms}: {added:?}"
+            );
         }
-        let skipped = Challenges { rhythm: Some(Outcome::Skipped), tracking: Some(Outcome::Skipped), frames: None };
+        let skipped = Challenges {
+            rhythm: Some(Outcome::Skipped),
+            tracking: Some(Outcome::Skipped),
+            frames: None,
+        };
         let estimate = estimate(&skipped);
         assert_eq!((estimate.added, estimate.skipped), (None, 2));
     }

@@ -38,15 +38,17 @@ impl KeyClass {
         if code.len() == 4 && code.starts_with("Key") {
             return KeyClass::Letter;
         }
-        if (code.len() == 6 && code.starts_with("Digit")) || code.starts_with("Numpad") && code.len() == 7 {
+        if (code.len() == 6 && code.starts_with("Digit"))
+            || code.starts_with("Numpad") && code.len() == 7
+        {
             return KeyClass::Digit;
         }
         match code {
             "Space" => KeyClass::Space,
             "Enter" | "NumpadEnter" => KeyClass::Enter,
             "Backspace" | "Delete" => KeyClass::Backspace,
-            "ShiftLeft" | "ShiftRight" | "ControlLeft" | "ControlRight" | "AltLeft" | "AltRight"
-            | "MetaLeft" | "MetaRight" | "CapsLock" | "Fn" => KeyClass::Modifier,
+            "ShiftLeft" | "ShiftRight" | "ControlLeft" | "ControlRight" | "AltLeft"
+            | "AltRight" | "MetaLeft" | "MetaRight" | "CapsLock" | "Fn" => KeyClass::Modifier,
             "ArrowLeft" | "ArrowRight" | "ArrowUp" | "ArrowDown" | "Home" | "End" | "PageUp"
             | "PageDown" | "Tab" => KeyClass::Navigation,
             "Minus" | "Equal" | "BracketLeft" | "BracketRight" | "Backslash" | "Semicolon"
@@ -172,7 +174,10 @@ impl Renderer {
         let lower = name.to_ascii_lowercase();
         if lower.is_empty() {
             Renderer::Unknown
-        } else if ["swiftshader", "llvmpipe", "softpipe", "software", "basic render"].iter().any(|s| lower.contains(s)) {
+        } else if ["swiftshader", "llvmpipe", "softpipe", "software", "basic render"]
+            .iter()
+            .any(|s| lower.contains(s))
+        {
             Renderer::Software
         } else {
             Renderer::Hardware
@@ -190,7 +195,9 @@ impl Renderer {
 
     /// Parses a name written by [`Renderer::as_str`].
     pub fn parse(name: &str) -> Option<Renderer> {
-        [Renderer::Hardware, Renderer::Software, Renderer::Unknown].into_iter().find(|r| r.as_str() == name)
+        [Renderer::Hardware, Renderer::Software, Renderer::Unknown]
+            .into_iter()
+            .find(|r| r.as_str() == name)
     }
 }
 
@@ -256,7 +263,11 @@ impl ClaimedLocation {
     /// Parses `"Chicago"` or `"41.88,-87.63"`.
     pub fn parse(text: &str) -> Option<ClaimedLocation> {
         let (location, city) = crate::geo::LatLon::parse(text)?;
-        Some(ClaimedLocation { label: city.map_or_else(|| text.trim().to_owned(), |c| c.name.to_owned()), location, city })
+        Some(ClaimedLocation {
+            label: city.map_or_else(|| text.trim().to_owned(), |c| c.name.to_owned()),
+            location,
+            city,
+        })
     }
 }
 
@@ -274,8 +285,14 @@ impl Evidence {
     /// scores the same whatever order its batches arrived in.
     pub fn normalise(&mut self) {
         self.strokes.sort_by(|a, b| {
-            (a.down_at_us, a.up_at_us, a.class, a.repeats, &a.repeat_gaps_us, a.trusted)
-                .cmp(&(b.down_at_us, b.up_at_us, b.class, b.repeats, &b.repeat_gaps_us, b.trusted))
+            (a.down_at_us, a.up_at_us, a.class, a.repeats, &a.repeat_gaps_us, a.trusted).cmp(&(
+                b.down_at_us,
+                b.up_at_us,
+                b.class,
+                b.repeats,
+                &b.repeat_gaps_us,
+                b.trusted,
+            ))
         });
         // A stable sort by time keeps same-time samples in arrival order.
         self.pointer.sort_by_key(|p| p.at_us);

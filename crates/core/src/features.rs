@@ -156,8 +156,12 @@ impl Features {
             pointer: pointer_features(&pointer),
             net: net_features(evidence),
             focus: FocusFeatures {
-                blurs: saturate(evidence.focus.iter().filter(|f| f.kind == FocusKind::Blur).count()),
-                hides: saturate(evidence.focus.iter().filter(|f| f.kind == FocusKind::Hidden).count()),
+                blurs: saturate(
+                    evidence.focus.iter().filter(|f| f.kind == FocusKind::Blur).count(),
+                ),
+                hides: saturate(
+                    evidence.focus.iter().filter(|f| f.kind == FocusKind::Hidden).count(),
+                ),
             },
             environment: evidence.environment,
             challenges: challenges(evidence),
@@ -177,7 +181,10 @@ fn location(evidence: &Evidence) -> Option<LocationFeatures> {
     Some(LocationFeatures {
         claimed: claimed.label.clone(),
         check: check_claim(claimed.location, &rtts),
-        time_zone_fits: claimed.city.zip(evidence.time_zone.as_deref()).and_then(|(city, zone)| time_zone_fits(city, zone)),
+        time_zone_fits: claimed
+            .city
+            .zip(evidence.time_zone.as_deref())
+            .and_then(|(city, zone)| time_zone_fits(city, zone)),
         browser_time_zone: evidence.time_zone.clone(),
     })
 }
@@ -203,14 +210,21 @@ fn challenges(evidence: &Evidence) -> LoopEstimate {
             pointer: evidence
                 .pointer
                 .iter()
-                .filter(|p| p.kind == PointerKind::Move && (run.started_at_us..=run.ended_at_us).contains(&p.at_us))
+                .filter(|p| {
+                    p.kind == PointerKind::Move
+                        && (run.started_at_us..=run.ended_at_us).contains(&p.at_us)
+                })
                 .map(|p| Point { at_us: p.at_us, x_px: p.x_px, y_px: p.y_px })
                 .collect::<Vec<_>>()
                 .tap_sort(),
         }),
         Outcome::Skipped => Outcome::Skipped,
     });
-    challenge::estimate(&Challenges { rhythm: evidence.rhythm.clone(), tracking, frames: evidence.frames })
+    challenge::estimate(&Challenges {
+        rhythm: evidence.rhythm.clone(),
+        tracking,
+        frames: evidence.frames,
+    })
 }
 
 /// Median, interquartile range and 95th percentile of sorted values.
@@ -308,7 +322,8 @@ fn key_features(strokes: &[&KeyStroke]) -> KeyFeatures {
 }
 
 fn pointer_features(samples: &[PointerSample]) -> PointerFeatures {
-    let moves: Vec<&PointerSample> = samples.iter().filter(|p| p.kind == PointerKind::Move).collect();
+    let moves: Vec<&PointerSample> =
+        samples.iter().filter(|p| p.kind == PointerKind::Move).collect();
     let mut intervals: Vec<i64> = moves
         .windows(2)
         .map(|pair| pair[1].at_us - pair[0].at_us)
@@ -390,7 +405,12 @@ fn net_features(evidence: &Evidence) -> NetFeatures {
         .rtt_us
         .iter()
         .enumerate()
-        .filter(|(i, _)| !with_times || !windows.iter().any(|&(from, to)| (from..to).contains(&evidence.rtt_page_at_us[*i])))
+        .filter(|(i, _)| {
+            !with_times
+                || !windows
+                    .iter()
+                    .any(|&(from, to)| (from..to).contains(&evidence.rtt_page_at_us[*i]))
+        })
         .map(|(_, &rtt)| rtt)
         .collect();
     let hidden = evidence.rtt_us.len() - sorted.len();
@@ -408,7 +428,9 @@ fn net_features(evidence: &Evidence) -> NetFeatures {
         p10_us: when(quantile(&sorted, 1, 10)),
         median_us: when(quantile(&sorted, 1, 2)),
         p90_us: when(quantile(&sorted, 9, 10)),
-        jitter_us: when(quantile(&sorted, 3, 4).zip(quantile(&sorted, 1, 4)).map(|(q3, q1)| q3 - q1)),
+        jitter_us: when(
+            quantile(&sorted, 3, 4).zip(quantile(&sorted, 1, 4)).map(|(q3, q1)| q3 - q1),
+        ),
         client_min_us: client.first().copied().filter(|_| client.len() >= MIN_RTT_SAMPLES),
     }
 }
@@ -454,7 +476,8 @@ impl Series {
     pub fn from_evidence(evidence: &Evidence, loop_estimate: &LoopEstimate) -> Series {
         let mut strokes: Vec<&crate::evidence::KeyStroke> = evidence.strokes.iter().collect();
         strokes.sort_by_key(|s| s.down_at_us);
-        let dwell_ms = strokes.iter().map(|s| (s.up_at_us - s.down_at_us) as f64 / 1000.0).collect();
+        let dwell_ms =
+            strokes.iter().map(|s| (s.up_at_us - s.down_at_us) as f64 / 1000.0).collect();
         let flight_ms = strokes
             .windows(2)
             .map(|pair| pair[1].down_at_us - pair[0].up_at_us)
@@ -468,7 +491,12 @@ impl Series {
             // A loop longer than half a beat would pair taps with the next beat; the estimator
             // unwraps it with the tracking task, and the chart follows it.
             let expected_us = loop_estimate.rhythm_expected_us;
-            for (beat, (&at_us, next_at_us)) in rhythm.beats_at_us.iter().zip(rhythm.beats_at_us.iter().skip(1).map(Some).chain([None])).enumerate() {
+            for (beat, (&at_us, next_at_us)) in rhythm
+                .beats_at_us
+                .iter()
+                .zip(rhythm.beats_at_us.iter().skip(1).map(Some).chain([None]))
+                .enumerate()
+            {
                 let half_us = next_at_us.map_or(300_000, |&next| (next - at_us) / 2);
                 let nearest = rhythm
                     .taps_at_us
@@ -524,7 +552,10 @@ mod tests {
     #[test]
     fn thin_evidence_has_no_key_features() {
         let features = keys((0..19).map(|i| stroke(i * 200, 90)).collect());
-        assert_eq!((features.zero_dwell_fraction, features.dwell_median_us, features.burst_fraction), (None, None, None));
+        assert_eq!(
+            (features.zero_dwell_fraction, features.dwell_median_us, features.burst_fraction),
+            (None, None, None)
+        );
         assert_eq!(features.strokes, 19);
     }
 
@@ -535,7 +566,10 @@ mod tests {
         assert_eq!(features.near_simultaneous_fraction, Some(0.0));
         assert_eq!(features.burst_fraction, Some(0.0));
         assert_eq!(features.rollover_fraction, Some(0.0));
-        assert_eq!((features.dwell_median_us, features.flight_median_us), (Some(90_000), Some(200_000)));
+        assert_eq!(
+            (features.dwell_median_us, features.flight_median_us),
+            (Some(90_000), Some(200_000))
+        );
     }
 
     #[test]
@@ -569,7 +603,11 @@ mod tests {
     #[test]
     fn auto_repeat_period_and_jitter() {
         let mut strokes: Vec<KeyStroke> = (0..30).map(|i| stroke(i * 200, 90)).collect();
-        let gaps = |jitter_us: u32| (0..12).map(|i| if i == 0 { 500_000 } else { 33_000 + (i % 3) * jitter_us }).collect::<Vec<u32>>();
+        let gaps = |jitter_us: u32| {
+            (0..12)
+                .map(|i| if i == 0 { 500_000 } else { 33_000 + (i % 3) * jitter_us })
+                .collect::<Vec<u32>>()
+        };
         strokes.push(KeyStroke { repeats: 12, repeat_gaps_us: gaps(0), ..stroke(7_000, 900) });
         let steady = keys(strokes.clone());
         assert_eq!((steady.long_holds, steady.long_holds_repeating), (1, 1));
@@ -583,14 +621,22 @@ mod tests {
             held.repeat_gaps_us.clear();
         }
         let suppressed = keys(strokes);
-        assert_eq!((suppressed.long_holds, suppressed.long_holds_repeating, suppressed.repeat_period_us), (1, 0, None));
+        assert_eq!(
+            (suppressed.long_holds, suppressed.long_holds_repeating, suppressed.repeat_period_us),
+            (1, 0, None)
+        );
     }
 
     #[test]
     fn pointer_rate_and_coalescing() {
-        let pointer = |samples| Features::from_evidence(&Evidence { pointer: samples, ..Evidence::default() }).pointer;
+        let pointer = |samples| {
+            Features::from_evidence(&Evidence { pointer: samples, ..Evidence::default() }).pointer
+        };
         let rate_limited = pointer(moves(40, 60, 1, 3.0));
-        assert_eq!((rate_limited.sample_interval_us, rate_limited.coalesced_mean), (Some(40_000), Some(1.0)));
+        assert_eq!(
+            (rate_limited.sample_interval_us, rate_limited.coalesced_mean),
+            (Some(40_000), Some(1.0))
+        );
         let local = pointer(moves(8, 60, 2, 3.0));
         assert_eq!((local.sample_interval_us, local.coalesced_mean), (Some(8_000), Some(2.0)));
         assert_eq!(pointer(moves(16, 20, 1, 3.0)).sample_interval_us, None);
@@ -628,7 +674,10 @@ mod tests {
         let evidence = Evidence {
             rtt_us: vec![900, 950, 30_000, 31_000, 1_000, 980, 1_020],
             rtt_page_at_us: vec![100, 200, 1_100, 1_200, 2_100, 2_200, 2_300],
-            focus: vec![FocusChange { at_us: 1_000, kind: FocusKind::Hidden }, FocusChange { at_us: 2_000, kind: FocusKind::Visible }],
+            focus: vec![
+                FocusChange { at_us: 1_000, kind: FocusKind::Hidden },
+                FocusChange { at_us: 2_000, kind: FocusKind::Visible },
+            ],
             rtt_lost: 1,
             ..Evidence::default()
         };
@@ -640,9 +689,13 @@ mod tests {
 
     #[test]
     fn round_trips_need_five_samples() {
-        let thin = Features::from_evidence(&Evidence { rtt_us: vec![900; 4], ..Evidence::default() });
+        let thin =
+            Features::from_evidence(&Evidence { rtt_us: vec![900; 4], ..Evidence::default() });
         assert_eq!(thin.net.min_us, None);
-        let enough = Features::from_evidence(&Evidence { rtt_us: vec![900, 400, 700, 800, 600], ..Evidence::default() });
+        let enough = Features::from_evidence(&Evidence {
+            rtt_us: vec![900, 400, 700, 800, 600],
+            ..Evidence::default()
+        });
         assert_eq!(enough.net.min_us, Some(400));
         assert_eq!(enough.net.median_us, Some(700));
     }
@@ -658,7 +711,14 @@ mod series_tests {
 
     #[test]
     fn series_reads_holds_gaps_round_trips_and_each_beats_nearest_tap() {
-        let press = |down_ms: i64, up_ms: i64| KeyStroke { down_at_us: down_ms * 1000, up_at_us: up_ms * 1000, class: KeyClass::Letter, repeats: 0, repeat_gaps_us: vec![], trusted: true };
+        let press = |down_ms: i64, up_ms: i64| KeyStroke {
+            down_at_us: down_ms * 1000,
+            up_at_us: up_ms * 1000,
+            class: KeyClass::Letter,
+            repeats: 0,
+            repeat_gaps_us: vec![],
+            trusted: true,
+        };
         let evidence = Evidence {
             // Out of order on purpose: series sort by press time. The last gap (5 s) is a pause.
             strokes: vec![press(300, 380), press(0, 90), press(5_500, 5_600)],

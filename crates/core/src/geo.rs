@@ -25,7 +25,8 @@ impl LatLon {
         }
         let (lat, lon) = text.split_once(',')?;
         let (lat_deg, lon_deg) = (lat.trim().parse::<f64>().ok()?, lon.trim().parse::<f64>().ok()?);
-        ((-90.0..=90.0).contains(&lat_deg) && (-180.0..=180.0).contains(&lon_deg)).then_some((LatLon { lat_deg, lon_deg }, None))
+        ((-90.0..=90.0).contains(&lat_deg) && (-180.0..=180.0).contains(&lon_deg))
+            .then_some((LatLon { lat_deg, lon_deg }, None))
     }
 }
 
@@ -33,7 +34,8 @@ impl LatLon {
 pub fn distance_km(a: LatLon, b: LatLon) -> f64 {
     let (la1, la2) = (a.lat_deg.to_radians(), b.lat_deg.to_radians());
     let (dla, dlo) = ((b.lat_deg - a.lat_deg).to_radians(), (b.lon_deg - a.lon_deg).to_radians());
-    let h = libm::sin(dla / 2.0).powi(2) + libm::cos(la1) * libm::cos(la2) * libm::sin(dlo / 2.0).powi(2);
+    let h = libm::sin(dla / 2.0).powi(2)
+        + libm::cos(la1) * libm::cos(la2) * libm::sin(dlo / 2.0).powi(2);
     2.0 * EARTH_RADIUS_KM * libm::asin(libm::sqrt(h.min(1.0)))
 }
 
@@ -70,13 +72,16 @@ pub fn check_claim(claim: LatLon, rtts: &[EdgeRtt]) -> LocationCheck {
         .map(|e| (distance_km(claim, e.location) - e.radius_km() - SLACK_KM, e))
         .max_by(|a, b| a.0.total_cmp(&b.0));
     match worst {
-        Some((excess_km, edge)) if excess_km > 0.0 => LocationCheck::Inconsistent { by_km: excess_km, edge_id: edge.edge_id.clone() },
+        Some((excess_km, edge)) if excess_km > 0.0 => {
+            LocationCheck::Inconsistent { by_km: excess_km, edge_id: edge.edge_id.clone() }
+        }
         Some(_) => {
             let tightest = rtts.iter().min_by(|a, b| a.radius_km().total_cmp(&b.radius_km()));
             match tightest {
-                Some(edge) if edge.radius_km() <= USEFUL_RADIUS_KM => {
-                    LocationCheck::Consistent { radius_km: edge.radius_km(), edge_id: edge.edge_id.clone() }
-                }
+                Some(edge) if edge.radius_km() <= USEFUL_RADIUS_KM => LocationCheck::Consistent {
+                    radius_km: edge.radius_km(),
+                    edge_id: edge.edge_id.clone(),
+                },
                 _ => LocationCheck::Inconclusive,
             }
         }
@@ -174,27 +179,54 @@ mod tests {
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn edge(id: &str, city_name: &str, rtt_ms: u64) -> EdgeRtt {
-        EdgeRtt { edge_id: id.into(), location: city(city_name).map(City::location).unwrap_or(LatLon { lat_deg: 0.0, lon_deg: 0.0 }), min_rtt_us: rtt_ms * 1000 }
+        EdgeRtt {
+            edge_id: id.into(),
+            location: city(city_name)
+                .map(City::location)
+                .unwrap_or(LatLon { lat_deg: 0.0, lon_deg: 0.0 }),
+            min_rtt_us: rtt_ms * 1000,
+        }
     }
 
     #[test]
     fn distances_match_known_figures() {
-        let d = |a: &str, b: &str| distance_km(city(a).map(City::location).expect("a"), city(b).map(City::location).expect("b"));
+        let d = |a: &str, b: &str| {
+            distance_km(
+                city(a).map(City::location).expect("a"),
+                city(b).map(City::location).expect("b"),
+            )
+        };
         assert!((d("New York", "London") - 5_570.0).abs() < 30.0, "{}", d("New York", "London"));
-        assert!((d("Los Angeles", "Tokyo") - 8_815.0).abs() < 40.0, "{}", d("Los Angeles", "Tokyo"));
+        assert!(
+            (d("Los Angeles", "Tokyo") - 8_815.0).abs() < 40.0,
+            "{}",
+            d("Los Angeles", "Tokyo")
+        );
         assert!(d("Chicago", "Chicago") < 0.001);
     }
 
     #[test]
     fn a_claim_outside_a_disc_is_inconsistent() {
         // A browser 2 ms from New York and 40 ms from Chicago...
-        let rtts = [edge("nyc", "New York", 2), edge("chi", "Chicago", 40), edge("lax", "Los Angeles", 90)];
+        let rtts = [
+            edge("nyc", "New York", 2),
+            edge("chi", "Chicago", 40),
+            edge("lax", "Los Angeles", 90),
+        ];
         let claim = |name: &str| check_claim(city(name).map(City::location).expect("city"), &rtts);
-        assert!(matches!(claim("New York"), LocationCheck::Consistent { radius_km, .. } if radius_km == 200.0));
+        assert!(
+            matches!(claim("New York"), LocationCheck::Consistent { radius_km, .. } if radius_km == 200.0)
+        );
         // Boston is 306 km from New York: just outside 200 km plus the 100 km slack.
-        assert!(matches!(claim("Boston"), LocationCheck::Inconsistent { by_km, .. } if by_km < 10.0), "{:?}", claim("Boston"));
+        assert!(
+            matches!(claim("Boston"), LocationCheck::Inconsistent { by_km, .. } if by_km < 10.0),
+            "{:?}",
+            claim("Boston")
+        );
         match claim("Pyongyang") {
-            LocationCheck::Inconsistent { by_km, edge_id } => assert!(by_km > 10_000.0 && edge_id == "nyc", "{by_km} {edge_id}"),
+            LocationCheck::Inconsistent { by_km, edge_id } => {
+                assert!(by_km > 10_000.0 && edge_id == "nyc", "{by_km} {edge_id}")
+            }
             other => panic!("{other:?}"),
         }
         assert!(matches!(claim("Chicago"), LocationCheck::Inconsistent { .. }));
@@ -202,9 +234,15 @@ mod tests {
 
     #[test]
     fn wide_discs_or_none_are_inconclusive() {
-        assert_eq!(check_claim(LatLon { lat_deg: 0.0, lon_deg: 0.0 }, &[]), LocationCheck::Inconclusive);
+        assert_eq!(
+            check_claim(LatLon { lat_deg: 0.0, lon_deg: 0.0 }, &[]),
+            LocationCheck::Inconclusive
+        );
         let wide = [edge("nyc", "New York", 250)];
-        assert_eq!(check_claim(city("London").map(City::location).expect("city"), &wide), LocationCheck::Inconclusive);
+        assert_eq!(
+            check_claim(city("London").map(City::location).expect("city"), &wide),
+            LocationCheck::Inconclusive
+        );
     }
 
     #[test]
@@ -214,7 +252,10 @@ mod tests {
         assert_eq!(time_zone_fits(ny, "America/Toronto"), Some(true));
         assert_eq!(time_zone_fits(ny, "Asia/Pyongyang"), Some(false));
         assert_eq!(time_zone_fits(ny, "Antarctica/Troll"), None);
-        assert_eq!(LatLon::parse("40.5, -73.9").map(|(l, c)| (l.lat_deg, c.is_none())), Some((40.5, true)));
+        assert_eq!(
+            LatLon::parse("40.5, -73.9").map(|(l, c)| (l.lat_deg, c.is_none())),
+            Some((40.5, true))
+        );
         assert!(LatLon::parse("95,0").is_none() && LatLon::parse("Atlantis").is_none());
     }
 }

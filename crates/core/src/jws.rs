@@ -124,7 +124,8 @@ impl Signer {
 
     /// Signs any serialisable payload as a compact JWS (for example an edge's measurement).
     pub fn sign_payload(&self, payload: &impl Serialize) -> String {
-        let header = Header { alg: ALG.into(), typ: Some("JWT".into()), kid: Some(self.kid.clone()) };
+        let header =
+            Header { alg: ALG.into(), typ: Some("JWT".into()), kid: Some(self.kid.clone()) };
         let header_json = serde_json::to_vec(&header).unwrap_or_default();
         let claims_json = serde_json::to_vec(payload).unwrap_or_default();
         let signing_input = format!("{}.{}", b64::encode(&header_json), b64::encode(&claims_json));
@@ -181,9 +182,10 @@ pub fn verify_payload(token: &str, jwks: &Jwks) -> Result<Vec<u8>, VerifyError> 
     else {
         return Err(VerifyError::Malformed("a compact JWS has exactly three parts"));
     };
-    let header_json = b64::decode(header_b64).ok_or(VerifyError::Malformed("header is not base64url"))?;
-    let header: Header =
-        serde_json::from_slice(&header_json).map_err(|_| VerifyError::Malformed("header is not JSON"))?;
+    let header_json =
+        b64::decode(header_b64).ok_or(VerifyError::Malformed("header is not base64url"))?;
+    let header: Header = serde_json::from_slice(&header_json)
+        .map_err(|_| VerifyError::Malformed("header is not JSON"))?;
     if header.alg != ALG {
         return Err(VerifyError::UnsupportedAlg(header.alg));
     }
@@ -267,7 +269,8 @@ mod tests {
     fn hmac_with_public_key_as_secret(jwks: &Jwks) -> String {
         let secret = b64::decode(&jwks.keys[0].x).unwrap_or_default();
         let kid = jwks.keys[0].kid.clone().unwrap_or_default();
-        let header = b64::encode(format!(r#"{{"alg":"HS256","typ":"JWT","kid":"{kid}"}}"#).as_bytes());
+        let header =
+            b64::encode(format!(r#"{{"alg":"HS256","typ":"JWT","kid":"{kid}"}}"#).as_bytes());
         let mut forged = claims();
         forged.verdict.class = "local".into();
         let body = b64::encode(&serde_json::to_vec(&forged).unwrap_or_default());
@@ -300,16 +303,64 @@ mod tests {
         let none_header = b64::encode(br#"{"alg":"none","kid":"x"}"#);
         let hs_header = b64::encode(br#"{"alg":"HS256","typ":"JWT"}"#);
         let other = Signer::from_seed(&[9u8; 32]);
-        check(&token, &jwks, NOW_S + 3600, Err(VerifyError::Expired { exp_s: NOW_S + 3600, now_s: NOW_S + 3600 }));
-        check(&format!("{}.{}.{}", parts[0], forged_claims, parts[2]), &jwks, NOW_S, Err(VerifyError::BadSignature));
-        check(&format!("{none_header}.{}.", parts[1]), &jwks, NOW_S, Err(VerifyError::UnsupportedAlg("none".into())));
-        check(&format!("{hs_header}.{}.{}", parts[1], parts[2]), &jwks, NOW_S, Err(VerifyError::UnsupportedAlg("HS256".into())));
-        check(&other.sign(&claims()), &jwks, NOW_S, Err(VerifyError::UnknownKey(other.kid().into())));
-        check(&token[..token.len() - 10], &jwks, NOW_S, Err(VerifyError::Malformed("signature is not 64 bytes of base64url")));
-        check(&format!("{}.{}", parts[0], parts[1]), &jwks, NOW_S, Err(VerifyError::Malformed("a compact JWS has exactly three parts")));
-        check(&token, &jwks, NOW_S - 100, Err(VerifyError::NotYetValid { iat_s: NOW_S, now_s: NOW_S - 100 }));
-        check(&hmac_with_public_key_as_secret(&jwks), &jwks, NOW_S, Err(VerifyError::UnsupportedAlg("HS256".into())));
+        check(
+            &token,
+            &jwks,
+            NOW_S + 3600,
+            Err(VerifyError::Expired { exp_s: NOW_S + 3600, now_s: NOW_S + 3600 }),
+        );
+        check(
+            &format!("{}.{}.{}", parts[0], forged_claims, parts[2]),
+            &jwks,
+            NOW_S,
+            Err(VerifyError::BadSignature),
+        );
+        check(
+            &format!("{none_header}.{}.", parts[1]),
+            &jwks,
+            NOW_S,
+            Err(VerifyError::UnsupportedAlg("none".into())),
+        );
+        check(
+            &format!("{hs_header}.{}.{}", parts[1], parts[2]),
+            &jwks,
+            NOW_S,
+            Err(VerifyError::UnsupportedAlg("HS256".into())),
+        );
+        check(
+            &other.sign(&claims()),
+            &jwks,
+            NOW_S,
+            Err(VerifyError::UnknownKey(other.kid().into())),
+        );
+        check(
+            &token[..token.len() - 10],
+            &jwks,
+            NOW_S,
+            Err(VerifyError::Malformed("signature is not 64 bytes of base64url")),
+        );
+        check(
+            &format!("{}.{}", parts[0], parts[1]),
+            &jwks,
+            NOW_S,
+            Err(VerifyError::Malformed("a compact JWS has exactly three parts")),
+        );
+        check(
+            &token,
+            &jwks,
+            NOW_S - 100,
+            Err(VerifyError::NotYetValid { iat_s: NOW_S, now_s: NOW_S - 100 }),
+        );
+        check(
+            &hmac_with_public_key_as_secret(&jwks),
+            &jwks,
+            NOW_S,
+            Err(VerifyError::UnsupportedAlg("HS256".into())),
+        );
         let wrong_aud = verify(&token, &jwks, Expect { audience: Some("portal"), ..expect(NOW_S) });
-        assert_eq!(wrong_aud.map(|_| ()), Err(VerifyError::WrongAudience { expected: "portal".into(), got: "onsite".into() }));
+        assert_eq!(
+            wrong_aud.map(|_| ()),
+            Err(VerifyError::WrongAudience { expected: "portal".into(), got: "onsite".into() })
+        );
     }
 }

@@ -47,7 +47,9 @@ impl Policy {
                 return Err(PolicyError::TooOld { age_s, max_age_s });
             }
         }
-        if !self.allowed.is_empty() && !self.allowed.iter().any(|class| class.as_str() == claims.verdict.class) {
+        if !self.allowed.is_empty()
+            && !self.allowed.iter().any(|class| class.as_str() == claims.verdict.class)
+        {
             return Err(PolicyError::ClassNotAllowed {
                 class: claims.verdict.class.clone(),
                 allowed: self.allowed.iter().map(|c| c.as_str().to_owned()).collect(),
@@ -94,7 +96,10 @@ mod tests {
         let got = policy.check(&claims(class, 1_000), 1_000 + age_s).map_err(|e| e.to_string());
         match expected {
             Ok(()) => assert_eq!(got, Ok(()), "{class} at {age_s} s"),
-            Err(part) => assert!(got.as_ref().err().is_some_and(|m| m.contains(part)), "{class} at {age_s} s: {got:?}"),
+            Err(part) => assert!(
+                got.as_ref().err().is_some_and(|m| m.contains(part)),
+                "{class} at {age_s} s: {got:?}"
+            ),
         }
     }
 
@@ -102,13 +107,21 @@ mod tests {
     fn the_default_policy_ships_only_local() {
         let policy = Policy::default();
         check(&policy, "local", 10, Ok(()));
-        check(&policy, "inconclusive", 10, Err("verdict is inconclusive; the policy requires local"));
+        check(
+            &policy,
+            "inconclusive",
+            10,
+            Err("verdict is inconclusive; the policy requires local"),
+        );
         check(&policy, "remote", 10, Err("requires local"));
     }
 
     #[test]
     fn classes_and_age_combine() {
-        let policy = Policy { allowed: Policy::parse_classes("local, inconclusive").unwrap_or_default(), max_age_s: Some(600) };
+        let policy = Policy {
+            allowed: Policy::parse_classes("local, inconclusive").unwrap_or_default(),
+            max_age_s: Some(600),
+        };
         check(&policy, "inconclusive", 600, Ok(()));
         check(&policy, "local", 601, Err("601 s old"));
         check(&policy, "remote_suspected", 5, Err("requires local or inconclusive"));

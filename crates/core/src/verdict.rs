@@ -88,7 +88,9 @@ pub fn score(features: &Features) -> Verdict {
     if let Some(location) = &features.location {
         location_reasons(location, &mut reasons);
     }
-    if let (Some(min_us), Some(median_us), Some(p90_us), Some(jitter_us)) = (net.min_us, net.median_us, net.p90_us, net.jitter_us) {
+    if let (Some(min_us), Some(median_us), Some(p90_us), Some(jitter_us)) =
+        (net.min_us, net.median_us, net.p90_us, net.jitter_us)
+    {
         reasons.push(Reason {
             code: "network_rtt",
             weight: 0.0,
@@ -127,7 +129,10 @@ pub fn score(features: &Features) -> Verdict {
         reasons.push(Reason {
             code: "not_enough_typing",
             weight: 0.0,
-            text: format!("only {} key presses so far; {} are needed for a verdict", keys.strokes, MIN_STROKES),
+            text: format!(
+                "only {} key presses so far; {} are needed for a verdict",
+                keys.strokes, MIN_STROKES
+            ),
         });
     }
 
@@ -156,11 +161,17 @@ pub fn score(features: &Features) -> Verdict {
         flight_median_ms: keys.flight_median_us.map(|us| round2(ms(us as f64))),
         location: features.location.as_ref().map(|l| match &l.check {
             LocationCheck::Consistent { .. } => ("consistent", None),
-            LocationCheck::Inconsistent { by_km, .. } => ("inconsistent", Some(libm::round(*by_km))),
+            LocationCheck::Inconsistent { by_km, .. } => {
+                ("inconsistent", Some(libm::round(*by_km)))
+            }
             LocationCheck::Inconclusive => ("inconclusive", None),
         }),
         loop_added_ms: features.challenges.added.map(|a| {
-            (round2(ms(a.estimate_us as f64)), round2(ms(a.low_us as f64)), round2(ms(a.high_us as f64)))
+            (
+                round2(ms(a.estimate_us as f64)),
+                round2(ms(a.low_us as f64)),
+                round2(ms(a.high_us as f64)),
+            )
         }),
         reasons,
     }
@@ -185,20 +196,39 @@ fn location_reasons(location: &crate::features::LocationFeatures, reasons: &mut 
     reasons.push(Reason { code: "claimed_location", weight, text });
     if let (Some(fits), Some(zone)) = (location.time_zone_fits, &location.browser_time_zone) {
         reasons.push(if fits {
-            Reason { code: "time_zone", weight: -0.2, text: format!("the browser's time zone, {zone}, fits {claimed}") }
+            Reason {
+                code: "time_zone",
+                weight: -0.2,
+                text: format!("the browser's time zone, {zone}, fits {claimed}"),
+            }
         } else {
-            Reason { code: "time_zone", weight: 1.5, text: format!("the browser's time zone, {zone}, does not fit {claimed}") }
+            Reason {
+                code: "time_zone",
+                weight: 1.5,
+                text: format!("the browser's time zone, {zone}, does not fit {claimed}"),
+            }
         });
     }
 }
 
 fn loop_reasons(estimate: &crate::challenge::LoopEstimate, reasons: &mut Vec<Reason>) {
-    use crate::challenge::{LOCAL_ASYNCHRONY_SD_US, LOCAL_ASYNCHRONY_US, LOCAL_TRACKING_LAG_SD_US, LOCAL_TRACKING_LAG_US};
-    let band = |mean_us: i64, sd_us: i64| (ms((mean_us - 2 * sd_us) as f64), ms((mean_us + 2 * sd_us) as f64));
+    use crate::challenge::{
+        LOCAL_ASYNCHRONY_SD_US, LOCAL_ASYNCHRONY_US, LOCAL_TRACKING_LAG_SD_US,
+        LOCAL_TRACKING_LAG_US,
+    };
+    let band = |mean_us: i64, sd_us: i64| {
+        (ms((mean_us - 2 * sd_us) as f64), ms((mean_us + 2 * sd_us) as f64))
+    };
     if let Some(rhythm) = &estimate.rhythm {
         let a = rhythm.asynchrony;
         let (low, high) = band(LOCAL_ASYNCHRONY_US, LOCAL_ASYNCHRONY_SD_US);
-        let when = |value_ms: f64| if value_ms < 0.0 { format!("{:.0} ms before", -value_ms) } else { format!("{value_ms:.0} ms after") };
+        let when = |value_ms: f64| {
+            if value_ms < 0.0 {
+                format!("{:.0} ms before", -value_ms)
+            } else {
+                format!("{value_ms:.0} ms after")
+            }
+        };
         reasons.push(Reason {
             code: "rhythm",
             weight: 0.0,
@@ -308,7 +338,10 @@ fn keystroke_reasons(keys: &KeyFeatures, reasons: &mut Vec<Reason>) {
     if keys.long_holds > 0 {
         let silent = keys.long_holds - keys.long_holds_repeating;
         let (weight, text) = if silent == 0 {
-            (-0.3, format!("{} held key(s) auto-repeated, as a local keyboard does", keys.long_holds))
+            (
+                -0.3,
+                format!("{} held key(s) auto-repeated, as a local keyboard does", keys.long_holds),
+            )
         } else {
             // Held for 0.7 s or more without a single repeat: VNC sessions suppress auto-repeat.
             (
@@ -339,7 +372,10 @@ fn keystroke_reasons(keys: &KeyFeatures, reasons: &mut Vec<Reason>) {
         reasons.push(Reason {
             code: "untrusted_events",
             weight: clamp(share * 6.0, 0.0, 3.0),
-            text: format!("{} of {} key presses were synthetic (not from a real keyboard)", keys.untrusted, keys.strokes),
+            text: format!(
+                "{} of {} key presses were synthetic (not from a real keyboard)",
+                keys.untrusted, keys.strokes
+            ),
         });
     }
     if let Some(median_us) = keys.dwell_median_us {
@@ -403,7 +439,10 @@ fn pointer_reasons(pointer: &crate::features::PointerFeatures, reasons: &mut Vec
         reasons.push(Reason {
             code: "untrusted_pointer",
             weight: 1.5,
-            text: format!("{} pointer events were synthetic (not from a real mouse or touch)", pointer.untrusted),
+            text: format!(
+                "{} pointer events were synthetic (not from a real mouse or touch)",
+                pointer.untrusted
+            ),
         });
     }
 }
@@ -426,18 +465,24 @@ fn environment_reasons(environment: &crate::evidence::Environment, reasons: &mut
         reasons.push(Reason {
             code: "webdriver",
             weight: 1.5,
-            text: "the browser reports that automation software controls it (navigator.webdriver)".into(),
+            text: "the browser reports that automation software controls it (navigator.webdriver)"
+                .into(),
         });
     }
     if environment.renderer == Renderer::Software {
         reasons.push(Reason {
             code: "software_renderer",
             weight: 0.7,
-            text: "graphics are drawn in software, as in virtual machines and remote-desktop sessions".into(),
+            text:
+                "graphics are drawn in software, as in virtual machines and remote-desktop sessions"
+                    .into(),
         });
     }
     let (width_px, height_px) = (environment.screen_width_px, environment.screen_height_px);
-    if width_px > 0 && height_px > 0 && (width_px < SMALL_SCREEN_PX.0 || height_px < SMALL_SCREEN_PX.1) {
+    if width_px > 0
+        && height_px > 0
+        && (width_px < SMALL_SCREEN_PX.0 || height_px < SMALL_SCREEN_PX.1)
+    {
         reasons.push(Reason {
             code: "small_screen",
             weight: 0.3,

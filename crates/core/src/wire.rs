@@ -10,11 +10,11 @@ use sha2::{Digest, Sha256};
 
 use crate::challenge::{Answer, FrameTiming, Outcome, Point, Rhythm};
 use crate::evidence::{ClaimedLocation, EdgeSite};
-use crate::geo::LatLon;
 use crate::evidence::{
-    Environment, Evidence, TrackingRun, FocusChange, FocusKind, KeyClass, KeyStroke, PointerDevice, PointerKind, PointerSample, Renderer,
-    MAX_REPEAT_GAPS,
+    Environment, Evidence, FocusChange, FocusKind, KeyClass, KeyStroke, PointerDevice, PointerKind,
+    PointerSample, Renderer, TrackingRun, MAX_REPEAT_GAPS,
 };
+use crate::geo::LatLon;
 use crate::verdict::{Reason, Verdict};
 
 /// The protocol version spoken on the WebSocket.
@@ -229,7 +229,13 @@ impl RhythmV1 {
                     Answer::Pointer => AnswerName::Pointer,
                 },
             },
-            Outcome::Skipped => RhythmV1 { status: StatusName::Skipped, beats_at_us: vec![], shift_at_beat: None, taps_at_us: vec![], answer: AnswerName::Key },
+            Outcome::Skipped => RhythmV1 {
+                status: StatusName::Skipped,
+                beats_at_us: vec![],
+                shift_at_beat: None,
+                taps_at_us: vec![],
+                answer: AnswerName::Key,
+            },
         }
     }
 
@@ -290,9 +296,14 @@ impl TrackingV1 {
         }
         let n = self.target_at_us.len();
         if n > MAX_TARGET_POINTS || self.target_x_px.len() != n || self.target_y_px.len() != n {
-            return Err(WireError::InvalidChallenge("target arrays differ in length or are too long"));
+            return Err(WireError::InvalidChallenge(
+                "target arrays differ in length or are too long",
+            ));
         }
-        if self.started_at_us.abs() > MAX_ABS_TIME_US || self.ended_at_us.abs() > MAX_ABS_TIME_US || self.ended_at_us < self.started_at_us {
+        if self.started_at_us.abs() > MAX_ABS_TIME_US
+            || self.ended_at_us.abs() > MAX_ABS_TIME_US
+            || self.ended_at_us < self.started_at_us
+        {
             return Err(WireError::InvalidChallenge("task window out of range"));
         }
         let on_screen = |v: &f64| v.is_finite() && v.abs() <= MAX_ABS_COORDINATE_PX;
@@ -302,8 +313,18 @@ impl TrackingV1 {
         if self.target_at_us.windows(2).any(|w| w[1] < w[0]) {
             return Err(WireError::InvalidChallenge("target times out of order"));
         }
-        let target = (0..n).map(|i| Point { at_us: self.target_at_us[i], x_px: self.target_x_px[i], y_px: self.target_y_px[i] }).collect();
-        Ok(Outcome::Done(TrackingRun { started_at_us: self.started_at_us, ended_at_us: self.ended_at_us, target }))
+        let target = (0..n)
+            .map(|i| Point {
+                at_us: self.target_at_us[i],
+                x_px: self.target_x_px[i],
+                y_px: self.target_y_px[i],
+            })
+            .collect();
+        Ok(Outcome::Done(TrackingRun {
+            started_at_us: self.started_at_us,
+            ended_at_us: self.ended_at_us,
+            target,
+        }))
     }
 }
 
@@ -357,7 +378,9 @@ pub struct EnvironmentV1 {
 
 /// Whether a time zone name looks like an IANA name (letters, digits, `_ / + -`, at most 64).
 pub fn valid_time_zone(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || "_/+-".contains(c))
+    !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "_/+-".contains(c))
 }
 
 /// A renderer class on the wire.
@@ -421,14 +444,24 @@ pub enum ServerMsg {
         edges: Vec<EdgeRefV1>,
     },
     /// From a measuring edge: its signed measurement, to pass on to the session's edge.
-    Measurement { token: String },
+    Measurement {
+        token: String,
+    },
     /// The batch `seq` is stored.
-    Ack { seq: u64 },
+    Ack {
+        seq: u64,
+    },
     /// A newly signed verdict; `token` is the compact JWS and `verdict` its claim, for display.
-    Verdict { token: String, verdict: VerdictV1 },
+    Verdict {
+        token: String,
+        verdict: VerdictV1,
+    },
     /// The candidate's `finish` was received and the final verdict is signed.
     Finished,
-    Error { code: String, message: String },
+    Error {
+        code: String,
+        message: String,
+    },
 }
 
 impl ClientMsg {
@@ -440,7 +473,9 @@ impl ClientMsg {
         let msg: ClientMsg =
             serde_json::from_str(text).map_err(|e| WireError::Malformed(e.to_string()))?;
         match &msg {
-            ClientMsg::Hello { v, .. } | ClientMsg::Measure { v, .. } if *v != PROTOCOL_VERSION => Err(WireError::Version(*v)),
+            ClientMsg::Hello { v, .. } | ClientMsg::Measure { v, .. } if *v != PROTOCOL_VERSION => {
+                Err(WireError::Version(*v))
+            }
             ClientMsg::Evidence { strokes, .. } if strokes.len() > MAX_STROKES_PER_BATCH => {
                 Err(WireError::TooManyStrokes(strokes.len()))
             }
@@ -485,8 +520,10 @@ impl ServerMsg {
             code: Option<String>,
             message: Option<String>,
         }
-        let flat: Flat = serde_json::from_str(text).map_err(|e| WireError::Malformed(e.to_string()))?;
-        let missing = |field: &str| WireError::Malformed(format!("`{}` message lacks `{field}`", flat.t));
+        let flat: Flat =
+            serde_json::from_str(text).map_err(|e| WireError::Malformed(e.to_string()))?;
+        let missing =
+            |field: &str| WireError::Malformed(format!("`{}` message lacks `{field}`", flat.t));
         Ok(match flat.t.as_str() {
             "welcome" => ServerMsg::Welcome {
                 v: flat.v.ok_or_else(|| missing("v"))?,
@@ -494,7 +531,9 @@ impl ServerMsg {
                 role: flat.role.ok_or_else(|| missing("role"))?,
                 edges: flat.edges.clone(),
             },
-            "measurement" => ServerMsg::Measurement { token: flat.token.clone().ok_or_else(|| missing("token"))? },
+            "measurement" => ServerMsg::Measurement {
+                token: flat.token.clone().ok_or_else(|| missing("token"))?,
+            },
             "ack" => ServerMsg::Ack { seq: flat.seq.ok_or_else(|| missing("seq"))? },
             "verdict" => ServerMsg::Verdict {
                 token: flat.token.clone().ok_or_else(|| missing("token"))?,
@@ -653,7 +692,10 @@ impl BatchV1 {
             focus: batch.focus.iter().map(FocusV1::from_change).collect(),
             rhythm: batch.rhythm.as_ref().map(RhythmV1::from_outcome),
             tracking: batch.tracking.as_ref().map(TrackingV1::from_outcome),
-            frames: batch.frames.map(|f| FrameTimingV1 { frame_interval_us: f.frame_interval_us, input_delay_us: f.input_delay_us }),
+            frames: batch.frames.map(|f| FrameTimingV1 {
+                frame_interval_us: f.frame_interval_us,
+                input_delay_us: f.input_delay_us,
+            }),
             client_rtt_us: batch.client_rtt_us.clone(),
         }
     }
@@ -666,7 +708,10 @@ impl BatchV1 {
             focus: focus_from_wire(&self.focus)?,
             rhythm: self.rhythm.as_ref().map(RhythmV1::decode).transpose()?,
             tracking: self.tracking.as_ref().map(TrackingV1::decode).transpose()?,
-            frames: self.frames.map(|f| FrameTiming { frame_interval_us: f.frame_interval_us.max(0), input_delay_us: f.input_delay_us.max(0) }),
+            frames: self.frames.map(|f| FrameTiming {
+                frame_interval_us: f.frame_interval_us.max(0),
+                input_delay_us: f.input_delay_us.max(0),
+            }),
             client_rtt_us: if self.client_rtt_us.len() <= MAX_BEATS {
                 self.client_rtt_us.clone()
             } else {
@@ -742,7 +787,8 @@ pub fn strokes_from_wire(strokes: &[StrokeV1]) -> Result<Vec<KeyStroke>, WireErr
         .iter()
         .enumerate()
         .map(|(index, s)| {
-            let class = KeyClass::parse(&s.class).ok_or_else(|| WireError::UnknownClass(s.class.clone()))?;
+            let class = KeyClass::parse(&s.class)
+                .ok_or_else(|| WireError::UnknownClass(s.class.clone()))?;
             if s.down_us.abs() > MAX_ABS_TIME_US || s.up_us.abs() > MAX_ABS_TIME_US {
                 return Err(WireError::InvalidStroke { index, why: "time out of range" });
             }
@@ -850,11 +896,19 @@ impl EvidenceV1 {
             peer_rtts: evidence
                 .peer_rtts
                 .iter()
-                .map(|p| PeerRttV1 { edge_id: p.edge_id.clone(), lat_deg: p.location.lat_deg, lon_deg: p.location.lon_deg, min_rtt_us: p.min_rtt_us })
+                .map(|p| PeerRttV1 {
+                    edge_id: p.edge_id.clone(),
+                    lat_deg: p.location.lat_deg,
+                    lon_deg: p.location.lon_deg,
+                    min_rtt_us: p.min_rtt_us,
+                })
                 .collect(),
             rhythm: evidence.rhythm.as_ref().map(RhythmV1::from_outcome),
             tracking: evidence.tracking.as_ref().map(TrackingV1::from_outcome),
-            frames: evidence.frames.map(|f| FrameTimingV1 { frame_interval_us: f.frame_interval_us, input_delay_us: f.input_delay_us }),
+            frames: evidence.frames.map(|f| FrameTimingV1 {
+                frame_interval_us: f.frame_interval_us,
+                input_delay_us: f.input_delay_us,
+            }),
         }
     }
 
@@ -863,35 +917,45 @@ impl EvidenceV1 {
         if self.v != 1 {
             return Err(WireError::Version(self.v));
         }
-        let mut evidence = Evidence {
-            rtt_us: self.rtt_us.clone(),
-            environment: self.environment.as_ref().map(EnvironmentV1::to_environment),
-            time_zone: self.environment.as_ref().and_then(|e| e.time_zone.clone()).filter(|z| valid_time_zone(z)),
-            edge_site: self.edge_site.as_ref().map(|site| EdgeSite {
-                id: site.id.clone(),
-                location: LatLon { lat_deg: site.lat_deg, lon_deg: site.lon_deg },
-            }),
-            rtt_page_at_us: self.rtt_page_at_us.clone(),
-            rtt_lost: self.rtt_lost,
-            client_rtt_us: self.client_rtt_us.clone(),
-            peer_rtts: self
-                .peer_rtts
-                .iter()
-                .map(|p| crate::geo::EdgeRtt {
-                    edge_id: p.edge_id.clone(),
-                    location: LatLon { lat_deg: p.lat_deg, lon_deg: p.lon_deg },
-                    min_rtt_us: p.min_rtt_us,
-                })
-                .collect(),
-            claimed: match &self.claimed_location {
-                Some(text) => Some(ClaimedLocation::parse(text).ok_or(WireError::Malformed(format!("unknown claimed location {text:?}")))?),
-                None => None,
-            },
-            rhythm: self.rhythm.as_ref().map(RhythmV1::decode).transpose()?,
-            tracking: self.tracking.as_ref().map(TrackingV1::decode).transpose()?,
-            frames: self.frames.map(|f| FrameTiming { frame_interval_us: f.frame_interval_us, input_delay_us: f.input_delay_us }),
-            ..Evidence::default()
-        };
+        let mut evidence =
+            Evidence {
+                rtt_us: self.rtt_us.clone(),
+                environment: self.environment.as_ref().map(EnvironmentV1::to_environment),
+                time_zone: self
+                    .environment
+                    .as_ref()
+                    .and_then(|e| e.time_zone.clone())
+                    .filter(|z| valid_time_zone(z)),
+                edge_site: self.edge_site.as_ref().map(|site| EdgeSite {
+                    id: site.id.clone(),
+                    location: LatLon { lat_deg: site.lat_deg, lon_deg: site.lon_deg },
+                }),
+                rtt_page_at_us: self.rtt_page_at_us.clone(),
+                rtt_lost: self.rtt_lost,
+                client_rtt_us: self.client_rtt_us.clone(),
+                peer_rtts: self
+                    .peer_rtts
+                    .iter()
+                    .map(|p| crate::geo::EdgeRtt {
+                        edge_id: p.edge_id.clone(),
+                        location: LatLon { lat_deg: p.lat_deg, lon_deg: p.lon_deg },
+                        min_rtt_us: p.min_rtt_us,
+                    })
+                    .collect(),
+                claimed: match &self.claimed_location {
+                    Some(text) => Some(ClaimedLocation::parse(text).ok_or(
+                        WireError::Malformed(format!("unknown claimed location {text:?}")),
+                    )?),
+                    None => None,
+                },
+                rhythm: self.rhythm.as_ref().map(RhythmV1::decode).transpose()?,
+                tracking: self.tracking.as_ref().map(TrackingV1::decode).transpose()?,
+                frames: self.frames.map(|f| FrameTiming {
+                    frame_interval_us: f.frame_interval_us,
+                    input_delay_us: f.input_delay_us,
+                }),
+                ..Evidence::default()
+            };
         for chunk in self.strokes.chunks(MAX_STROKES_PER_BATCH) {
             evidence.strokes.extend(strokes_from_wire(chunk)?);
         }
@@ -974,8 +1038,14 @@ impl VerdictV1 {
             rtt_median_ms: verdict.rtt_median_ms,
             dwell_median_ms: verdict.dwell_median_ms,
             flight_median_ms: verdict.flight_median_ms,
-            loop_added_ms: verdict.loop_added_ms.map(|(estimate, low, high)| LoopLatencyV1 { estimate, low, high }),
-            location: verdict.location.map(|(status, by_km)| LocationV1 { status: status.to_owned(), by_km }),
+            loop_added_ms: verdict.loop_added_ms.map(|(estimate, low, high)| LoopLatencyV1 {
+                estimate,
+                low,
+                high,
+            }),
+            location: verdict
+                .location
+                .map(|(status, by_km)| LocationV1 { status: status.to_owned(), by_km }),
             reasons: verdict.reasons.iter().map(ReasonV1::from_reason).collect(),
         }
     }
@@ -1009,7 +1079,10 @@ mod tests {
     #[test]
     fn parses_and_refuses_client_frames() {
         check(r#"{"t":"hello","v":1,"role":"candidate","session":"s","token":"k"}"#, Ok(()));
-        check(r#"{"t":"hello","v":2,"role":"candidate","session":"s","token":"k"}"#, Err("version 2"));
+        check(
+            r#"{"t":"hello","v":2,"role":"candidate","session":"s","token":"k"}"#,
+            Err("version 2"),
+        );
         check(r#"{"t":"finish"}"#, Ok(()));
         check(r#"{"t":"evidence","seq":1,"strokes":[]}"#, Ok(()));
         check("{not json", Err("malformed"));
@@ -1019,7 +1092,10 @@ mod tests {
             Err("unknown field `key`"),
         );
         check(&"x".repeat(MAX_FRAME_BYTES + 1), Err("limit is"));
-        check(r#"{"t":"environment","webdriver":false,"renderer":"hardware","screen_w_px":1440,"screen_h_px":900}"#, Ok(()));
+        check(
+            r#"{"t":"environment","webdriver":false,"renderer":"hardware","screen_w_px":1440,"screen_h_px":900}"#,
+            Ok(()),
+        );
         check(
             r#"{"t":"environment","webdriver":false,"renderer":"ANGLE (NVIDIA GeForce)","screen_w_px":1440,"screen_h_px":900}"#,
             Err("unknown variant"),
@@ -1032,24 +1108,42 @@ mod tests {
 
     #[test]
     fn refuses_invalid_strokes() {
-        let stroke = |down_us, up_us, class: &str| StrokeV1 { down_us, up_us, class: class.into(), repeats: 0, repeat_gaps_us: vec![], trusted: true };
+        let stroke = |down_us, up_us, class: &str| StrokeV1 {
+            down_us,
+            up_us,
+            class: class.into(),
+            repeats: 0,
+            repeat_gaps_us: vec![],
+            trusted: true,
+        };
         assert!(strokes_from_wire(&[stroke(1, 2, "letter")]).is_ok());
         assert_eq!(
             strokes_from_wire(&[stroke(5, 2, "letter")]),
             Err(WireError::InvalidStroke { index: 0, why: "key-up before key-down" })
         );
-        assert_eq!(strokes_from_wire(&[stroke(1, 2, "KeyA")]), Err(WireError::UnknownClass("KeyA".into())));
+        assert_eq!(
+            strokes_from_wire(&[stroke(1, 2, "KeyA")]),
+            Err(WireError::UnknownClass("KeyA".into()))
+        );
     }
 
     #[test]
     fn server_messages_round_trip() {
         let messages = [
-            ServerMsg::Welcome { v: 1, session: "s".into(), role: Role::Interviewer, edges: vec![] },
+            ServerMsg::Welcome {
+                v: 1,
+                session: "s".into(),
+                role: Role::Interviewer,
+                edges: vec![],
+            },
             ServerMsg::Welcome {
                 v: 1,
                 session: "s".into(),
                 role: Role::Candidate,
-                edges: vec![EdgeRefV1 { id: "chi".into(), url: "wss://chi.example/api/v1/echo".into() }],
+                edges: vec![EdgeRefV1 {
+                    id: "chi".into(),
+                    url: "wss://chi.example/api/v1/echo".into(),
+                }],
             },
             ServerMsg::Measurement { token: "a.b.c".into() },
             ServerMsg::Ack { seq: 7 },
@@ -1059,8 +1153,10 @@ mod tests {
         for msg in messages {
             assert_eq!(ServerMsg::parse(&msg.to_text()), Ok(msg));
         }
-        assert!(ServerMsg::parse(r#"{"t":"ack"}"#).is_err_and(|e| e.to_string().contains("lacks `seq`")));
-        assert!(ServerMsg::parse(r#"{"t":"shrug"}"#).is_err_and(|e| e.to_string().contains("unknown message type")));
+        assert!(ServerMsg::parse(r#"{"t":"ack"}"#)
+            .is_err_and(|e| e.to_string().contains("lacks `seq`")));
+        assert!(ServerMsg::parse(r#"{"t":"shrug"}"#)
+            .is_err_and(|e| e.to_string().contains("unknown message type")));
     }
 
     #[test]
@@ -1116,7 +1212,8 @@ pub fn verify_measurement(
     now_s: u64,
 ) -> Result<MeasurementV1, MeasurementError> {
     let payload = crate::jws::verify_payload(token, jwks)?;
-    let measurement: MeasurementV1 = serde_json::from_slice(&payload).map_err(|_| MeasurementError::Malformed)?;
+    let measurement: MeasurementV1 =
+        serde_json::from_slice(&payload).map_err(|_| MeasurementError::Malformed)?;
     if measurement.iss != edge_id {
         return Err(MeasurementError::WrongEdge(measurement.iss));
     }

@@ -85,7 +85,8 @@ fn the_expected_classes_come_out() {
     ];
     for (case, (name, class)) in CASES.iter().zip(expected) {
         assert_eq!(case.name, name);
-        let verdict: VerdictV1 = serde_json::from_str(&verdict_text(case.evidence)).expect("verdict");
+        let verdict: VerdictV1 =
+            serde_json::from_str(&verdict_text(case.evidence)).expect("verdict");
         assert_eq!(verdict.class, class, "{name}: {verdict:#?}");
     }
 }
@@ -94,7 +95,9 @@ fn the_expected_classes_come_out() {
 #[test]
 fn signatures_are_byte_identical() {
     let evidence: EvidenceV1 = serde_json::from_str(CASES[0].evidence).expect("evidence");
-    let verdict = VerdictV1::from_verdict(&score(&Features::from_evidence(&evidence.to_evidence().expect("valid"))));
+    let verdict = VerdictV1::from_verdict(&score(&Features::from_evidence(
+        &evidence.to_evidence().expect("valid"),
+    )));
     let claims = Claims {
         iss: "https://edge.example".into(),
         sub: "golden".into(),

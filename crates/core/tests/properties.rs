@@ -7,14 +7,16 @@ use onsite_core::{score, Evidence, Features, KeyClass, KeyStroke, VerdictClass};
 use proptest::prelude::*;
 
 fn stroke() -> impl Strategy<Value = KeyStroke> {
-    (0i64..600_000_000, 0i64..400_000, 0u32..3, any::<bool>()).prop_map(|(down_at_us, dwell_us, repeats, trusted)| KeyStroke {
-        down_at_us,
-        up_at_us: down_at_us + dwell_us,
-        class: KeyClass::Letter,
-        repeats,
-        repeat_gaps_us: vec![],
-        trusted,
-    })
+    (0i64..600_000_000, 0i64..400_000, 0u32..3, any::<bool>()).prop_map(
+        |(down_at_us, dwell_us, repeats, trusted)| KeyStroke {
+            down_at_us,
+            up_at_us: down_at_us + dwell_us,
+            class: KeyClass::Letter,
+            repeats,
+            repeat_gaps_us: vec![],
+            trusted,
+        },
+    )
 }
 
 fn evidence() -> impl Strategy<Value = Evidence> {

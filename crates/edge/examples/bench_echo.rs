@@ -65,7 +65,9 @@ async fn ping_once(socket: &mut Socket, seq: u32) -> anyhow::Result<f64> {
     socket.send(Message::Binary(frame.to_vec().into())).await?;
     loop {
         match socket.next().await {
-            Some(Ok(Message::Binary(bytes))) if bytes.as_ref() == frame => return Ok(sent.elapsed().as_secs_f64() * 1000.0),
+            Some(Ok(Message::Binary(bytes))) if bytes.as_ref() == frame => {
+                return Ok(sent.elapsed().as_secs_f64() * 1000.0)
+            }
             Some(Ok(Message::Binary(bytes))) => socket.send(Message::Binary(bytes)).await?,
             Some(Ok(_)) => {}
             _ => anyhow::bail!("socket closed during the benchmark"),
@@ -84,11 +86,16 @@ async fn ping(socket: &mut Socket, count: usize) -> anyhow::Result<Vec<f64>> {
 }
 
 /// Connects as a browser does: with Nagle's algorithm off (Chromium sets `TCP_NODELAY`).
-async fn connect(url: &str) -> anyhow::Result<(Socket, tokio_tungstenite::tungstenite::handshake::client::Response)> {
+async fn connect(
+    url: &str,
+) -> anyhow::Result<(Socket, tokio_tungstenite::tungstenite::handshake::client::Response)> {
     Ok(tokio_tungstenite::connect_async_with_config(url, None, true).await?)
 }
 
-async fn create_session(edge: std::net::SocketAddr, api_key: &str) -> anyhow::Result<(String, String)> {
+async fn create_session(
+    edge: std::net::SocketAddr,
+    api_key: &str,
+) -> anyhow::Result<(String, String)> {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let mut stream = TcpStream::connect(edge).await?;
     let request = format!("POST /api/v1/sessions HTTP/1.1\r\nHost: {edge}\r\nAuthorization: Bearer {api_key}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
@@ -104,10 +111,19 @@ async fn create_session(edge: std::net::SocketAddr, api_key: &str) -> anyhow::Re
 
 async fn join(edge: std::net::SocketAddr, session: &str, token: &str) -> anyhow::Result<Socket> {
     let (mut socket, _) = connect(&format!("ws://{edge}/api/v1/ws")).await?;
-    let hello = ClientMsg::Hello { v: PROTOCOL_VERSION, role: Role::Candidate, session: session.into(), token: token.into() };
+    let hello = ClientMsg::Hello {
+        v: PROTOCOL_VERSION,
+        role: Role::Candidate,
+        session: session.into(),
+        token: token.into(),
+    };
     socket.send(Message::Text(hello.to_text().into())).await?;
     match socket.next().await {
-        Some(Ok(Message::Text(text))) if matches!(ServerMsg::parse(&text), Ok(ServerMsg::Welcome { .. })) => Ok(socket),
+        Some(Ok(Message::Text(text)))
+            if matches!(ServerMsg::parse(&text), Ok(ServerMsg::Welcome { .. })) =>
+        {
+            Ok(socket)
+        }
         other => anyhow::bail!("no welcome: {other:?}"),
     }
 }
@@ -130,7 +146,11 @@ impl Server {
             }
             None => Command::new(&me),
         };
-        let mut child = command.arg(role).stdout(Stdio::piped()).spawn().with_context(|| format!("starting the {role} server"))?;
+        let mut child = command
+            .arg(role)
+            .stdout(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("starting the {role} server"))?;
         let stdout = child.stdout.take().context("no stdout")?;
         let mut line = String::new();
         std::io::BufReader::new(stdout).read_line(&mut line)?;
@@ -182,10 +202,16 @@ fn main() -> anyhow::Result<()> {
             // The client: one thread, on the first core when pinning works.
             let pinned = can_pin();
             if pinned {
-                let _ = Command::new("taskset").args(["-p", "-c", "0", &std::process::id().to_string()]).stdout(Stdio::null()).status();
+                let _ = Command::new("taskset")
+                    .args(["-p", "-c", "0", &std::process::id().to_string()])
+                    .stdout(Stdio::null())
+                    .status();
             }
             drop(runtime);
-            tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(client(pinned))
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+                .block_on(client(pinned))
         }
     }
 }
@@ -197,7 +223,14 @@ async fn client(pinned: bool) -> anyhow::Result<()> {
     let (edge_addr, api_key) = edge.line.split_once(' ').context("the edge printed no API key")?;
     let edge_addr: std::net::SocketAddr = edge_addr.parse()?;
     let bare_addr: std::net::SocketAddr = bare.line.parse()?;
-    eprintln!("echo: edge and bare server {}", if pinned { "pinned to core 1, client to core 0" } else { "not pinned (no taskset or one core)" });
+    eprintln!(
+        "echo: edge and bare server {}",
+        if pinned {
+            "pinned to core 1, client to core 0"
+        } else {
+            "not pinned (no taskset or one core)"
+        }
+    );
 
     // Added latency: the same client and pacing, the two servers probed alternately, so both see
     // the same moments of the machine.
@@ -218,10 +251,18 @@ async fn client(pinned: bool) -> anyhow::Result<()> {
     }
     let block = PINGS / BLOCKS;
     let mut block_ratios = Vec::new();
-    for (k, (edge_block, bare_block)) in edge_rtts.chunks(block).zip(bare_rtts.chunks(block)).enumerate() {
+    for (k, (edge_block, bare_block)) in
+        edge_rtts.chunks(block).zip(bare_rtts.chunks(block)).enumerate()
+    {
         let (mut e, mut b) = (edge_block.to_vec(), bare_block.to_vec());
-        let (p50, p99) = (quantile(&mut e, 0.5) / quantile(&mut b, 0.5), quantile(&mut e, 0.99) / quantile(&mut b, 0.99));
-        eprintln!("echo block {k}: {} probes each; edge/bare p50 {p50:.3}x, p99 {p99:.3}x", e.len());
+        let (p50, p99) = (
+            quantile(&mut e, 0.5) / quantile(&mut b, 0.5),
+            quantile(&mut e, 0.99) / quantile(&mut b, 0.99),
+        );
+        eprintln!(
+            "echo block {k}: {} probes each; edge/bare p50 {p50:.3}x, p99 {p99:.3}x",
+            e.len()
+        );
         block_ratios.push(p99);
     }
     let (edge_p50, edge_p99) = (quantile(&mut edge_rtts, 0.5), quantile(&mut edge_rtts, 0.99));
@@ -238,7 +279,10 @@ async fn client(pinned: bool) -> anyhow::Result<()> {
 
     // How many sessions one edge holds uses the whole machine: a new edge, nothing pinned.
     if pinned {
-        let _ = Command::new("taskset").args(["-a", "-p", "-c", "0-1023", &std::process::id().to_string()]).stdout(Stdio::null()).status();
+        let _ = Command::new("taskset")
+            .args(["-a", "-p", "-c", "0-1023", &std::process::id().to_string()])
+            .stdout(Stdio::null())
+            .status();
     }
     let edge = Server::start("serve-edge", None)?;
     let (edge_addr, api_key) = edge.line.split_once(' ').context("the edge printed no API key")?;
@@ -258,7 +302,9 @@ async fn client(pinned: bool) -> anyhow::Result<()> {
             .map(|mut socket| {
                 tokio::spawn(async move {
                     let deadline = tokio::time::Instant::now() + Duration::from_secs(6);
-                    while let Ok(Some(Ok(message))) = tokio::time::timeout_at(deadline, socket.next()).await {
+                    while let Ok(Some(Ok(message))) =
+                        tokio::time::timeout_at(deadline, socket.next()).await
+                    {
                         if let Message::Binary(bytes) = message {
                             if socket.send(Message::Binary(bytes)).await.is_err() {
                                 break;

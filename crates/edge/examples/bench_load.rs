@@ -70,7 +70,13 @@ fn usage(pid: u32) -> Option<(f64, f64)> {
     // utime and stime are fields 14 and 15, counted from 1 with the pid; here after the name.
     let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let hwm_kib: f64 = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    let hwm_kib: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
     Some((ticks / 100.0, hwm_kib / 1024.0))
 }
 
@@ -81,7 +87,8 @@ async fn create_session(edge: SocketAddr) -> anyhow::Result<(String, String)> {
     let mut response = String::new();
     stream.read_to_string(&mut response).await?;
     let body = response.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
-    let json: serde_json::Value = serde_json::from_str(body).with_context(|| format!("session create answered {response}"))?;
+    let json: serde_json::Value = serde_json::from_str(body)
+        .with_context(|| format!("session create answered {response}"))?;
     let url = json["candidate_url"].as_str().unwrap_or_default();
     let token = url.rsplit_once("token=").map(|(_, t)| t.to_owned()).unwrap_or_default();
     Ok((json["id"].as_str().unwrap_or_default().to_owned(), token))
@@ -121,7 +128,14 @@ fn typing(seq: u64) -> Vec<StrokeV1> {
 /// One simulated probe: echo at 5 Hz, a batch every 2 s, and after a lost connection a
 /// reconnect that resends every unacknowledged batch. Stops making batches at `stop_at` and
 /// returns once everything is acknowledged or `give_up_at` passes.
-async fn probe(edge: Arc<std::sync::Mutex<SocketAddr>>, session: String, token: String, totals: Arc<Totals>, stop_at: Instant, give_up_at: Instant) -> ProbeLog {
+async fn probe(
+    edge: Arc<std::sync::Mutex<SocketAddr>>,
+    session: String,
+    token: String,
+    totals: Arc<Totals>,
+    stop_at: Instant,
+    give_up_at: Instant,
+) -> ProbeLog {
     let mut log = ProbeLog::default();
     let mut unacked: BTreeMap<u64, String> = BTreeMap::new();
     let mut next_seq = 1u64;
@@ -129,14 +143,29 @@ async fn probe(edge: Arc<std::sync::Mutex<SocketAddr>>, session: String, token: 
     while Instant::now() < give_up_at {
         if !first {
             log.reconnects += 1;
-            tokio::time::sleep(Duration::from_millis(250 + u64::from(log.reconnects % 7) * 100)).await;
+            tokio::time::sleep(Duration::from_millis(250 + u64::from(log.reconnects % 7) * 100))
+                .await;
         }
         first = false;
         let addr = *edge.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let Ok(Ok((mut socket, _))) = tokio::time::timeout(Duration::from_secs(5), tokio_tungstenite::connect_async_with_config(format!("ws://{addr}/api/v1/ws"), None, true)).await else {
+        let Ok(Ok((mut socket, _))) = tokio::time::timeout(
+            Duration::from_secs(5),
+            tokio_tungstenite::connect_async_with_config(
+                format!("ws://{addr}/api/v1/ws"),
+                None,
+                true,
+            ),
+        )
+        .await
+        else {
             continue;
         };
-        let hello = ClientMsg::Hello { v: PROTOCOL_VERSION, role: Role::Candidate, session: session.clone(), token: token.clone() };
+        let hello = ClientMsg::Hello {
+            v: PROTOCOL_VERSION,
+            role: Role::Candidate,
+            session: session.clone(),
+            token: token.clone(),
+        };
         if socket.send(Message::Text(hello.to_text().into())).await.is_err() {
             continue;
         }
@@ -240,7 +269,16 @@ async fn main() -> anyhow::Result<()> {
     let tasks: Vec<_> = ids
         .iter()
         .cloned()
-        .map(|(session, token)| tokio::spawn(probe(shared_addr.clone(), session, token, totals.clone(), stop_at, give_up_at)))
+        .map(|(session, token)| {
+            tokio::spawn(probe(
+                shared_addr.clone(),
+                session,
+                token,
+                totals.clone(),
+                stop_at,
+                give_up_at,
+            ))
+        })
         .collect();
 
     // Warm up, then measure the steady state for a third of the run.
@@ -281,7 +319,9 @@ async fn main() -> anyhow::Result<()> {
     // Stop the edge, then read the store itself: every acknowledged batch exactly once.
     let _ = Command::new("kill").args(["-INT", &edge.child.id().to_string()]).status();
     edge.child.wait()?;
-    let store = onsite_edge::store::Store::open(&data.path().join(onsite_edge::store::DATABASE_FILE)).await?;
+    let store =
+        onsite_edge::store::Store::open(&data.path().join(onsite_edge::store::DATABASE_FILE))
+            .await?;
     let mut missing = 0usize;
     let mut duplicated = 0usize;
     let mut wrong = 0usize;
@@ -295,7 +335,9 @@ async fn main() -> anyhow::Result<()> {
             match stored.iter().find(|(stored_seq, _)| *stored_seq == seq) {
                 None => missing += 1,
                 Some((_, body)) => {
-                    let count = serde_json::from_str::<serde_json::Value>(body).ok().and_then(|v| v["strokes"].as_array().map(Vec::len));
+                    let count = serde_json::from_str::<serde_json::Value>(body)
+                        .ok()
+                        .and_then(|v| v["strokes"].as_array().map(Vec::len));
                     if count != Some(strokes) {
                         wrong += 1;
                     }
@@ -304,7 +346,10 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let mut rtts = std::mem::take(&mut *totals.rtts_us.lock().await);
-    println!("load sessions: {sessions}, run {seconds} s, crash {}", if crash != 0 { "yes" } else { "no" });
+    println!(
+        "load sessions: {sessions}, run {seconds} s, crash {}",
+        if crash != 0 { "yes" } else { "no" }
+    );
     println!("load_sessions: {sessions} sessions");
     println!("load_echo_samples: {} samples", rtts.len());
     println!("load_echo_p50_ms: {:.2} ms", quantile(&mut rtts, 0.5));

@@ -43,11 +43,13 @@ fn content_security_policy(state: &State) -> HeaderValue {
         })
         .collect();
     // Pages of allowed origins may embed the candidate widget in an iframe.
-    let ancestors: String = state.allowed_origins.iter().map(|origin| format!(" {origin}")).collect();
+    let ancestors: String =
+        state.allowed_origins.iter().map(|origin| format!(" {origin}")).collect();
     let policy = CONTENT_SECURITY_POLICY
         .replace("connect-src 'self'", &format!("connect-src 'self'{}", peers.concat()))
         .replace("frame-ancestors 'self'", &format!("frame-ancestors 'self'{ancestors}"));
-    HeaderValue::from_str(&policy).unwrap_or_else(|_| HeaderValue::from_static(CONTENT_SECURITY_POLICY))
+    HeaderValue::from_str(&policy)
+        .unwrap_or_else(|_| HeaderValue::from_static(CONTENT_SECURITY_POLICY))
 }
 
 pub(crate) fn router(state: Arc<State>) -> Router {
@@ -61,7 +63,10 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .route_service("/gate", ServeFile::new(&index))
         .fallback_service(ServeDir::new(&state.assets_dir));
     let api = Router::new()
-        .route("/api/v1/sessions", post(create_session).get(list_sessions).layer(DefaultBodyLimit::max(4 * 1024)))
+        .route(
+            "/api/v1/sessions",
+            post(create_session).get(list_sessions).layer(DefaultBodyLimit::max(4 * 1024)),
+        )
         .route("/api/v1/sessions/{id}/verdicts", get(verdict_history))
         .route("/api/v1/ws", get(crate::ws::upgrade))
         .route("/api/v1/verify", post(verify).layer(DefaultBodyLimit::max(MAX_VERIFY_BODY_BYTES)))
@@ -83,7 +88,10 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, policy))
         // Cross-origin isolation: also gives the probe 5 µs timers instead of 100 µs.
         .layer(header_layer(HeaderName::from_static("cross-origin-opener-policy"), "same-origin"))
-        .layer(header_layer(HeaderName::from_static("cross-origin-embedder-policy"), "require-corp"))
+        .layer(header_layer(
+            HeaderName::from_static("cross-origin-embedder-policy"),
+            "require-corp",
+        ))
         .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(header_layer(header::REFERRER_POLICY, "no-referrer"))
 }
@@ -96,16 +104,27 @@ fn origin_allowed(state: &State, headers: &HeaderMap, origin: &str) -> bool {
         let scheme = origin.split("://").next().unwrap_or("http");
         format!("{scheme}://{host}")
     });
-    origin == own || reached.as_deref() == Some(origin) || state.allowed_origins.iter().any(|allowed| allowed == origin)
+    origin == own
+        || reached.as_deref() == Some(origin)
+        || state.allowed_origins.iter().any(|allowed| allowed == origin)
 }
 
 /// Takes a token from the caller's address bucket; `429` with a sentence when it is empty.
-async fn rate_limit(Extract(state): Extract<Arc<State>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request, next: Next) -> Response {
+async fn rate_limit(
+    Extract(state): Extract<Arc<State>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
     Metrics::add(&state.metrics.http_requests);
     if !state.limits.per_address.take(&peer.ip(), std::time::Instant::now()) {
         Metrics::add(&state.metrics.rate_limited);
         state.metrics.refused("rate_limited");
-        let mut response = ApiError(StatusCode::TOO_MANY_REQUESTS, "too many requests from this address; wait a few seconds and try again".into()).into_response();
+        let mut response = ApiError(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many requests from this address; wait a few seconds and try again".into(),
+        )
+        .into_response();
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         return response;
     }
@@ -114,8 +133,17 @@ async fn rate_limit(Extract(state): Extract<Arc<State>>, ConnectInfo(peer): Conn
 
 /// The API's gate: the rate limit, then the origin allow-list (CORS for the browser, and the
 /// same check for WebSocket upgrades, which CORS does not cover).
-async fn guard(Extract(state): Extract<Arc<State>>, connect: ConnectInfo<SocketAddr>, request: Request, next: Next) -> Response {
-    let origin = request.headers().get(header::ORIGIN).and_then(|value| value.to_str().ok()).map(str::to_owned);
+async fn guard(
+    Extract(state): Extract<Arc<State>>,
+    connect: ConnectInfo<SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let origin = request
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
     let Some(origin) = origin else {
         // Not a browser, or a same-origin GET: capabilities and the API key decide.
         return rate_limit(Extract(state), connect, request, next).await;
@@ -137,7 +165,10 @@ async fn guard(Extract(state): Extract<Arc<State>>, connect: ConnectInfo<SocketA
     headers.insert(header::VARY, HeaderValue::from_static("Origin"));
     if preflight {
         headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST"));
-        headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("authorization, content-type"));
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("authorization, content-type"),
+        );
         headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
     }
     response
@@ -163,8 +194,15 @@ fn require_api_key(state: &State, headers: &HeaderMap) -> Result<(), ApiError> {
 }
 
 /// Checks `Authorization: Bearer <interviewer capability>` for a session.
-async fn require_interviewer(state: &State, headers: &HeaderMap, session: &str) -> Result<SessionRow, ApiError> {
-    let presented = bearer_sha256(headers, "send the interviewer link's token as `Authorization: Bearer <token>`")?;
+async fn require_interviewer(
+    state: &State,
+    headers: &HeaderMap,
+    session: &str,
+) -> Result<SessionRow, ApiError> {
+    let presented = bearer_sha256(
+        headers,
+        "send the interviewer link's token as `Authorization: Bearer <token>`",
+    )?;
     let row = state.store.session(session).await?;
     // The same answer for a missing session and a wrong token: neither tells which it was.
     match row {
@@ -174,7 +212,10 @@ async fn require_interviewer(state: &State, headers: &HeaderMap, session: &str) 
 }
 
 /// The dashboard's list: the newest 200 sessions with their latest verdict (API key).
-async fn list_sessions(Extract(state): Extract<Arc<State>>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn list_sessions(
+    Extract(state): Extract<Arc<State>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     require_api_key(&state, &headers)?;
     let sessions: Vec<serde_json::Value> = state
         .store
@@ -182,7 +223,9 @@ async fn list_sessions(Extract(state): Extract<Arc<State>>, headers: HeaderMap) 
         .await?
         .into_iter()
         .map(|s| {
-            let verdict = s.verdict_json.and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok());
+            let verdict = s
+                .verdict_json
+                .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok());
             serde_json::json!({
                 "id": s.id,
                 "created_at_ms": s.created_at_ms,
@@ -197,7 +240,11 @@ async fn list_sessions(Extract(state): Extract<Arc<State>>, headers: HeaderMap) 
 }
 
 /// A session's verdicts over time, oldest first (the newest 500), for the interviewer.
-async fn verdict_history(Extract(state): Extract<Arc<State>>, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn verdict_history(
+    Extract(state): Extract<Arc<State>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     require_interviewer(&state, &headers, &id).await?;
     let verdicts: Vec<serde_json::Value> = state
         .store
@@ -212,15 +259,23 @@ async fn verdict_history(Extract(state): Extract<Arc<State>>, Path(id): Path<Str
     Ok(Json(serde_json::json!({ "session": id, "verdicts": verdicts })).into_response())
 }
 
-async fn metrics(Extract(state): Extract<Arc<State>>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn metrics(
+    Extract(state): Extract<Arc<State>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     require_api_key(&state, &headers)?;
     let counts = state.store.counts().await.ok();
-    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render(counts)).into_response())
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render(counts))
+        .into_response())
 }
 
 /// A session's evidence as stored (every batch, the round trips and the browser's report), for
 /// the interviewer to export.
-async fn export_evidence(Extract(state): Extract<Arc<State>>, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn export_evidence(
+    Extract(state): Extract<Arc<State>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     require_interviewer(&state, &headers, &id).await?;
     let batches: Vec<serde_json::Value> = state
         .store
@@ -236,7 +291,11 @@ async fn export_evidence(Extract(state): Extract<Arc<State>>, Path(id): Path<Str
         .into_iter()
         .map(|(rtt_us, page_at_us)| serde_json::json!({ "rtt_us": rtt_us, "page_at_us": page_at_us }))
         .collect();
-    let environment = state.store.environment(&id).await?.and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok());
+    let environment = state
+        .store
+        .environment(&id)
+        .await?
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok());
     let body = serde_json::json!({
         "session": id,
         "batches": batches,
@@ -246,7 +305,11 @@ async fn export_evidence(Extract(state): Extract<Arc<State>>, Path(id): Path<Str
         "measurements": state.store.measurements(&id).await?.into_iter().map(|(edge, min_rtt_us)| serde_json::json!({ "edge_id": edge, "min_rtt_us": min_rtt_us })).collect::<Vec<_>>(),
     });
     Ok((
-        [(header::CONTENT_DISPOSITION, HeaderValue::from_str(&format!("attachment; filename=\"onsite-{id}-evidence.json\"")).unwrap_or(HeaderValue::from_static("attachment")))],
+        [(
+            header::CONTENT_DISPOSITION,
+            HeaderValue::from_str(&format!("attachment; filename=\"onsite-{id}-evidence.json\""))
+                .unwrap_or(HeaderValue::from_static("attachment")),
+        )],
         Json(body),
     )
         .into_response())
@@ -292,16 +355,28 @@ struct NewSession {
     claimed_location: Option<String>,
 }
 
-async fn create_session(Extract(state): Extract<Arc<State>>, headers: HeaderMap, body: axum::body::Bytes) -> Result<Response, ApiError> {
+async fn create_session(
+    Extract(state): Extract<Arc<State>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
     require_api_key(&state, &headers)?;
     let request: NewSession = if body.iter().all(u8::is_ascii_whitespace) {
         NewSession::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("send JSON like {{\"claimed_location\": \"Chicago\"}} or nothing: {e}")))?
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError(
+                StatusCode::BAD_REQUEST,
+                format!("send JSON like {{\"claimed_location\": \"Chicago\"}} or nothing: {e}"),
+            )
+        })?
     };
     if let Some(text) = &request.claimed_location {
         if onsite_core::evidence::ClaimedLocation::parse(text).is_none() {
-            return Err(ApiError(StatusCode::BAD_REQUEST, format!("unknown location {text:?}: name a listed city or give \"lat,lon\"")));
+            return Err(ApiError(
+                StatusCode::BAD_REQUEST,
+                format!("unknown location {text:?}: name a listed city or give \"lat,lon\""),
+            ));
         }
     }
     let id = onsite_core::b64::encode(&secrets::random_bytes(12));
@@ -369,20 +444,33 @@ struct VerifyAnswer {
     claims: Option<Claims>,
 }
 
-async fn verify(Extract(state): Extract<Arc<State>>, body: axum::body::Bytes) -> Result<Response, ApiError> {
+async fn verify(
+    Extract(state): Extract<Arc<State>>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
     let request: VerifyRequest = serde_json::from_slice(&body).map_err(|e| {
         ApiError(StatusCode::BAD_REQUEST, format!("send JSON like {{\"token\": \"...\", \"require\": [\"local\"], \"max_age_s\": 3600}}: {e}"))
     })?;
     let allowed = match &request.require {
-        Some(names) => Policy::parse_classes(&names.join(",")).map_err(|e| ApiError(StatusCode::BAD_REQUEST, e))?,
+        Some(names) => Policy::parse_classes(&names.join(","))
+            .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e))?,
         None => Policy::default().allowed,
     };
     let policy = Policy { allowed, max_age_s: request.max_age_s };
     let now_s = crate::clock::now_s();
     let jwks = state.keys.current().jwks.clone();
     let audience = request.aud.as_deref().unwrap_or("onsite");
-    let answer = match jws::verify(&request.token, &jwks, Expect { now_s, audience: Some(audience), leeway_s: 60 }) {
-        Err(error) => VerifyAnswer { decision: "hold", valid: false, reasons: vec![error.to_string()], claims: None },
+    let answer = match jws::verify(
+        &request.token,
+        &jwks,
+        Expect { now_s, audience: Some(audience), leeway_s: 60 },
+    ) {
+        Err(error) => VerifyAnswer {
+            decision: "hold",
+            valid: false,
+            reasons: vec![error.to_string()],
+            claims: None,
+        },
         Ok(claims) => {
             let mut reasons: Vec<String> = Vec::new();
             let decision = match policy.check(&claims, now_s) {

@@ -48,11 +48,18 @@ impl Keyring {
     /// Reads the keyring, creating it with one fresh key on first start.
     pub fn load_or_create(path: &Path, now_s: u64) -> Result<Keyring, EdgeError> {
         let fresh = || Keyring { keys: vec![new_key(now_s)] };
-        let text = crate::secrets::load_or_create(path, || serde_json::to_string_pretty(&fresh()).unwrap_or_default())?;
-        let keyring: Keyring = serde_json::from_str(&text)
-            .map_err(|e| EdgeError::Secret { path: path.into(), why: format!("not a keyring: {e}") })?;
+        let text = crate::secrets::load_or_create(path, || {
+            serde_json::to_string_pretty(&fresh()).unwrap_or_default()
+        })?;
+        let keyring: Keyring = serde_json::from_str(&text).map_err(|e| EdgeError::Secret {
+            path: path.into(),
+            why: format!("not a keyring: {e}"),
+        })?;
         if keyring.keys.is_empty() {
-            return Err(EdgeError::Secret { path: path.into(), why: "the keyring holds no key".into() });
+            return Err(EdgeError::Secret {
+                path: path.into(),
+                why: "the keyring holds no key".into(),
+            });
         }
         keyring.signers().map_err(|why| EdgeError::Secret { path: path.into(), why })?;
         Ok(keyring)
@@ -67,7 +74,10 @@ impl Keyring {
         keyring.keys.push(new_key(now_s));
         let text = serde_json::to_string_pretty(&keyring).unwrap_or_default();
         crate::secrets::replace(path, &text)?;
-        keyring.info().pop().ok_or_else(|| EdgeError::Secret { path: path.into(), why: "the keyring holds no key".into() })
+        keyring.info().pop().ok_or_else(|| EdgeError::Secret {
+            path: path.into(),
+            why: "the keyring holds no key".into(),
+        })
     }
 
     fn signers(&self) -> Result<Vec<Signer>, String> {
@@ -88,13 +98,21 @@ impl Keyring {
         self.keys
             .iter()
             .zip(signers)
-            .map(|(key, signer)| KeyInfo { kid: signer.kid().to_owned(), created_at_s: key.created_at_s, retired_at_s: key.retired_at_s })
+            .map(|(key, signer)| KeyInfo {
+                kid: signer.kid().to_owned(),
+                created_at_s: key.created_at_s,
+                retired_at_s: key.retired_at_s,
+            })
             .collect()
     }
 }
 
 fn new_key(now_s: u64) -> StoredKey {
-    StoredKey { seed_hex: b64::hex(&crate::secrets::random_bytes(32)), created_at_s: now_s, retired_at_s: None }
+    StoredKey {
+        seed_hex: b64::hex(&crate::secrets::random_bytes(32)),
+        created_at_s: now_s,
+        retired_at_s: None,
+    }
 }
 
 /// The keyring as the running edge uses it.
@@ -127,7 +145,9 @@ impl KeyStore {
         if modified != loaded.modified {
             match load(&self.path, self.token_ttl_s, crate::clock::now_s()) {
                 Ok(fresh) => *loaded = Arc::new(fresh),
-                Err(error) => tracing::error!(%error, "keyring changed but cannot be read; keeping the loaded keys"),
+                Err(error) => {
+                    tracing::error!(%error, "keyring changed but cannot be read; keeping the loaded keys")
+                }
             }
         }
         loaded.clone()
@@ -142,12 +162,16 @@ fn load(path: &Path, token_ttl_s: u64, now_s: u64) -> Result<Loaded, EdgeError> 
     let mut newest = None;
     for (key, signer) in keyring.keys.iter().zip(signers) {
         // A retired key is published until the last token it could have signed expires.
-        let published = key.retired_at_s.is_none_or(|retired| retired.saturating_add(token_ttl_s) > now_s);
+        let published =
+            key.retired_at_s.is_none_or(|retired| retired.saturating_add(token_ttl_s) > now_s);
         if published {
             jwks.keys.push(signer.jwk());
         }
         newest = Some(signer);
     }
-    let signer = newest.ok_or_else(|| EdgeError::Secret { path: path.into(), why: "the keyring holds no key".into() })?;
+    let signer = newest.ok_or_else(|| EdgeError::Secret {
+        path: path.into(),
+        why: "the keyring holds no key".into(),
+    })?;
     Ok(Loaded { modified, signer: Arc::new(signer), jwks: Arc::new(jwks) })
 }

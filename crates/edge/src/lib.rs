@@ -114,7 +114,12 @@ async fn retain(state: Arc<State>, days: u32) {
         every.tick().await;
         let before_ms = clock::now_ms() - i64::from(days) * 24 * 3600 * 1000;
         match state.store.purge_raw_evidence(before_ms).await {
-            Ok(purged) => tracing::info!(days, batches = purged.batches, rtts = purged.rtts, "retention: raw evidence deleted"),
+            Ok(purged) => tracing::info!(
+                days,
+                batches = purged.batches,
+                rtts = purged.rtts,
+                "retention: raw evidence deleted"
+            ),
             Err(error) => tracing::error!(%error, "retention pass failed"),
         }
     }
@@ -168,7 +173,8 @@ impl Edge {
         };
         let edge_site = match &config.location {
             Some(text) => {
-                let (location, _) = onsite_core::geo::LatLon::parse(text).ok_or_else(|| EdgeError::Location(text.clone()))?;
+                let (location, _) = onsite_core::geo::LatLon::parse(text)
+                    .ok_or_else(|| EdgeError::Location(text.clone()))?;
                 Some(onsite_core::evidence::EdgeSite { id: config.edge_id.clone(), location })
             }
             None => None,
@@ -177,11 +183,13 @@ impl Edge {
             .peers
             .iter()
             .map(|peer| {
-                let (location, _) = onsite_core::geo::LatLon::parse(&peer.location).ok_or_else(|| EdgeError::Location(peer.location.clone()))?;
+                let (location, _) = onsite_core::geo::LatLon::parse(&peer.location)
+                    .ok_or_else(|| EdgeError::Location(peer.location.clone()))?;
                 Ok((peer.clone(), location))
             })
             .collect::<Result<Vec<_>, EdgeError>>()?;
-        let keys = keys::KeyStore::open(config.data_dir.join(keys::KEYRING_FILE), config.token_ttl_s)?;
+        let keys =
+            keys::KeyStore::open(config.data_dir.join(keys::KEYRING_FILE), config.token_ttl_s)?;
         let store = match &config.database_url {
             Some(url) => store::Store::connect(url).await?,
             None => store::Store::open(&config.data_dir.join(store::DATABASE_FILE)).await?,
@@ -189,7 +197,9 @@ impl Edge {
         let listener = tokio::net::TcpListener::bind(config.addr)
             .await
             .map_err(|source| EdgeError::Bind { addr: config.addr, source })?;
-        let local_addr = listener.local_addr().map_err(|source| EdgeError::Bind { addr: config.addr, source })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| EdgeError::Bind { addr: config.addr, source })?;
         let public_url = config
             .public_url
             .clone()
@@ -209,9 +219,16 @@ impl Edge {
             edge_id: config.edge_id.clone(),
             peers,
             measuring: tokio::sync::Semaphore::new(MAX_MEASURING),
-            allowed_origins: config.allowed_origins.iter().map(|origin| origin.trim_end_matches('/').to_owned()).collect(),
+            allowed_origins: config
+                .allowed_origins
+                .iter()
+                .map(|origin| origin.trim_end_matches('/').to_owned())
+                .collect(),
             retention_days: config.retention_days,
-            limits: limits::Limits::new(limits::Rate { per_s: config.rate_limit_per_s, burst: config.rate_limit_per_s * 5.0 }),
+            limits: limits::Limits::new(limits::Rate {
+                per_s: config.rate_limit_per_s,
+                burst: config.rate_limit_per_s * 5.0,
+            }),
             metrics: metrics::Metrics::default(),
         });
         Ok(Edge { state, listener, local_addr, api_key, api_key_path })
@@ -238,7 +255,10 @@ impl Edge {
     }
 
     /// Serves until `shutdown` completes, then stops accepting and lets open requests finish.
-    pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), EdgeError> {
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), EdgeError> {
         let app = http::router(self.state.clone());
         if let Some(days) = self.state.retention_days {
             tokio::spawn(retain(self.state.clone(), days));

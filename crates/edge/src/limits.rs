@@ -40,7 +40,10 @@ impl<K: Eq + Hash + Clone> Buckets<K> {
         let rate = self.rate;
         let mut buckets = self.buckets.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if buckets.len() > PRUNE_ABOVE {
-            buckets.retain(|_, bucket| bucket.tokens + now.saturating_duration_since(bucket.at).as_secs_f64() * rate.per_s < rate.burst);
+            buckets.retain(|_, bucket| {
+                bucket.tokens + now.saturating_duration_since(bucket.at).as_secs_f64() * rate.per_s
+                    < rate.burst
+            });
         }
         let bucket = buckets.entry(key.clone()).or_insert(Bucket { tokens: rate.burst, at: now });
         let refilled = now.saturating_duration_since(bucket.at).as_secs_f64() * rate.per_s;
@@ -93,8 +96,10 @@ impl FrameBudget {
 
     /// Takes one token at `now`; false when the socket is sending too fast.
     pub fn take(&mut self, now: Instant) -> bool {
-        let refilled = now.saturating_duration_since(self.bucket.at).as_secs_f64() * self.rate.per_s;
-        self.bucket = Bucket { tokens: (self.bucket.tokens + refilled).min(self.rate.burst), at: now };
+        let refilled =
+            now.saturating_duration_since(self.bucket.at).as_secs_f64() * self.rate.per_s;
+        self.bucket =
+            Bucket { tokens: (self.bucket.tokens + refilled).min(self.rate.burst), at: now };
         if self.bucket.tokens >= 1.0 {
             self.bucket.tokens -= 1.0;
             true
@@ -116,11 +121,21 @@ mod tests {
         let start = Instant::now();
         let taken = (0..5).filter(|_| buckets.take(&"a", start)).count();
         assert_eq!(taken, 3, "the burst");
-        assert!(!buckets.take(&"a", start + Duration::from_millis(400)), "0.8 of a token is not enough");
-        assert!(buckets.take(&"a", start + Duration::from_millis(500)), "one token after half a second");
+        assert!(
+            !buckets.take(&"a", start + Duration::from_millis(400)),
+            "0.8 of a token is not enough"
+        );
+        assert!(
+            buckets.take(&"a", start + Duration::from_millis(500)),
+            "one token after half a second"
+        );
         assert!(buckets.take(&"b", start), "another key has its own bucket");
         let full = start + Duration::from_secs(3600);
-        assert_eq!((0..10).filter(|_| buckets.take(&"a", full)).count(), 3, "never more than the burst");
+        assert_eq!(
+            (0..10).filter(|_| buckets.take(&"a", full)).count(),
+            3,
+            "never more than the burst"
+        );
     }
 
     #[test]
@@ -130,7 +145,8 @@ mod tests {
         let flood = (0..100).filter(|_| budget.take(start)).count();
         assert_eq!(flood, 60);
         let mut steady = FrameBudget::new(Rate { per_s: 20.0, burst: 60.0 }, start);
-        let accepted = (0..1000).filter(|i| steady.take(start + Duration::from_millis(60 * i))).count();
+        let accepted =
+            (0..1000).filter(|i| steady.take(start + Duration::from_millis(60 * i))).count();
         assert_eq!(accepted, 1000, "16 frames a second is under the rate");
     }
 }

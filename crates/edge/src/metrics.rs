@@ -57,13 +57,48 @@ impl Metrics {
         let mut counter = |name: &str, help: &str, kind: &str, value: u64| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
         };
-        counter("onsite_http_requests_total", "API requests received.", "counter", self.http_requests.load(Relaxed));
-        counter("onsite_rate_limited_total", "Requests and sockets refused by a rate limit.", "counter", self.rate_limited.load(Relaxed));
-        counter("onsite_sockets_opened_total", "WebSockets opened.", "counter", self.sockets_opened.load(Relaxed));
-        counter("onsite_sockets_open", "WebSockets open now.", "gauge", self.sockets_open.load(Relaxed));
-        counter("onsite_batches_stored_total", "Evidence batches stored.", "counter", self.batches_stored.load(Relaxed));
-        counter("onsite_batches_resent_total", "Evidence batches received again and acknowledged without change.", "counter", self.batches_resent.load(Relaxed));
-        counter("onsite_verdicts_signed_total", "Verdicts signed.", "counter", self.verdicts_signed.load(Relaxed));
+        counter(
+            "onsite_http_requests_total",
+            "API requests received.",
+            "counter",
+            self.http_requests.load(Relaxed),
+        );
+        counter(
+            "onsite_rate_limited_total",
+            "Requests and sockets refused by a rate limit.",
+            "counter",
+            self.rate_limited.load(Relaxed),
+        );
+        counter(
+            "onsite_sockets_opened_total",
+            "WebSockets opened.",
+            "counter",
+            self.sockets_opened.load(Relaxed),
+        );
+        counter(
+            "onsite_sockets_open",
+            "WebSockets open now.",
+            "gauge",
+            self.sockets_open.load(Relaxed),
+        );
+        counter(
+            "onsite_batches_stored_total",
+            "Evidence batches stored.",
+            "counter",
+            self.batches_stored.load(Relaxed),
+        );
+        counter(
+            "onsite_batches_resent_total",
+            "Evidence batches received again and acknowledged without change.",
+            "counter",
+            self.batches_resent.load(Relaxed),
+        );
+        counter(
+            "onsite_verdicts_signed_total",
+            "Verdicts signed.",
+            "counter",
+            self.verdicts_signed.load(Relaxed),
+        );
         if let Some(counts) = counts {
             for (name, help, value) in [
                 ("onsite_stored_sessions", "Sessions in the store.", counts.sessions),
@@ -74,16 +109,26 @@ impl Metrics {
             }
         }
         let _ = writeln!(out, "# HELP onsite_refusals_total Frames and sockets refused, by reason.\n# TYPE onsite_refusals_total counter");
-        for (code, count) in self.refusals.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter() {
+        for (code, count) in
+            self.refusals.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter()
+        {
             let _ = writeln!(out, "onsite_refusals_total{{code=\"{code}\"}} {count}");
         }
         let _ = writeln!(out, "# HELP onsite_echo_rtt_ms Echo round trips timed by the edge.\n# TYPE onsite_echo_rtt_ms histogram");
         for (bucket, bound_ms) in self.rtt_buckets.iter().zip(RTT_BUCKETS_MS) {
-            let _ = writeln!(out, "onsite_echo_rtt_ms_bucket{{le=\"{bound_ms}\"}} {}", bucket.load(Relaxed));
+            let _ = writeln!(
+                out,
+                "onsite_echo_rtt_ms_bucket{{le=\"{bound_ms}\"}} {}",
+                bucket.load(Relaxed)
+            );
         }
         let count = self.rtt_count.load(Relaxed);
         let _ = writeln!(out, "onsite_echo_rtt_ms_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(out, "onsite_echo_rtt_ms_sum {}", self.rtt_sum_us.load(Relaxed) as f64 / 1000.0);
+        let _ = writeln!(
+            out,
+            "onsite_echo_rtt_ms_sum {}",
+            self.rtt_sum_us.load(Relaxed) as f64 / 1000.0
+        );
         let _ = writeln!(out, "onsite_echo_rtt_ms_count {count}");
         out
     }

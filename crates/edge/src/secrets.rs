@@ -41,13 +41,19 @@ pub fn load_or_create_api_key(path: &Path) -> Result<String, EdgeError> {
     let text = load_or_create(path, || format!("{}\n", new_token()))?;
     let key = text.trim().to_owned();
     if key.len() < 16 {
-        return Err(EdgeError::Secret { path: path.into(), why: "API key is shorter than 16 characters".into() });
+        return Err(EdgeError::Secret {
+            path: path.into(),
+            why: "API key is shorter than 16 characters".into(),
+        });
     }
     Ok(key)
 }
 
 /// Reads a secret file, creating it with `fresh()` (mode 0600) when it does not exist.
-pub(crate) fn load_or_create(path: &Path, fresh: impl FnOnce() -> String) -> Result<String, EdgeError> {
+pub(crate) fn load_or_create(
+    path: &Path,
+    fresh: impl FnOnce() -> String,
+) -> Result<String, EdgeError> {
     match std::fs::read_to_string(path) {
         Ok(text) => Ok(text),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
@@ -64,11 +70,13 @@ pub(crate) fn replace(path: &Path, text: &str) -> Result<(), EdgeError> {
     let temporary = path.with_extension("tmp");
     let _ = std::fs::remove_file(&temporary);
     write_private(&temporary, text)?;
-    std::fs::rename(&temporary, path).map_err(|e| EdgeError::Secret { path: path.into(), why: e.to_string() })
+    std::fs::rename(&temporary, path)
+        .map_err(|e| EdgeError::Secret { path: path.into(), why: e.to_string() })
 }
 
 fn write_private(path: &Path, text: &str) -> Result<(), EdgeError> {
-    let io_error = |source: std::io::Error| EdgeError::Secret { path: path.into(), why: source.to_string() };
+    let io_error =
+        |source: std::io::Error| EdgeError::Secret { path: path.into(), why: source.to_string() };
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

@@ -171,8 +171,18 @@ pub struct Committed {
 /// One write for the writer task.
 enum Write {
     /// An evidence batch; its socket hears when it is committed, and only then acknowledges it.
-    Batch { session_id: String, seq: u64, body: String, reply: tokio::sync::mpsc::UnboundedSender<Committed> },
-    Verdict { session_id: String, class: String, row: VerdictRow, done: Option<tokio::sync::oneshot::Sender<()>> },
+    Batch {
+        session_id: String,
+        seq: u64,
+        body: String,
+        reply: tokio::sync::mpsc::UnboundedSender<Committed>,
+    },
+    Verdict {
+        session_id: String,
+        class: String,
+        row: VerdictRow,
+        done: Option<tokio::sync::oneshot::Sender<()>>,
+    },
     Rtt(RttRow),
     /// Answered once everything queued before it is written.
     Flush(tokio::sync::oneshot::Sender<()>),
@@ -206,15 +216,32 @@ impl Writer {
     }
 
     /// Queues a batch; its commit is reported on `reply`.
-    pub async fn batch(&self, session_id: &str, seq: u64, body: String, reply: tokio::sync::mpsc::UnboundedSender<Committed>) -> Result<(), StoreError> {
+    pub async fn batch(
+        &self,
+        session_id: &str,
+        seq: u64,
+        body: String,
+        reply: tokio::sync::mpsc::UnboundedSender<Committed>,
+    ) -> Result<(), StoreError> {
         let write = Write::Batch { session_id: session_id.to_owned(), seq, body, reply };
         self.queue.send(write).await.map_err(|_| StoreError::WriterStopped)
     }
 
     /// Queues a verdict; waits for its commit when `wait` is set.
-    pub async fn verdict(&self, session_id: &str, class: &str, row: VerdictRow, wait: bool) -> Result<(), StoreError> {
+    pub async fn verdict(
+        &self,
+        session_id: &str,
+        class: &str,
+        row: VerdictRow,
+        wait: bool,
+    ) -> Result<(), StoreError> {
         let (done, committed) = tokio::sync::oneshot::channel();
-        let write = Write::Verdict { session_id: session_id.to_owned(), class: class.to_owned(), row, done: wait.then_some(done) };
+        let write = Write::Verdict {
+            session_id: session_id.to_owned(),
+            class: class.to_owned(),
+            row,
+            done: wait.then_some(done),
+        };
         self.queue.send(write).await.map_err(|_| StoreError::WriterStopped)?;
         if wait {
             committed.await.map_err(|_| StoreError::WriterStopped)?;
@@ -251,7 +278,10 @@ impl Store {
             Err(error) if group.len() > 1 => {
                 tracing::warn!(%error, writes = group.len(), "group commit failed; writing one at a time");
                 for write in group {
-                    let result = self.write_all(std::slice::from_ref(&write)).await.map(|new| new.first().copied().unwrap_or(false));
+                    let result = self
+                        .write_all(std::slice::from_ref(&write))
+                        .await
+                        .map(|new| new.first().copied().unwrap_or(false));
                     Store::reply(write, result.map_err(|error| error.to_string()));
                 }
             }
@@ -382,7 +412,8 @@ impl Store {
         } else {
             return Err(StoreError::Unsupported(shown));
         };
-        let options: AnyConnectOptions = url.parse().map_err(|source| StoreError::Open { path: shown.clone(), source })?;
+        let options: AnyConnectOptions =
+            url.parse().map_err(|source| StoreError::Open { path: shown.clone(), source })?;
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
             .acquire_timeout(std::time::Duration::from_secs(10))
@@ -426,7 +457,10 @@ impl Store {
         outcome
     }
 
-    async fn apply_migrations(&self, connection: &mut sqlx::AnyConnection) -> Result<(), StoreError> {
+    async fn apply_migrations(
+        &self,
+        connection: &mut sqlx::AnyConnection,
+    ) -> Result<(), StoreError> {
         use sqlx::Connection as _;
         sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at_ms BIGINT NOT NULL)")
             .execute(&mut *connection)
@@ -440,14 +474,18 @@ impl Store {
                 Backend::Sqlite => connection.begin_with("BEGIN IMMEDIATE").await?,
                 Backend::Postgres => connection.begin().await?,
             };
-            let applied: Option<(i64,)> = sqlx::query_as("SELECT version FROM schema_migrations WHERE version = $1")
-                .bind(version)
-                .fetch_optional(&mut *tx)
-                .await?;
+            let applied: Option<(i64,)> =
+                sqlx::query_as("SELECT version FROM schema_migrations WHERE version = $1")
+                    .bind(version)
+                    .fetch_optional(&mut *tx)
+                    .await?;
             if applied.is_some() {
                 continue;
             }
-            sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(|source| StoreError::Migrate { version, source })?;
+            sqlx::raw_sql(sql)
+                .execute(&mut *tx)
+                .await
+                .map_err(|source| StoreError::Migrate { version, source })?;
             sqlx::query("INSERT INTO schema_migrations (version, applied_at_ms) VALUES ($1, $2)")
                 .bind(version)
                 .bind(crate::clock::now_ms())
@@ -508,25 +546,42 @@ impl Store {
 
     /// Stores an evidence batch once, now; a resent batch with the same `seq` changes nothing.
     /// Returns whether the batch was new. (The edge's sockets go through [`Writer`].)
-    pub async fn insert_batch(&self, session_id: &str, seq: u64, body: &str) -> Result<bool, StoreError> {
+    pub async fn insert_batch(
+        &self,
+        session_id: &str,
+        seq: u64,
+        body: &str,
+    ) -> Result<bool, StoreError> {
         let (reply, _) = tokio::sync::mpsc::unbounded_channel();
-        let write = Write::Batch { session_id: session_id.to_owned(), seq, body: body.to_owned(), reply };
+        let write =
+            Write::Batch { session_id: session_id.to_owned(), seq, body: body.to_owned(), reply };
         Ok(self.write_all(std::slice::from_ref(&write)).await?.first().copied().unwrap_or(false))
     }
 
     /// Every stored batch of a session, in `seq` order.
     pub async fn batches(&self, session_id: &str) -> Result<Vec<(u64, String)>, StoreError> {
-        let rows: Vec<(i64, String)> =
-            sqlx::query_as("SELECT seq, body FROM evidence_batches WHERE session_id = $1 ORDER BY seq")
-                .bind(session_id)
-                .fetch_all(&self.pool)
-                .await?;
+        let rows: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT seq, body FROM evidence_batches WHERE session_id = $1 ORDER BY seq",
+        )
+        .bind(session_id)
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows.into_iter().map(|(seq, body)| (u64::try_from(seq).unwrap_or(0), body)).collect())
     }
 
     /// Stores a round trip the edge measured, now.
-    pub async fn insert_rtt(&self, session_id: &str, rtt_us: u64, page_at_us: Option<i64>) -> Result<(), StoreError> {
-        let row = RttRow { session_id: session_id.to_owned(), rtt_us, page_at_us, measured_at_ms: crate::clock::now_ms() };
+    pub async fn insert_rtt(
+        &self,
+        session_id: &str,
+        rtt_us: u64,
+        page_at_us: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let row = RttRow {
+            session_id: session_id.to_owned(),
+            rtt_us,
+            page_at_us,
+            measured_at_ms: crate::clock::now_ms(),
+        };
         self.write_all(&[Write::Rtt(row)]).await.map(drop)
     }
 
@@ -542,12 +597,19 @@ impl Store {
 
     /// Echo probes of a session that never came back.
     pub async fn lost(&self, session_id: &str) -> Result<u32, StoreError> {
-        let row: Option<(i64,)> = sqlx::query_as("SELECT echo_lost FROM sessions WHERE id = $1").bind(session_id).fetch_optional(&self.pool).await?;
+        let row: Option<(i64,)> = sqlx::query_as("SELECT echo_lost FROM sessions WHERE id = $1")
+            .bind(session_id)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.map_or(0, |(lost,)| u32::try_from(lost).unwrap_or(u32::MAX)))
     }
 
     /// Records what the candidate's browser said about itself (the newest report wins).
-    pub async fn set_environment(&self, session_id: &str, environment_json: &str) -> Result<(), StoreError> {
+    pub async fn set_environment(
+        &self,
+        session_id: &str,
+        environment_json: &str,
+    ) -> Result<(), StoreError> {
         sqlx::query("UPDATE sessions SET environment = $1 WHERE id = $2")
             .bind(environment_json)
             .bind(session_id)
@@ -558,15 +620,22 @@ impl Store {
 
     /// The browser's report about itself, if it sent one.
     pub async fn environment(&self, session_id: &str) -> Result<Option<String>, StoreError> {
-        let row: Option<(Option<String>,)> = sqlx::query_as("SELECT environment FROM sessions WHERE id = $1")
-            .bind(session_id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row: Option<(Option<String>,)> =
+            sqlx::query_as("SELECT environment FROM sessions WHERE id = $1")
+                .bind(session_id)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(row.and_then(|(environment,)| environment))
     }
 
     /// Keeps a verified measurement by another edge; a newer one from the same edge replaces it.
-    pub async fn upsert_measurement(&self, session_id: &str, edge_id: &str, min_rtt_us: u64, token: &str) -> Result<(), StoreError> {
+    pub async fn upsert_measurement(
+        &self,
+        session_id: &str,
+        edge_id: &str,
+        min_rtt_us: u64,
+        token: &str,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO edge_measurements (session_id, edge_id, min_rtt_us, token, received_at_ms) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (session_id, edge_id) DO UPDATE SET min_rtt_us = excluded.min_rtt_us, token = excluded.token, received_at_ms = excluded.received_at_ms",
@@ -592,19 +661,31 @@ impl Store {
 
     /// Every round trip measured for a session, oldest first, with the page's clock.
     pub async fn rtts(&self, session_id: &str) -> Result<Vec<(u64, Option<i64>)>, StoreError> {
-        let rows: Vec<(i64, Option<i64>)> = sqlx::query_as(&format!("SELECT rtt_us, page_at_us FROM rtt_samples WHERE session_id = $1 ORDER BY {}", self.insertion_order()))
-            .bind(session_id)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.into_iter().map(|(rtt_us, page_at_us)| (u64::try_from(rtt_us).unwrap_or(0), page_at_us)).collect())
+        let rows: Vec<(i64, Option<i64>)> = sqlx::query_as(&format!(
+            "SELECT rtt_us, page_at_us FROM rtt_samples WHERE session_id = $1 ORDER BY {}",
+            self.insertion_order()
+        ))
+        .bind(session_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(rtt_us, page_at_us)| (u64::try_from(rtt_us).unwrap_or(0), page_at_us))
+            .collect())
     }
 
     /// Deletes raw evidence (batches and round trips) received before `before_ms`; sessions,
     /// measurements by other edges and signed verdicts stay. Returns what was deleted.
     pub async fn purge_raw_evidence(&self, before_ms: i64) -> Result<Purged, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let batches = sqlx::query("DELETE FROM evidence_batches WHERE received_at_ms < $1").bind(before_ms).execute(&mut *tx).await?;
-        let rtts = sqlx::query("DELETE FROM rtt_samples WHERE measured_at_ms < $1").bind(before_ms).execute(&mut *tx).await?;
+        let batches = sqlx::query("DELETE FROM evidence_batches WHERE received_at_ms < $1")
+            .bind(before_ms)
+            .execute(&mut *tx)
+            .await?;
+        let rtts = sqlx::query("DELETE FROM rtt_samples WHERE measured_at_ms < $1")
+            .bind(before_ms)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(Purged { batches: batches.rows_affected(), rtts: rtts.rows_affected() })
     }
@@ -624,12 +705,25 @@ impl Store {
         .await?;
         Ok(rows
             .into_iter()
-            .map(|(id, created_at_ms, claimed_location, class, issued_at_s, verdict_json)| SessionSummary { id, created_at_ms, claimed_location, class, issued_at_s, verdict_json })
+            .map(|(id, created_at_ms, claimed_location, class, issued_at_s, verdict_json)| {
+                SessionSummary {
+                    id,
+                    created_at_ms,
+                    claimed_location,
+                    class,
+                    issued_at_s,
+                    verdict_json,
+                }
+            })
             .collect())
     }
 
     /// A session's verdicts, oldest first (at most `limit`, the newest ones).
-    pub async fn verdict_history(&self, session_id: &str, limit: i64) -> Result<Vec<VerdictRow>, StoreError> {
+    pub async fn verdict_history(
+        &self,
+        session_id: &str,
+        limit: i64,
+    ) -> Result<Vec<VerdictRow>, StoreError> {
         let rows: Vec<(i64, String, String)> = sqlx::query_as(&format!(
             "SELECT issued_at_s, token, verdict FROM (SELECT issued_at_s, token, verdict, {order} AS n FROM verdicts WHERE session_id = $1 ORDER BY {order} DESC LIMIT $2) newest ORDER BY n",
             order = self.insertion_order()
@@ -638,7 +732,14 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.into_iter().map(|(issued_at_s, token, verdict_json)| VerdictRow { issued_at_s, token, verdict_json }).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(issued_at_s, token, verdict_json)| VerdictRow {
+                issued_at_s,
+                token,
+                verdict_json,
+            })
+            .collect())
     }
 
     /// Counts of stored rows, for metrics.
@@ -652,8 +753,18 @@ impl Store {
     }
 
     /// Stores a signed verdict, now.
-    pub async fn insert_verdict(&self, session_id: &str, class: &str, row: &VerdictRow) -> Result<(), StoreError> {
-        let write = Write::Verdict { session_id: session_id.to_owned(), class: class.to_owned(), row: row.clone(), done: None };
+    pub async fn insert_verdict(
+        &self,
+        session_id: &str,
+        class: &str,
+        row: &VerdictRow,
+    ) -> Result<(), StoreError> {
+        let write = Write::Verdict {
+            session_id: session_id.to_owned(),
+            class: class.to_owned(),
+            row: row.clone(),
+            done: None,
+        };
         self.write_all(&[write]).await.map(drop)
     }
 
@@ -666,6 +777,10 @@ impl Store {
         .bind(session_id)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|(issued_at_s, token, verdict_json)| VerdictRow { issued_at_s, token, verdict_json }))
+        Ok(row.map(|(issued_at_s, token, verdict_json)| VerdictRow {
+            issued_at_s,
+            token,
+            verdict_json,
+        }))
     }
 }

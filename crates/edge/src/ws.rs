@@ -8,10 +8,13 @@ use std::time::Duration;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State as Extract;
 use axum::response::Response;
-use onsite_core::jws::Claims;
-use onsite_core::geo::EdgeRtt;
-use onsite_core::wire::{self, BatchV1, ClientMsg, EdgeRefV1, EnvironmentV1, EvidenceV1, MeasurementV1, Role, ServerMsg, VerdictV1, WireError};
 use onsite_core::evidence::ClaimedLocation;
+use onsite_core::geo::EdgeRtt;
+use onsite_core::jws::Claims;
+use onsite_core::wire::{
+    self, BatchV1, ClientMsg, EdgeRefV1, EnvironmentV1, EvidenceV1, MeasurementV1, Role, ServerMsg,
+    VerdictV1, WireError,
+};
 use onsite_core::{score, Evidence, Features};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::{interval, timeout, Instant, MissedTickBehavior};
@@ -103,9 +106,18 @@ async fn handle(state: Arc<State>, mut socket: WebSocket) {
         Err(refusal) => {
             tracing::info!(code = refusal.code, message = %refusal.message, "closing socket");
             state.metrics.refused(refusal.code);
-            let _ = send(&mut socket, &ServerMsg::Error { code: refusal.code.into(), message: refusal.message.clone() }).await;
+            let _ = send(
+                &mut socket,
+                &ServerMsg::Error { code: refusal.code.into(), message: refusal.message.clone() },
+            )
+            .await;
             let reason = refusal.message.chars().take(100).collect::<String>();
-            let _ = socket.send(Message::Close(Some(CloseFrame { code: refusal.close_code, reason: reason.into() }))).await;
+            let _ = socket
+                .send(Message::Close(Some(CloseFrame {
+                    code: refusal.close_code,
+                    reason: reason.into(),
+                })))
+                .await;
         }
     }
     state.metrics.sockets_open.fetch_sub(1, Relaxed);
@@ -119,17 +131,30 @@ async fn send(socket: &mut WebSocket, msg: &ServerMsg) -> Result<(), axum::Error
 async fn hello(state: &State, socket: &mut WebSocket) -> Result<(String, Role), Refusal> {
     let frame = match timeout(HELLO_TIMEOUT, socket.recv()).await {
         Err(_) => return Err(Refusal::new("timeout", "no hello within 10 s", CLOSE_POLICY)),
-        Ok(None) | Ok(Some(Err(_))) => return Err(Refusal::new("closed", "socket closed before hello", CLOSE_POLICY)),
+        Ok(None) | Ok(Some(Err(_))) => {
+            return Err(Refusal::new("closed", "socket closed before hello", CLOSE_POLICY))
+        }
         Ok(Some(Ok(frame))) => frame,
     };
     let Message::Text(text) = frame else {
-        return Err(Refusal::new("expected_hello", "the first frame must be a JSON hello", CLOSE_POLICY));
+        return Err(Refusal::new(
+            "expected_hello",
+            "the first frame must be a JSON hello",
+            CLOSE_POLICY,
+        ));
     };
     let (role, session, token) = match ClientMsg::parse(&text).map_err(Refusal::from_wire)? {
         ClientMsg::Hello { role, session, token, .. } => (role, session, token),
-        _ => return Err(Refusal::new("expected_hello", "the first frame must be a hello", CLOSE_POLICY)),
+        _ => {
+            return Err(Refusal::new(
+                "expected_hello",
+                "the first frame must be a hello",
+                CLOSE_POLICY,
+            ))
+        }
     };
-    let unauthorized = || Refusal::new("unauthorized", "this link is not valid for this session", CLOSE_POLICY);
+    let unauthorized =
+        || Refusal::new("unauthorized", "this link is not valid for this session", CLOSE_POLICY);
     let row = state.store.session(&session).await?.ok_or_else(unauthorized)?;
     let expected = match role {
         Role::Candidate => &row.candidate_token_sha256,
@@ -141,35 +166,58 @@ async fn hello(state: &State, socket: &mut WebSocket) -> Result<(String, Role), 
     // A reconnecting probe opens a few sockets; a loop that opens hundreds is refused.
     if !state.limits.per_session.take(&session, std::time::Instant::now()) {
         Metrics::add(&state.metrics.rate_limited);
-        return Err(Refusal::new("rate_limited", "too many connections for this session; wait a few seconds", CLOSE_TRY_AGAIN_LATER));
+        return Err(Refusal::new(
+            "rate_limited",
+            "too many connections for this session; wait a few seconds",
+            CLOSE_TRY_AGAIN_LATER,
+        ));
     }
     let edges = match role {
-        Role::Candidate => state.peers.iter().map(|(peer, _)| EdgeRefV1 { id: peer.id.clone(), url: peer.url.clone() }).collect(),
+        Role::Candidate => state
+            .peers
+            .iter()
+            .map(|(peer, _)| EdgeRefV1 { id: peer.id.clone(), url: peer.url.clone() })
+            .collect(),
         Role::Interviewer => Vec::new(),
     };
-    send(socket, &ServerMsg::Welcome { v: wire::PROTOCOL_VERSION, session: session.clone(), role, edges })
-        .await
-        .map_err(|_| Refusal::new("closed", "socket closed", CLOSE_GOING_AWAY))?;
+    send(
+        socket,
+        &ServerMsg::Welcome { v: wire::PROTOCOL_VERSION, session: session.clone(), role, edges },
+    )
+    .await
+    .map_err(|_| Refusal::new("closed", "socket closed", CLOSE_GOING_AWAY))?;
     Ok((session, role))
 }
 
 /// Reads a session's stored evidence into its live state, once.
-async fn load(state: &State, session: &str, accumulated: &mut Accumulated) -> Result<(), StoreError> {
+async fn load(
+    state: &State,
+    session: &str,
+    accumulated: &mut Accumulated,
+) -> Result<(), StoreError> {
     if accumulated.loaded {
         return Ok(());
     }
     for (seq, body) in state.store.batches(session).await? {
         // Stored batches were validated before they were written; a row that no longer parses
         // is skipped and logged rather than taking the session down.
-        match serde_json::from_str::<BatchV1>(&body).map_err(|e| e.to_string()).and_then(|batch| batch.decode().map_err(|e| e.to_string())) {
+        match serde_json::from_str::<BatchV1>(&body)
+            .map_err(|e| e.to_string())
+            .and_then(|batch| batch.decode().map_err(|e| e.to_string()))
+        {
             Ok(batch) => batch.absorb_into(&mut accumulated.evidence),
             Err(error) => tracing::error!(session, seq, %error, "stored batch does not parse"),
         }
         accumulated.last_seq = accumulated.last_seq.max(seq);
         accumulated.committed_seq = accumulated.last_seq;
     }
-    let (rtt_us, page_at_us): (Vec<u64>, Vec<i64>) =
-        state.store.rtts(session).await?.into_iter().map(|(rtt, page_at)| (rtt, page_at.unwrap_or(i64::MIN))).unzip();
+    let (rtt_us, page_at_us): (Vec<u64>, Vec<i64>) = state
+        .store
+        .rtts(session)
+        .await?
+        .into_iter()
+        .map(|(rtt, page_at)| (rtt, page_at.unwrap_or(i64::MIN)))
+        .unzip();
     accumulated.evidence.rtt_us = rtt_us;
     accumulated.evidence.rtt_page_at_us = page_at_us;
     accumulated.evidence.rtt_lost = state.store.lost(session).await?;
@@ -182,29 +230,51 @@ async fn load(state: &State, session: &str, accumulated: &mut Accumulated) -> Re
     accumulated.evidence.edge_site = state.edge_site.clone();
     for (edge_id, min_rtt_us) in state.store.measurements(session).await? {
         if let Some((_, location)) = state.peers.iter().find(|(peer, _)| peer.id == edge_id) {
-            accumulated.evidence.peer_rtts.push(EdgeRtt { edge_id, location: *location, min_rtt_us });
+            accumulated.evidence.peer_rtts.push(EdgeRtt {
+                edge_id,
+                location: *location,
+                min_rtt_us,
+            });
         }
     }
     if let Some(row) = state.store.session(session).await? {
-        accumulated.evidence.claimed = row.claimed_location.as_deref().and_then(ClaimedLocation::parse);
+        accumulated.evidence.claimed =
+            row.claimed_location.as_deref().and_then(ClaimedLocation::parse);
     }
     accumulated.loaded = true;
     Ok(())
 }
 
-async fn candidate(state: &Arc<State>, socket: &mut WebSocket, session: &str) -> Result<(), Refusal> {
+async fn candidate(
+    state: &Arc<State>,
+    socket: &mut WebSocket,
+    session: &str,
+) -> Result<(), Refusal> {
     let mut offsets_us = Vec::new();
     let outcome = candidate_loop(state, socket, session, &mut offsets_us).await;
     offsets_us.sort_unstable();
     if let Some(offset_us) = onsite_core::features::quantile(&offsets_us, 1, 2) {
-        let spread_us = onsite_core::features::quantile(&offsets_us, 3, 4).zip(onsite_core::features::quantile(&offsets_us, 1, 4)).map(|(q3, q1)| q3 - q1);
-        tracing::info!(session, clock_offset_us = offset_us, offset_iqr_us = spread_us, samples = offsets_us.len(), "page clock against this socket's clock");
+        let spread_us = onsite_core::features::quantile(&offsets_us, 3, 4)
+            .zip(onsite_core::features::quantile(&offsets_us, 1, 4))
+            .map(|(q3, q1)| q3 - q1);
+        tracing::info!(
+            session,
+            clock_offset_us = offset_us,
+            offset_iqr_us = spread_us,
+            samples = offsets_us.len(),
+            "page clock against this socket's clock"
+        );
     }
     outcome
 }
 
 /// The candidate's socket until it closes; `offsets_us` collects NTP-style clock offsets.
-async fn candidate_loop(state: &Arc<State>, socket: &mut WebSocket, session: &str, offsets_us: &mut Vec<i64>) -> Result<(), Refusal> {
+async fn candidate_loop(
+    state: &Arc<State>,
+    socket: &mut WebSocket,
+    session: &str,
+    offsets_us: &mut Vec<i64>,
+) -> Result<(), Refusal> {
     let live = state.live.get(session);
     load(state, session, &mut *live.accumulated.lock().await).await?;
     let mut stopping = state.live.stopping();
@@ -345,7 +415,13 @@ async fn candidate_loop(state: &Arc<State>, socket: &mut WebSocket, session: &st
     }
 }
 
-async fn record_rtt(state: &Arc<State>, live: &Arc<Live>, session: &str, rtt_us: u64, page_at_us: Option<i64>) -> Result<(), Refusal> {
+async fn record_rtt(
+    state: &Arc<State>,
+    live: &Arc<Live>,
+    session: &str,
+    rtt_us: u64,
+    page_at_us: Option<i64>,
+) -> Result<(), Refusal> {
     state.metrics.observe_rtt(rtt_us);
     let mut accumulated = live.accumulated.lock().await;
     if accumulated.evidence.rtt_us.len() >= MAX_RTT_SAMPLES {
@@ -353,7 +429,12 @@ async fn record_rtt(state: &Arc<State>, live: &Arc<Live>, session: &str, rtt_us:
     }
     // Written in the background, in group commits: the socket loop must not wait for the disk
     // between two echoes. A sample not yet written when the edge dies is measured again.
-    state.writer.rtt(RttRow { session_id: session.to_owned(), rtt_us, page_at_us, measured_at_ms: crate::clock::now_ms() });
+    state.writer.rtt(RttRow {
+        session_id: session.to_owned(),
+        rtt_us,
+        page_at_us,
+        measured_at_ms: crate::clock::now_ms(),
+    });
     accumulated.evidence.rtt_us.push(rtt_us);
     accumulated.evidence.rtt_page_at_us.push(page_at_us.unwrap_or(i64::MIN));
     if accumulated.evidence.rtt_us.len() % RESCORE_EVERY_RTT == 0 {
@@ -386,12 +467,24 @@ async fn evidence(
         if seq <= accumulated.committed_seq {
             return Ok(Some(ServerMsg::Ack { seq }));
         }
-        state.writer.batch(session, seq, serde_json::to_string(&BatchV1::from_batch(&batch)).unwrap_or_default(), committed.clone()).await?;
+        state
+            .writer
+            .batch(
+                session,
+                seq,
+                serde_json::to_string(&BatchV1::from_batch(&batch)).unwrap_or_default(),
+                committed.clone(),
+            )
+            .await?;
         return Ok(None);
     }
     if seq != accumulated.last_seq + 1 {
         // Closing makes the probe reconnect and resend from its oldest unacknowledged batch.
-        return Err(Refusal::new("out_of_order", format!("expected batch {}, got {seq}", accumulated.last_seq + 1), CLOSE_POLICY));
+        return Err(Refusal::new(
+            "out_of_order",
+            format!("expected batch {}, got {seq}", accumulated.last_seq + 1),
+            CLOSE_POLICY,
+        ));
     }
     if accumulated.evidence.strokes.len() + batch.strokes.len() > MAX_STROKES_PER_SESSION
         || accumulated.evidence.pointer.len() + batch.pointer.len() > MAX_POINTER_PER_SESSION
@@ -416,24 +509,38 @@ async fn evidence(
 
 /// Verifies another edge's signed measurement and adds it to the session; a refusal is an error
 /// frame and changes nothing.
-async fn measured(state: &State, live: &Live, session: &str, token: &str) -> Result<Option<ServerMsg>, StoreError> {
+async fn measured(
+    state: &State,
+    live: &Live,
+    session: &str,
+    token: &str,
+) -> Result<Option<ServerMsg>, StoreError> {
     let now_s = crate::clock::now_s();
     let mut refusal = String::from("no configured edge signed this measurement");
     for (peer, location) in &state.peers {
         match wire::verify_measurement(token, &peer.id, &peer.keys, session, now_s) {
             Ok(measurement) => {
-                let Some(min_rtt_us) = measurement.rtt_us.iter().min().map(|&rtt| u64::from(rtt)) else { continue };
+                let Some(min_rtt_us) = measurement.rtt_us.iter().min().map(|&rtt| u64::from(rtt))
+                else {
+                    continue;
+                };
                 state.store.upsert_measurement(session, &peer.id, min_rtt_us, token).await?;
                 let mut accumulated = live.accumulated.lock().await;
                 accumulated.evidence.peer_rtts.retain(|rtt| rtt.edge_id != peer.id);
-                accumulated.evidence.peer_rtts.push(EdgeRtt { edge_id: peer.id.clone(), location: *location, min_rtt_us });
+                accumulated.evidence.peer_rtts.push(EdgeRtt {
+                    edge_id: peer.id.clone(),
+                    location: *location,
+                    min_rtt_us,
+                });
                 let snapshot = snapshot(&mut accumulated);
                 drop(accumulated);
                 publish(state, live, session, snapshot, false).await?;
                 return Ok(None);
             }
             // A key this peer does not have: try the next peer.
-            Err(wire::MeasurementError::Signature(onsite_core::jws::VerifyError::UnknownKey(_))) => {}
+            Err(wire::MeasurementError::Signature(onsite_core::jws::VerifyError::UnknownKey(
+                _,
+            ))) => {}
             Err(error) => refusal = error.to_string(),
         }
     }
@@ -444,7 +551,6 @@ fn set_environment(evidence: &mut Evidence, environment: &EnvironmentV1) {
     evidence.environment = Some(environment.to_environment());
     evidence.time_zone = environment.time_zone.clone().filter(|zone| wire::valid_time_zone(zone));
 }
-
 
 fn error(code: &str, message: impl Into<String>) -> ServerMsg {
     ServerMsg::Error { code: code.into(), message: message.into() }
@@ -463,7 +569,12 @@ const MIN_VERDICT_GAP: Duration = Duration::from_millis(1000);
 
 /// Publishes `snapshot` soon, in the background: snapshots that arrive meanwhile replace it, and
 /// a session publishes at most once per [`MIN_VERDICT_GAP`].
-fn schedule_publish(state: &Arc<State>, live: &Arc<Live>, session: &str, snapshot: (Evidence, u64)) {
+fn schedule_publish(
+    state: &Arc<State>,
+    live: &Arc<Live>,
+    session: &str,
+    snapshot: (Evidence, u64),
+) {
     let already_scheduled = {
         let mut pending = live.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let scheduled = pending.is_some();
@@ -479,8 +590,13 @@ fn schedule_publish(state: &Arc<State>, live: &Arc<Live>, session: &str, snapsho
         if let Some(wait) = last.and_then(|at| MIN_VERDICT_GAP.checked_sub(at.elapsed())) {
             tokio::time::sleep(wait).await;
         }
-        *live.last_scheduled.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(std::time::Instant::now());
-        let Some(snapshot) = live.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() else { return };
+        *live.last_scheduled.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some(std::time::Instant::now());
+        let Some(snapshot) =
+            live.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()
+        else {
+            return;
+        };
         if let Err(error) = publish(&state, &live, &session, snapshot, false).await {
             tracing::error!(session, %error, "cannot publish a verdict");
         }
@@ -489,7 +605,13 @@ fn schedule_publish(state: &Arc<State>, live: &Arc<Live>, session: &str, snapsho
 
 /// Scores the evidence, signs the verdict, stores it and pushes it to every interviewer; a
 /// snapshot older than the last one published is dropped.
-async fn publish(state: &State, live: &Live, session: &str, (evidence, generation): (Evidence, u64), durable: bool) -> Result<(), StoreError> {
+async fn publish(
+    state: &State,
+    live: &Live,
+    session: &str,
+    (evidence, generation): (Evidence, u64),
+    durable: bool,
+) -> Result<(), StoreError> {
     let mut published = live.published.lock().await;
     if generation <= *published {
         return Ok(());
@@ -567,13 +689,30 @@ const MEASURE_EVERY: Duration = Duration::from_millis(300);
 /// A measuring probe not answered within this long is lost.
 const MEASURE_LOST_AFTER: Duration = Duration::from_secs(2);
 
-pub(crate) async fn measure_upgrade(Extract(state): Extract<Arc<State>>, ws: WebSocketUpgrade) -> Response {
-    ws.max_message_size(wire::MAX_FRAME_BYTES).max_frame_size(wire::MAX_FRAME_BYTES).on_upgrade(move |mut socket| async move {
-        if let Err(refusal) = measure(&state, &mut socket).await {
-            let _ = send(&mut socket, &ServerMsg::Error { code: refusal.code.into(), message: refusal.message.clone() }).await;
-            let _ = socket.send(Message::Close(Some(CloseFrame { code: refusal.close_code, reason: refusal.message.into() }))).await;
-        }
-    })
+pub(crate) async fn measure_upgrade(
+    Extract(state): Extract<Arc<State>>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    ws.max_message_size(wire::MAX_FRAME_BYTES).max_frame_size(wire::MAX_FRAME_BYTES).on_upgrade(
+        move |mut socket| async move {
+            if let Err(refusal) = measure(&state, &mut socket).await {
+                let _ = send(
+                    &mut socket,
+                    &ServerMsg::Error {
+                        code: refusal.code.into(),
+                        message: refusal.message.clone(),
+                    },
+                )
+                .await;
+                let _ = socket
+                    .send(Message::Close(Some(CloseFrame {
+                        code: refusal.close_code,
+                        reason: refusal.message.into(),
+                    })))
+                    .await;
+            }
+        },
+    )
 }
 
 /// Times round trips to a browser for a session and answers with a signed measurement. This
@@ -581,14 +720,34 @@ pub(crate) async fn measure_upgrade(Extract(state): Extract<Arc<State>>, ws: Web
 /// the age.
 async fn measure(state: &State, socket: &mut WebSocket) -> Result<(), Refusal> {
     let Ok(_permit) = state.measuring.try_acquire() else {
-        return Err(Refusal::new("busy", "this edge is measuring too many browsers; try again shortly", 1013));
+        return Err(Refusal::new(
+            "busy",
+            "this edge is measuring too many browsers; try again shortly",
+            1013,
+        ));
     };
     let session = match timeout(HELLO_TIMEOUT, socket.recv()).await {
-        Ok(Some(Ok(Message::Text(text)))) => match ClientMsg::parse(&text).map_err(Refusal::from_wire)? {
-            ClientMsg::Measure { session, .. } if !session.is_empty() && session.len() <= 64 => session,
-            _ => return Err(Refusal::new("expected_measure", "the first frame must be a measure request", CLOSE_POLICY)),
+        Ok(Some(Ok(Message::Text(text)))) => match ClientMsg::parse(&text)
+            .map_err(Refusal::from_wire)?
+        {
+            ClientMsg::Measure { session, .. } if !session.is_empty() && session.len() <= 64 => {
+                session
+            }
+            _ => {
+                return Err(Refusal::new(
+                    "expected_measure",
+                    "the first frame must be a measure request",
+                    CLOSE_POLICY,
+                ))
+            }
         },
-        _ => return Err(Refusal::new("expected_measure", "the first frame must be a measure request", CLOSE_POLICY)),
+        _ => {
+            return Err(Refusal::new(
+                "expected_measure",
+                "the first frame must be a measure request",
+                CLOSE_POLICY,
+            ))
+        }
     };
     let mut pending: HashMap<u32, Instant> = HashMap::new();
     let mut rtt_us: Vec<u32> = Vec::new();
@@ -622,9 +781,19 @@ async fn measure(state: &State, socket: &mut WebSocket) -> Result<(), Refusal> {
         }
     }
     lost += u32::try_from(pending.len()).unwrap_or(u32::MAX);
-    let measurement = MeasurementV1 { iss: state.edge_id.clone(), sub: session, iat: crate::clock::now_s(), rtt_us, lost };
+    let measurement = MeasurementV1 {
+        iss: state.edge_id.clone(),
+        sub: session,
+        iat: crate::clock::now_s(),
+        rtt_us,
+        lost,
+    };
     let token = state.keys.current().signer.sign_payload(&measurement);
-    send(socket, &ServerMsg::Measurement { token }).await.map_err(|_| Refusal::new("closed", "socket closed", CLOSE_GOING_AWAY))?;
-    let _ = socket.send(Message::Close(Some(CloseFrame { code: 1000, reason: "measured".into() }))).await;
+    send(socket, &ServerMsg::Measurement { token })
+        .await
+        .map_err(|_| Refusal::new("closed", "socket closed", CLOSE_GOING_AWAY))?;
+    let _ = socket
+        .send(Message::Close(Some(CloseFrame { code: 1000, reason: "measured".into() })))
+        .await;
     Ok(())
 }

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
 use onsite_core::jws::{self, Expect, Jwks};
-use onsite_core::wire::{self, ClientMsg, EnvironmentV1, RendererName, Role, ServerMsg, StrokeV1, PROTOCOL_VERSION};
+use onsite_core::wire::{
+    self, ClientMsg, EnvironmentV1, RendererName, Role, ServerMsg, StrokeV1, PROTOCOL_VERSION,
+};
 use onsite_edge::{Config, Edge};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
@@ -27,7 +29,12 @@ struct Running {
 
 impl Running {
     async fn start(data: &std::path::Path, assets: &std::path::Path) -> Running {
-        Running::start_with(Config::new("127.0.0.1:0".parse().expect("address"), data.to_path_buf(), assets.to_path_buf())).await
+        Running::start_with(Config::new(
+            "127.0.0.1:0".parse().expect("address"),
+            data.to_path_buf(),
+            assets.to_path_buf(),
+        ))
+        .await
     }
 
     async fn start_with(mut config: Config) -> Running {
@@ -51,7 +58,10 @@ impl Running {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        tokio::time::timeout(Duration::from_secs(10), &mut self.task).await.expect("edge stops in time").expect("edge task");
+        tokio::time::timeout(Duration::from_secs(10), &mut self.task)
+            .await
+            .expect("edge stops in time")
+            .expect("edge task");
     }
 
     /// A raw HTTP/1.1 request; returns the status and body.
@@ -59,17 +69,31 @@ impl Running {
         self.http_with(method, path, bearer, "").await
     }
 
-    async fn http_with(&self, method: &str, path: &str, bearer: Option<&str>, body: &str) -> (u16, String) {
+    async fn http_with(
+        &self,
+        method: &str,
+        path: &str,
+        bearer: Option<&str>,
+        body: &str,
+    ) -> (u16, String) {
         let auth = bearer.map(|key| format!("Bearer {key}"));
-        let headers: Vec<(&str, &str)> = auth.as_deref().map(|auth| ("Authorization", auth)).into_iter().collect();
+        let headers: Vec<(&str, &str)> =
+            auth.as_deref().map(|auth| ("Authorization", auth)).into_iter().collect();
         let (status, _, body) = self.request(method, path, &headers, body).await;
         (status, body)
     }
 
     /// A raw HTTP/1.1 request with extra headers; returns the status, the response head and the body.
-    async fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String, String) {
+    async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (u16, String, String) {
         let mut stream = TcpStream::connect(self.addr).await.expect("connect");
-        let extra: String = headers.iter().map(|(name, value)| format!("{name}: {value}\r\n")).collect();
+        let extra: String =
+            headers.iter().map(|(name, value)| format!("{name}: {value}\r\n")).collect();
         let request = format!(
             "{method} {path} HTTP/1.1\r\nHost: {}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
             self.addr,
@@ -79,7 +103,10 @@ impl Running {
         let mut response = String::new();
         stream.read_to_string(&mut response).await.expect("read");
         let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-        let (head, body) = response.split_once("\r\n\r\n").map(|(h, b)| (h.to_ascii_lowercase(), b.to_owned())).unwrap_or_default();
+        let (head, body) = response
+            .split_once("\r\n\r\n")
+            .map(|(h, b)| (h.to_ascii_lowercase(), b.to_owned()))
+            .unwrap_or_default();
         (status, head, body)
     }
 
@@ -88,7 +115,8 @@ impl Running {
     }
 
     async fn create_session_with(&self, request: &str) -> Session {
-        let (status, body) = self.http_with("POST", "/api/v1/sessions", Some(&self.api_key), request).await;
+        let (status, body) =
+            self.http_with("POST", "/api/v1/sessions", Some(&self.api_key), request).await;
         assert_eq!(status, 201, "{body}");
         let json: serde_json::Value = serde_json::from_str(&body).expect("json");
         let token_of = |field: &str| {
@@ -104,13 +132,25 @@ impl Running {
     }
 
     async fn socket(&self) -> Socket {
-        tokio_tungstenite::connect_async(format!("ws://{}/api/v1/ws", self.addr)).await.expect("ws connects").0
+        tokio_tungstenite::connect_async(format!("ws://{}/api/v1/ws", self.addr))
+            .await
+            .expect("ws connects")
+            .0
     }
 
     /// Opens a socket and says hello; returns the socket after the welcome.
     async fn join(&self, role: Role, session: &str, token: &str) -> Socket {
         let mut socket = self.socket().await;
-        send(&mut socket, &ClientMsg::Hello { v: PROTOCOL_VERSION, role, session: session.into(), token: token.into() }).await;
+        send(
+            &mut socket,
+            &ClientMsg::Hello {
+                v: PROTOCOL_VERSION,
+                role,
+                session: session.into(),
+                token: token.into(),
+            },
+        )
+        .await;
         match next_text(&mut socket).await {
             ServerMsg::Welcome { role: welcomed, .. } => assert_eq!(welcomed, role),
             other => panic!("expected welcome, got {other:?}"),
@@ -132,7 +172,9 @@ async fn send(socket: &mut Socket, msg: &ClientMsg) {
 /// The next text message, answering echo probes on the way as a browser would.
 async fn next_text(socket: &mut Socket) -> ServerMsg {
     loop {
-        let frame = tokio::time::timeout(Duration::from_secs(10), socket.next()).await.expect("a frame in time");
+        let frame = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("a frame in time");
         match frame.expect("socket open").expect("frame") {
             Message::Text(text) => return ServerMsg::parse(&text).expect("server message"),
             Message::Binary(bytes) => {
@@ -161,7 +203,9 @@ async fn pump(socket: &mut Socket, duration: Duration) {
 async fn refusal(socket: &mut Socket) -> (String, Option<CloseCode>) {
     let mut error = String::new();
     loop {
-        let frame = tokio::time::timeout(Duration::from_secs(10), socket.next()).await.expect("a frame in time");
+        let frame = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("a frame in time");
         match frame {
             Some(Ok(Message::Text(text))) => {
                 if let Ok(ServerMsg::Error { code, .. }) = ServerMsg::parse(&text) {
@@ -192,7 +236,8 @@ fn typing(batch: u64, count: i64) -> Vec<StrokeV1> {
 fn dirs() -> (tempfile::TempDir, tempfile::TempDir) {
     let data = tempfile::tempdir().expect("data dir");
     let assets = tempfile::tempdir().expect("assets dir");
-    std::fs::write(assets.path().join("index.html"), "<!doctype html><title>onsite</title>").expect("index");
+    std::fs::write(assets.path().join("index.html"), "<!doctype html><title>onsite</title>")
+        .expect("index");
     (data, assets)
 }
 
@@ -205,18 +250,70 @@ async fn a_candidates_evidence_reaches_the_interviewer_as_a_verifiable_verdict()
     let mut candidate = edge.join(Role::Candidate, &session.id, &session.candidate).await;
 
     for seq in 1..=3 {
-        send(&mut candidate, &ClientMsg::Evidence { seq, strokes: typing(seq, 10), pointer: vec![], focus: vec![], rhythm: None, tracking: None, frames: None, client_rtt_us: vec![] }).await;
+        send(
+            &mut candidate,
+            &ClientMsg::Evidence {
+                seq,
+                strokes: typing(seq, 10),
+                pointer: vec![],
+                focus: vec![],
+                rhythm: None,
+                tracking: None,
+                frames: None,
+                client_rtt_us: vec![],
+            },
+        )
+        .await;
         assert_eq!(next_text(&mut candidate).await, ServerMsg::Ack { seq });
     }
     // A resent batch is acknowledged again and stored once; a gap is refused.
-    send(&mut candidate, &ClientMsg::Evidence { seq: 2, strokes: typing(2, 10), pointer: vec![], focus: vec![], rhythm: None, tracking: None, frames: None, client_rtt_us: vec![] }).await;
+    send(
+        &mut candidate,
+        &ClientMsg::Evidence {
+            seq: 2,
+            strokes: typing(2, 10),
+            pointer: vec![],
+            focus: vec![],
+            rhythm: None,
+            tracking: None,
+            frames: None,
+            client_rtt_us: vec![],
+        },
+    )
+    .await;
     assert_eq!(next_text(&mut candidate).await, ServerMsg::Ack { seq: 2 });
-    send(&mut candidate, &ClientMsg::Evidence { seq: 5, strokes: typing(5, 10), pointer: vec![], focus: vec![], rhythm: None, tracking: None, frames: None, client_rtt_us: vec![] }).await;
+    send(
+        &mut candidate,
+        &ClientMsg::Evidence {
+            seq: 5,
+            strokes: typing(5, 10),
+            pointer: vec![],
+            focus: vec![],
+            rhythm: None,
+            tracking: None,
+            frames: None,
+            client_rtt_us: vec![],
+        },
+    )
+    .await;
     let (code, close) = refusal(&mut candidate).await;
     assert_eq!((code.as_str(), close), ("out_of_order", Some(CloseCode::Policy)));
     // The probe reconnects and resends from its oldest unacknowledged batch: acknowledged again.
     let mut candidate = edge.join(Role::Candidate, &session.id, &session.candidate).await;
-    send(&mut candidate, &ClientMsg::Evidence { seq: 3, strokes: typing(3, 10), pointer: vec![], focus: vec![], rhythm: None, tracking: None, frames: None, client_rtt_us: vec![] }).await;
+    send(
+        &mut candidate,
+        &ClientMsg::Evidence {
+            seq: 3,
+            strokes: typing(3, 10),
+            pointer: vec![],
+            focus: vec![],
+            rhythm: None,
+            tracking: None,
+            frames: None,
+            client_rtt_us: vec![],
+        },
+    )
+    .await;
     assert_eq!(next_text(&mut candidate).await, ServerMsg::Ack { seq: 3 });
     // Answer the edge's echo probes for a while, as a browser does, then finish.
     pump(&mut candidate, Duration::from_millis(3000)).await;
@@ -226,11 +323,18 @@ async fn a_candidates_evidence_reaches_the_interviewer_as_a_verifiable_verdict()
     let (status, jwks_text) = edge.http("GET", "/.well-known/jwks.json", None).await;
     assert_eq!(status, 200);
     let jwks = Jwks::parse(&jwks_text).expect("jwks");
-    let now_s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
+    let now_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
     let mut last = None;
-    while last.as_ref().is_none_or(|(_, claims): &(String, jws::Claims)| claims.verdict.rtt_samples < 5 || claims.verdict.keystrokes < 30) {
+    while last.as_ref().is_none_or(|(_, claims): &(String, jws::Claims)| {
+        claims.verdict.rtt_samples < 5 || claims.verdict.keystrokes < 30
+    }) {
         if let ServerMsg::Verdict { token, verdict } = next_text(&mut interviewer).await {
-            let claims = jws::verify(&token, &jwks, Expect { now_s, audience: Some("onsite"), leeway_s: 5 }).expect("verifies");
+            let claims =
+                jws::verify(&token, &jwks, Expect { now_s, audience: Some("onsite"), leeway_s: 5 })
+                    .expect("verifies");
             assert_eq!(claims.verdict, verdict);
             assert_eq!(claims.sub, session.id);
             last = Some((token, claims));
@@ -256,9 +360,20 @@ async fn bad_input_is_refused_clearly_and_the_edge_keeps_serving() {
     assert_eq!(status, 401);
 
     // A wrong capability, and a candidate token used as the interviewer's.
-    for (role, token) in [(Role::Candidate, "not-the-token"), (Role::Interviewer, session.candidate.as_str())] {
+    for (role, token) in
+        [(Role::Candidate, "not-the-token"), (Role::Interviewer, session.candidate.as_str())]
+    {
         let mut socket = edge.socket().await;
-        send(&mut socket, &ClientMsg::Hello { v: PROTOCOL_VERSION, role, session: session.id.clone(), token: token.into() }).await;
+        send(
+            &mut socket,
+            &ClientMsg::Hello {
+                v: PROTOCOL_VERSION,
+                role,
+                session: session.id.clone(),
+                token: token.into(),
+            },
+        )
+        .await;
         assert_eq!(refusal(&mut socket).await, ("unauthorized".into(), Some(CloseCode::Policy)));
     }
 
@@ -280,14 +395,40 @@ async fn bad_input_is_refused_clearly_and_the_edge_keeps_serving() {
 
     // An interviewer cannot write evidence.
     let mut socket = edge.join(Role::Interviewer, &session.id, &session.interviewer).await;
-    send(&mut socket, &ClientMsg::Evidence { seq: 1, strokes: typing(1, 3), pointer: vec![], focus: vec![], rhythm: None, tracking: None, frames: None, client_rtt_us: vec![] }).await;
+    send(
+        &mut socket,
+        &ClientMsg::Evidence {
+            seq: 1,
+            strokes: typing(1, 3),
+            pointer: vec![],
+            focus: vec![],
+            rhythm: None,
+            tracking: None,
+            frames: None,
+            client_rtt_us: vec![],
+        },
+    )
+    .await;
     assert_eq!(refusal(&mut socket).await.0, "forbidden");
 
     // Nothing above was stored, and the edge still serves everyone.
     let (status, body) = edge.http("GET", "/healthz", None).await;
     assert_eq!((status, body.trim()), (200, "ok"));
     let mut candidate = edge.join(Role::Candidate, &session.id, &session.candidate).await;
-    send(&mut candidate, &ClientMsg::Evidence { seq: 1, strokes: typing(1, 3), pointer: vec![], focus: vec![], rhythm: None, tracking: None, frames: None, client_rtt_us: vec![] }).await;
+    send(
+        &mut candidate,
+        &ClientMsg::Evidence {
+            seq: 1,
+            strokes: typing(1, 3),
+            pointer: vec![],
+            focus: vec![],
+            rhythm: None,
+            tracking: None,
+            frames: None,
+            client_rtt_us: vec![],
+        },
+    )
+    .await;
     assert_eq!(next_text(&mut candidate).await, ServerMsg::Ack { seq: 1 });
     edge.stop().await;
 }
@@ -300,10 +441,28 @@ async fn a_restarted_edge_keeps_its_keys_sessions_and_evidence() {
     let (_, jwks_before) = edge.http("GET", "/.well-known/jwks.json", None).await;
     let api_key = edge.api_key.clone();
     let mut candidate = edge.join(Role::Candidate, &session.id, &session.candidate).await;
-    let environment =
-        EnvironmentV1 { webdriver: true, renderer: RendererName::Software, screen_w_px: 1280, screen_h_px: 800, time_zone: None };
+    let environment = EnvironmentV1 {
+        webdriver: true,
+        renderer: RendererName::Software,
+        screen_w_px: 1280,
+        screen_h_px: 800,
+        time_zone: None,
+    };
     send(&mut candidate, &ClientMsg::Environment(environment)).await;
-    send(&mut candidate, &ClientMsg::Evidence { seq: 1, strokes: typing(1, 25), pointer: vec![], focus: vec![], rhythm: None, tracking: None, frames: None, client_rtt_us: vec![] }).await;
+    send(
+        &mut candidate,
+        &ClientMsg::Evidence {
+            seq: 1,
+            strokes: typing(1, 25),
+            pointer: vec![],
+            focus: vec![],
+            rhythm: None,
+            tracking: None,
+            frames: None,
+            client_rtt_us: vec![],
+        },
+    )
+    .await;
     assert_eq!(next_text(&mut candidate).await, ServerMsg::Ack { seq: 1 });
     drop(candidate);
     edge.stop().await;
@@ -313,7 +472,20 @@ async fn a_restarted_edge_keeps_its_keys_sessions_and_evidence() {
     assert_eq!(edge.http("GET", "/.well-known/jwks.json", None).await.1, jwks_before);
     let mut candidate = edge.join(Role::Candidate, &session.id, &session.candidate).await;
     // Batch 1 is already stored: a resend is acknowledged without storing it twice.
-    send(&mut candidate, &ClientMsg::Evidence { seq: 1, strokes: typing(1, 25), pointer: vec![], focus: vec![], rhythm: None, tracking: None, frames: None, client_rtt_us: vec![] }).await;
+    send(
+        &mut candidate,
+        &ClientMsg::Evidence {
+            seq: 1,
+            strokes: typing(1, 25),
+            pointer: vec![],
+            focus: vec![],
+            rhythm: None,
+            tracking: None,
+            frames: None,
+            client_rtt_us: vec![],
+        },
+    )
+    .await;
     assert_eq!(next_text(&mut candidate).await, ServerMsg::Ack { seq: 1 });
     send(&mut candidate, &ClientMsg::Finish).await;
     assert_eq!(next_text(&mut candidate).await, ServerMsg::Finished);
@@ -322,14 +494,20 @@ async fn a_restarted_edge_keeps_its_keys_sessions_and_evidence() {
         ServerMsg::Verdict { verdict, .. } => {
             assert_eq!(verdict.keystrokes, 25);
             let codes: Vec<&str> = verdict.reasons.iter().map(|r| r.code.as_str()).collect();
-            assert!(codes.contains(&"webdriver") && codes.contains(&"software_renderer"), "environment survives a restart: {codes:?}");
+            assert!(
+                codes.contains(&"webdriver") && codes.contains(&"software_renderer"),
+                "environment survives a restart: {codes:?}"
+            );
         }
         other => panic!("expected the stored verdict, got {other:?}"),
     }
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        let mode = std::fs::metadata(data.path().join("signing-keys.json")).expect("key file").permissions().mode();
+        let mode = std::fs::metadata(data.path().join("signing-keys.json"))
+            .expect("key file")
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
     edge.stop().await;
@@ -338,19 +516,32 @@ async fn a_restarted_edge_keeps_its_keys_sessions_and_evidence() {
 #[tokio::test]
 async fn a_claimed_location_is_checked_against_the_round_trips_and_the_time_zone() {
     let (data, assets) = dirs();
-    let mut config = Config::new("127.0.0.1:0".parse().expect("address"), data.path().to_path_buf(), assets.path().to_path_buf());
+    let mut config = Config::new(
+        "127.0.0.1:0".parse().expect("address"),
+        data.path().to_path_buf(),
+        assets.path().to_path_buf(),
+    );
     config.location = Some("New York".into());
     config.edge_id = "nyc".into();
     let edge = Running::start_with(config).await;
 
-    let (status, body) = edge.http_with("POST", "/api/v1/sessions", Some(&edge.api_key), r#"{"claimed_location":"Atlantis"}"#).await;
+    let (status, body) = edge
+        .http_with(
+            "POST",
+            "/api/v1/sessions",
+            Some(&edge.api_key),
+            r#"{"claimed_location":"Atlantis"}"#,
+        )
+        .await;
     assert_eq!((status, body.contains("unknown location")), (400, true), "{body}");
 
     // On loopback the browser is, physically, right next to the New York edge.
-    for (claim, zone, status, time_zone_weight) in
-        [("New York", "America/New_York", "consistent", -0.2), ("Chicago", "Asia/Pyongyang", "inconsistent", 1.5)]
-    {
-        let session = edge.create_session_with(&format!(r#"{{"claimed_location":"{claim}"}}"#)).await;
+    for (claim, zone, status, time_zone_weight) in [
+        ("New York", "America/New_York", "consistent", -0.2),
+        ("Chicago", "Asia/Pyongyang", "inconsistent", 1.5),
+    ] {
+        let session =
+            edge.create_session_with(&format!(r#"{{"claimed_location":"{claim}"}}"#)).await;
         let mut candidate = edge.join(Role::Candidate, &session.id, &session.candidate).await;
         let environment = EnvironmentV1 {
             webdriver: false,
@@ -364,7 +555,9 @@ async fn a_claimed_location_is_checked_against_the_round_trips_and_the_time_zone
         send(&mut candidate, &ClientMsg::Finish).await;
         assert_eq!(next_text(&mut candidate).await, ServerMsg::Finished);
         let mut interviewer = edge.join(Role::Interviewer, &session.id, &session.interviewer).await;
-        let ServerMsg::Verdict { verdict, .. } = next_text(&mut interviewer).await else { panic!("expected a verdict") };
+        let ServerMsg::Verdict { verdict, .. } = next_text(&mut interviewer).await else {
+            panic!("expected a verdict")
+        };
         let location = verdict.location.expect("a location check");
         assert_eq!(location.status, status, "{claim}: {:?}", verdict.reasons);
         if claim == "Chicago" {
@@ -393,8 +586,20 @@ async fn every_endpoint_answers_each_role_as_documented() {
         ("export without a token", "GET", &evidence_a, None, 401),
         ("export with the API key", "GET", &evidence_a, Some(&edge.api_key), 403),
         ("export with the candidate's link", "GET", &evidence_a, Some(&a.candidate), 403),
-        ("export with another session's interviewer", "GET", &evidence_a, Some(&b.interviewer), 403),
-        ("export of an unknown session", "GET", "/api/v1/sessions/nope/evidence", Some(&a.interviewer), 403),
+        (
+            "export with another session's interviewer",
+            "GET",
+            &evidence_a,
+            Some(&b.interviewer),
+            403,
+        ),
+        (
+            "export of an unknown session",
+            "GET",
+            "/api/v1/sessions/nope/evidence",
+            Some(&a.interviewer),
+            403,
+        ),
         ("export with the interviewer's link", "GET", &evidence_a, Some(&a.interviewer), 200),
         ("metrics without a key", "GET", "/metrics", None, 401),
         ("metrics with an interviewer link", "GET", "/metrics", Some(&a.interviewer), 401),
@@ -406,12 +611,14 @@ async fn every_endpoint_answers_each_role_as_documented() {
         let (status, body) = edge.http_with(method, path, credential, "").await;
         assert_eq!(status, expected, "{what}: {body}");
         if status >= 400 {
-            let error: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|_| panic!("{what}: an error sentence, got {body}"));
+            let error: serde_json::Value = serde_json::from_str(&body)
+                .unwrap_or_else(|_| panic!("{what}: an error sentence, got {body}"));
             assert!(error["error"].as_str().is_some_and(|text| text.len() > 10), "{what}: {body}");
         }
     }
     // The gate is public by design: it tells a portal only what the token it holds says.
-    let (status, body) = edge.http_with("POST", "/api/v1/verify", None, r#"{"token":"x.y.z"}"#).await;
+    let (status, body) =
+        edge.http_with("POST", "/api/v1/verify", None, r#"{"token":"x.y.z"}"#).await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"decision\":\"hold\""), "{body}");
 
@@ -424,40 +631,106 @@ async fn every_endpoint_answers_each_role_as_documented() {
         ("unknown session", Role::Candidate, &"nope".to_owned(), &a.candidate),
     ] {
         let mut socket = edge.socket().await;
-        send(&mut socket, &ClientMsg::Hello { v: PROTOCOL_VERSION, role, session: session.clone(), token: token.clone() }).await;
-        assert_eq!(refusal(&mut socket).await, ("unauthorized".to_owned(), Some(CloseCode::Policy)), "{what}");
+        send(
+            &mut socket,
+            &ClientMsg::Hello {
+                v: PROTOCOL_VERSION,
+                role,
+                session: session.clone(),
+                token: token.clone(),
+            },
+        )
+        .await;
+        assert_eq!(
+            refusal(&mut socket).await,
+            ("unauthorized".to_owned(), Some(CloseCode::Policy)),
+            "{what}"
+        );
     }
     // A candidate never receives verdicts: its socket sees acks and echo probes only.
     let mut candidate = edge.join(Role::Candidate, &a.id, &a.candidate).await;
-    send(&mut candidate, &ClientMsg::Evidence { seq: 1, strokes: typing(1, 40), pointer: vec![], focus: vec![], rhythm: None, tracking: None, frames: None, client_rtt_us: vec![] }).await;
+    send(
+        &mut candidate,
+        &ClientMsg::Evidence {
+            seq: 1,
+            strokes: typing(1, 40),
+            pointer: vec![],
+            focus: vec![],
+            rhythm: None,
+            tracking: None,
+            frames: None,
+            client_rtt_us: vec![],
+        },
+    )
+    .await;
     assert_eq!(next_text(&mut candidate).await, ServerMsg::Ack { seq: 1 });
     pump(&mut candidate, Duration::from_millis(1500)).await;
     // An interviewer cannot write evidence.
     let mut interviewer = edge.join(Role::Interviewer, &a.id, &a.interviewer).await;
-    send(&mut interviewer, &ClientMsg::Evidence { seq: 2, strokes: typing(2, 5), pointer: vec![], focus: vec![], rhythm: None, tracking: None, frames: None, client_rtt_us: vec![] }).await;
+    send(
+        &mut interviewer,
+        &ClientMsg::Evidence {
+            seq: 2,
+            strokes: typing(2, 5),
+            pointer: vec![],
+            focus: vec![],
+            rhythm: None,
+            tracking: None,
+            frames: None,
+            client_rtt_us: vec![],
+        },
+    )
+    .await;
     let (code, close) = refusal(&mut interviewer).await;
     assert_eq!(close, Some(CloseCode::Policy), "{code}");
     let (_, body) = edge.http("GET", &evidence_a, Some(&a.interviewer)).await;
     let export: serde_json::Value = serde_json::from_str(&body).expect("export");
-    assert_eq!(export["batches"].as_array().map(Vec::len), Some(1), "only the candidate's batch is stored");
+    assert_eq!(
+        export["batches"].as_array().map(Vec::len),
+        Some(1),
+        "only the candidate's batch is stored"
+    );
     edge.stop().await;
 }
 
 #[tokio::test]
 async fn pages_of_other_origins_are_refused_unless_allowed_and_allowed_ones_get_cors() {
     let (data, assets) = dirs();
-    let mut config = Config::new("127.0.0.1:0".parse().expect("address"), data.path().to_path_buf(), assets.path().to_path_buf());
+    let mut config = Config::new(
+        "127.0.0.1:0".parse().expect("address"),
+        data.path().to_path_buf(),
+        assets.path().to_path_buf(),
+    );
     config.allowed_origins = vec!["https://portal.example".into()];
     let edge = Running::start_with(config).await;
     let verify = r#"{"token":"x.y.z"}"#;
-    let (status, _, body) = edge.request("POST", "/api/v1/verify", &[("Origin", "https://evil.example"), ("Content-Type", "application/json")], verify).await;
+    let (status, _, body) = edge
+        .request(
+            "POST",
+            "/api/v1/verify",
+            &[("Origin", "https://evil.example"), ("Content-Type", "application/json")],
+            verify,
+        )
+        .await;
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("may not call this edge") && body.contains("--allow-origin"), "{body}");
-    let (status, head, _) = edge.request("POST", "/api/v1/verify", &[("Origin", "https://portal.example"), ("Content-Type", "application/json")], verify).await;
+    let (status, head, _) = edge
+        .request(
+            "POST",
+            "/api/v1/verify",
+            &[("Origin", "https://portal.example"), ("Content-Type", "application/json")],
+            verify,
+        )
+        .await;
     assert_eq!(status, 200);
     assert!(head.contains("access-control-allow-origin: https://portal.example"), "{head}");
     let (status, head, _) = edge
-        .request("OPTIONS", "/api/v1/verify", &[("Origin", "https://portal.example"), ("Access-Control-Request-Method", "POST")], "")
+        .request(
+            "OPTIONS",
+            "/api/v1/verify",
+            &[("Origin", "https://portal.example"), ("Access-Control-Request-Method", "POST")],
+            "",
+        )
         .await;
     assert_eq!(status, 204);
     assert!(head.contains("access-control-allow-methods: get, post"), "{head}");
@@ -469,15 +742,27 @@ async fn pages_of_other_origins_are_refused_unless_allowed_and_allowed_ones_get_
     let upgrade = |origin: &'static str| {
         let addr = edge.addr;
         async move {
-            let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!("ws://{addr}/api/v1/ws")).expect("request");
+            let mut request =
+                tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+                    format!("ws://{addr}/api/v1/ws"),
+                )
+                .expect("request");
             request.headers_mut().insert("Origin", origin.parse().expect("origin"));
             tokio_tungstenite::connect_async(request).await.map(|_| ())
         }
     };
-    assert!(upgrade("https://evil.example").await.is_err(), "a foreign page cannot open the session socket");
+    assert!(
+        upgrade("https://evil.example").await.is_err(),
+        "a foreign page cannot open the session socket"
+    );
     assert!(upgrade("https://portal.example").await.is_ok(), "an allowed page can");
     // Measuring is open to every origin: other edges' pages use it.
-    let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!("ws://{}/api/v1/echo", edge.addr)).expect("request");
+    let mut request =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!(
+            "ws://{}/api/v1/echo",
+            edge.addr
+        ))
+        .expect("request");
     request.headers_mut().insert("Origin", "https://other-edge.example".parse().expect("origin"));
     assert!(tokio_tungstenite::connect_async(request).await.is_ok());
     edge.stop().await;
@@ -486,12 +771,17 @@ async fn pages_of_other_origins_are_refused_unless_allowed_and_allowed_ones_get_
 #[tokio::test]
 async fn rate_limits_refuse_floods_with_a_clear_answer_and_others_keep_being_served() {
     let (data, assets) = dirs();
-    let mut config = Config::new("127.0.0.1:0".parse().expect("address"), data.path().to_path_buf(), assets.path().to_path_buf());
+    let mut config = Config::new(
+        "127.0.0.1:0".parse().expect("address"),
+        data.path().to_path_buf(),
+        assets.path().to_path_buf(),
+    );
     config.rate_limit_per_s = 4.0; // bursts of 20
     let edge = Running::start_with(config).await;
     let mut statuses = Vec::new();
     for _ in 0..25 {
-        let (status, head, _) = edge.request("POST", "/api/v1/verify", &[], r#"{"token":"x.y.z"}"#).await;
+        let (status, head, _) =
+            edge.request("POST", "/api/v1/verify", &[], r#"{"token":"x.y.z"}"#).await;
         if status == 429 {
             assert!(head.contains("retry-after: 5"), "{head}");
         }
@@ -519,7 +809,20 @@ async fn rate_limits_refuse_floods_with_a_clear_answer_and_others_keep_being_ser
     let (code, close) = refusal(&mut flood).await;
     assert_eq!((code.as_str(), close), ("rate_limited", Some(CloseCode::Again)));
     let mut calm = edge.join(Role::Candidate, &session.id, &session.candidate).await;
-    send(&mut calm, &ClientMsg::Evidence { seq: 1, strokes: typing(1, 5), pointer: vec![], focus: vec![], rhythm: None, tracking: None, frames: None, client_rtt_us: vec![] }).await;
+    send(
+        &mut calm,
+        &ClientMsg::Evidence {
+            seq: 1,
+            strokes: typing(1, 5),
+            pointer: vec![],
+            focus: vec![],
+            rhythm: None,
+            tracking: None,
+            frames: None,
+            client_rtt_us: vec![],
+        },
+    )
+    .await;
     assert_eq!(next_text(&mut calm).await, ServerMsg::Ack { seq: 1 });
     let (status, metrics) = edge.http("GET", "/metrics", Some(&edge.api_key)).await;
     assert_eq!(status, 200);

@@ -7,7 +7,10 @@ use std::rc::Rc;
 use gloo_timers::callback::{Interval, Timeout};
 use onsite_core::challenge::{FrameTiming, Outcome, Rhythm};
 use onsite_core::evidence::TrackingRun;
-use onsite_core::wire::{ClientMsg, EnvironmentV1, FocusV1, FrameTimingV1, PointerV1, RhythmV1, Role, StrokeV1, TrackingV1, PROTOCOL_VERSION};
+use onsite_core::wire::{
+    ClientMsg, EnvironmentV1, FocusV1, FrameTimingV1, PointerV1, RhythmV1, Role, StrokeV1,
+    TrackingV1, PROTOCOL_VERSION,
+};
 
 use crate::keys::{KeyCapture, KeyRecorder};
 use crate::pointer::{PointerCapture, PointerRecorder};
@@ -60,7 +63,11 @@ pub struct ProbeConfig {
 impl ProbeConfig {
     /// A configuration for the edge that served this page.
     pub fn same_origin(session: &str, token: &str) -> Result<ProbeConfig, ProbeError> {
-        Ok(ProbeConfig { socket_url: page::socket_url()?, session: session.to_owned(), token: token.to_owned() })
+        Ok(ProbeConfig {
+            socket_url: page::socket_url()?,
+            session: session.to_owned(),
+            token: token.to_owned(),
+        })
     }
 }
 
@@ -98,7 +105,10 @@ pub struct CandidateProbe {
 
 impl CandidateProbe {
     /// Connects to the edge; call [`CandidateProbe::attach`] to start capturing.
-    pub fn start(config: &ProbeConfig, on_status: impl Fn(ProbeStatus) + 'static) -> Result<CandidateProbe, ProbeError> {
+    pub fn start(
+        config: &ProbeConfig,
+        on_status: impl Fn(ProbeStatus) + 'static,
+    ) -> Result<CandidateProbe, ProbeError> {
         let shared = Rc::new(RefCell::new(Shared {
             keys: Rc::default(),
             pointer: Rc::default(),
@@ -138,7 +148,12 @@ impl CandidateProbe {
                 }
             }
         });
-        Ok(CandidateProbe { shared, captures: Vec::new(), _flush: flush, _client_echo: client_echo })
+        Ok(CandidateProbe {
+            shared,
+            captures: Vec::new(),
+            _flush: flush,
+            _client_echo: client_echo,
+        })
     }
 
     /// Captures key and pointer timings on `target` (an element, or the whole document) until
@@ -148,7 +163,8 @@ impl CandidateProbe {
             let shared = self.shared.borrow();
             (shared.keys.clone(), shared.pointer.clone())
         };
-        self.captures.push((KeyCapture::attach(target, keys), PointerCapture::attach(target, pointer)));
+        self.captures
+            .push((KeyCapture::attach(target, keys), PointerCapture::attach(target, pointer)));
     }
 
     /// Sends a challenge's result with the next batch.
@@ -161,8 +177,16 @@ impl CandidateProbe {
         self.queue(None, Some(TrackingV1::from_outcome(outcome)), frames);
     }
 
-    fn queue(&self, rhythm: Option<RhythmV1>, tracking: Option<TrackingV1>, frames: Option<FrameTiming>) {
-        let frames = frames.map(|f| FrameTimingV1 { frame_interval_us: f.frame_interval_us, input_delay_us: f.input_delay_us });
+    fn queue(
+        &self,
+        rhythm: Option<RhythmV1>,
+        tracking: Option<TrackingV1>,
+        frames: Option<FrameTiming>,
+    ) {
+        let frames = frames.map(|f| FrameTimingV1 {
+            frame_interval_us: f.frame_interval_us,
+            input_delay_us: f.input_delay_us,
+        });
         let mut s = self.shared.borrow_mut();
         let (r, t, f) = s.challenge.get_or_insert((None, None, None));
         *r = rhythm.or(r.take());
@@ -185,8 +209,16 @@ impl CandidateProbe {
 }
 
 /// Opens the socket to the session's edge, with its events routed to `handle`.
-fn open_socket(shared: &Rc<RefCell<Shared>>, config: &ProbeConfig) -> Result<EdgeSocket, ProbeError> {
-    let hello = ClientMsg::Hello { v: PROTOCOL_VERSION, role: Role::Candidate, session: config.session.clone(), token: config.token.clone() };
+fn open_socket(
+    shared: &Rc<RefCell<Shared>>,
+    config: &ProbeConfig,
+) -> Result<EdgeSocket, ProbeError> {
+    let hello = ClientMsg::Hello {
+        v: PROTOCOL_VERSION,
+        role: Role::Candidate,
+        session: config.session.clone(),
+        token: config.token.clone(),
+    };
     let weak = Rc::downgrade(shared);
     EdgeSocket::connect(&config.socket_url, hello, move |event| {
         if let Some(shared) = weak.upgrade() {
@@ -258,7 +290,10 @@ fn handle(shared: &Rc<RefCell<Shared>>, event: SocketEvent) {
                 s.last_refusal = None;
                 s.reconnect_wait_ms = RECONNECT_FIRST_MS;
                 if let Some(socket) = &s.socket {
-                    let environment = EnvironmentV1 { time_zone: page::time_zone(), ..EnvironmentV1::from_environment(&page::environment()) };
+                    let environment = EnvironmentV1 {
+                        time_zone: page::time_zone(),
+                        ..EnvironmentV1::from_environment(&page::environment())
+                    };
                     let _ = socket.send(&ClientMsg::Environment(environment));
                     // Everything not yet acknowledged goes again, in order: the edge stores
                     // each batch number once and acknowledges a resend without change.
@@ -284,7 +319,10 @@ fn handle(shared: &Rc<RefCell<Shared>>, event: SocketEvent) {
             }
             SocketEvent::Closed { code, reason } => {
                 s.status.connected = false;
-                let permanent = s.last_refusal.as_deref().is_some_and(|code| PERMANENT_REFUSALS.contains(&code));
+                let permanent = s
+                    .last_refusal
+                    .as_deref()
+                    .is_some_and(|code| PERMANENT_REFUSALS.contains(&code));
                 if permanent && !s.status.finished {
                     s.status.problem = Some(if reason.is_empty() {
                         format!("the server refused this link (code {code}); ask for a new link")
@@ -292,7 +330,8 @@ fn handle(shared: &Rc<RefCell<Shared>>, event: SocketEvent) {
                         format!("{reason}; ask for a new link")
                     });
                 } else if !s.status.finished {
-                    s.status.problem = Some("the connection to the server was lost; reconnecting…".into());
+                    s.status.problem =
+                        Some("the connection to the server was lost; reconnecting…".into());
                     drop(s);
                     schedule_reconnect(shared);
                     flush_batch(shared);
@@ -308,13 +347,16 @@ fn handle(shared: &Rc<RefCell<Shared>>, event: SocketEvent) {
 /// Sends what was captured as a new batch, and sends `finish` once everything is acknowledged.
 fn flush_batch(shared: &Rc<RefCell<Shared>>) {
     let mut s = shared.borrow_mut();
-    let strokes: Vec<StrokeV1> = s.keys.borrow_mut().take().iter().map(StrokeV1::from_stroke).collect();
+    let strokes: Vec<StrokeV1> =
+        s.keys.borrow_mut().take().iter().map(StrokeV1::from_stroke).collect();
     let (samples, changes) = s.pointer.borrow_mut().take();
     let total = s.keys.borrow().total();
     s.status.keystrokes = total;
-    s.status.pointer_samples = s.status.pointer_samples.saturating_add(u32::try_from(samples.len()).unwrap_or(u32::MAX));
+    s.status.pointer_samples =
+        s.status.pointer_samples.saturating_add(u32::try_from(samples.len()).unwrap_or(u32::MAX));
     // Focus changes are few (a batch allows 64); more in half a second would be a bug upstream.
-    let changes: Vec<_> = changes.into_iter().take(onsite_core::wire::MAX_FOCUS_PER_BATCH).collect();
+    let changes: Vec<_> =
+        changes.into_iter().take(onsite_core::wire::MAX_FOCUS_PER_BATCH).collect();
     let mut strokes = strokes.into_iter().peekable();
     let mut samples = samples.iter().map(PointerV1::from_sample).peekable();
     let mut changes: Vec<FocusV1> = changes.iter().map(FocusV1::from_change).collect();
@@ -324,7 +366,12 @@ fn flush_batch(shared: &Rc<RefCell<Shared>>) {
         // Round trips that come back after `finish` are late for the final verdict.
         client_rtt_us.clear();
     }
-    while strokes.peek().is_some() || samples.peek().is_some() || !changes.is_empty() || challenge.is_some() || !client_rtt_us.is_empty() {
+    while strokes.peek().is_some()
+        || samples.peek().is_some()
+        || !changes.is_empty()
+        || challenge.is_some()
+        || !client_rtt_us.is_empty()
+    {
         let (rhythm, tracking, frames) = challenge.take().unwrap_or((None, None, None));
         let seq = s.next_seq;
         s.next_seq += 1;

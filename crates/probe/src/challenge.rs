@@ -35,7 +35,13 @@ pub struct RhythmConfig {
 impl Default for RhythmConfig {
     fn default() -> RhythmConfig {
         // 24 beats at 100 per minute: 14.4 s, inside the 20 s budget.
-        RhythmConfig { period_ms: 600.0, beats: 24, shift_at_beat: 12, shift_ms: 150.0, reduced_motion: false }
+        RhythmConfig {
+            period_ms: 600.0,
+            beats: 24,
+            shift_at_beat: 12,
+            shift_ms: 150.0,
+            reduced_motion: false,
+        }
     }
 }
 
@@ -161,7 +167,11 @@ impl RhythmTask {
             // The first beat comes a second after the task starts.
             let start_ms = *s.start_ms.get_or_insert(now_ms + 1000.0);
             let c = s.config;
-            let beat_time = |k: u32| start_ms + f64::from(k) * c.period_ms + if k >= c.shift_at_beat { c.shift_ms } else { 0.0 };
+            let beat_time = |k: u32| {
+                start_ms
+                    + f64::from(k) * c.period_ms
+                    + if k >= c.shift_at_beat { c.shift_ms } else { 0.0 }
+            };
             let shown = u32::try_from(s.beats_at_us.len()).unwrap_or(u32::MAX);
             // The first frame at or after a beat's time is the one that shows its peak.
             if shown < c.beats && now_ms >= beat_time(shown) {
@@ -170,7 +180,8 @@ impl RhythmTask {
                 let _ = drawn.set_attribute("data-beat-at-ms", &format!("{now_ms:.3}"));
             }
             // The pulse: nearest beat's closeness, 1 at the peak and falling off over ~100 ms.
-            let nearest = (0..c.beats).map(|k| (now_ms - beat_time(k)).abs()).fold(f64::INFINITY, f64::min);
+            let nearest =
+                (0..c.beats).map(|k| (now_ms - beat_time(k)).abs()).fold(f64::INFINITY, f64::min);
             // The pulse's shape decides only what is drawn, not any measurement.
             let level = (-(nearest / 90.0).powi(2)).exp();
             draw_pulse(&context, width, height, level, c.reduced_motion);
@@ -244,7 +255,13 @@ impl Drop for RhythmTask {
     }
 }
 
-fn draw_pulse(context: &CanvasRenderingContext2d, width: f64, height: f64, level: f64, reduced_motion: bool) {
+fn draw_pulse(
+    context: &CanvasRenderingContext2d,
+    width: f64,
+    height: f64,
+    level: f64,
+    reduced_motion: bool,
+) {
     context.clear_rect(0.0, 0.0, width, height);
     let radius = if reduced_motion { height * 0.3 } else { height * (0.12 + 0.22 * level) };
     // Okabe-Ito blue, brighter at the peak.
@@ -313,7 +330,11 @@ impl TrackingTask {
             let scale_x = if width > 0.0 { rect.width() / width } else { 1.0 };
             let scale_y = if height > 0.0 { rect.height() / height } else { 1.0 };
             let (page_x, page_y) = (rect.left() + x * scale_x, rect.top() + y * scale_y);
-            s.target.push(Point { at_us: to_us(now_ms), x_px: (page_x * 10.0).round() / 10.0, y_px: (page_y * 10.0).round() / 10.0 });
+            s.target.push(Point {
+                at_us: to_us(now_ms),
+                x_px: (page_x * 10.0).round() / 10.0,
+                y_px: (page_y * 10.0).round() / 10.0,
+            });
             s.trace.push(format!("{now_ms:.3},{page_x:.1},{page_y:.1}"));
             if s.trace.len() > 40 {
                 s.trace.remove(0);

@@ -21,7 +21,12 @@ impl JsProbe {
     /// Connects to the edge's WebSocket at `socket_url` for `session` with the candidate `token`;
     /// `on_status`, when given, is called with the status object each time it changes.
     #[wasm_bindgen(constructor)]
-    pub fn new(socket_url: String, session: String, token: String, on_status: Option<js_sys::Function>) -> Result<JsProbe, JsError> {
+    pub fn new(
+        socket_url: String,
+        session: String,
+        token: String,
+        on_status: Option<js_sys::Function>,
+    ) -> Result<JsProbe, JsError> {
         let config = ProbeConfig { socket_url, session, token };
         let last = RefCell::new(None::<crate::candidate::ProbeStatus>);
         let inner = CandidateProbe::start(&config, move |status| {

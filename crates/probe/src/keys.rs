@@ -41,7 +41,9 @@ pub struct KeyRecorder {
 
 /// FNV-1a: a fast hash that tells the few hundred key codes apart.
 fn key_hash(code: &str) -> u64 {
-    code.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3))
+    code.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 impl KeyRecorder {
@@ -56,7 +58,8 @@ impl KeyRecorder {
             if repeat {
                 open.repeats = open.repeats.saturating_add(1);
                 if open.repeat_gaps_us.len() < MAX_REPEAT_GAPS {
-                    open.repeat_gaps_us.push(u32::try_from((at_us - open.last_at_us).max(0)).unwrap_or(u32::MAX));
+                    open.repeat_gaps_us
+                        .push(u32::try_from((at_us - open.last_at_us).max(0)).unwrap_or(u32::MAX));
                 }
                 open.last_at_us = at_us;
                 open.trusted &= trusted;
@@ -70,7 +73,14 @@ impl KeyRecorder {
             return;
         }
         let class = KeyClass::from_code(code);
-        let open = Open { down_at_us: at_us, last_at_us: at_us, class, repeats: 0, repeat_gaps_us: Vec::new(), trusted };
+        let open = Open {
+            down_at_us: at_us,
+            last_at_us: at_us,
+            class,
+            repeats: 0,
+            repeat_gaps_us: Vec::new(),
+            trusted,
+        };
         self.open.push((key, open));
     }
 
@@ -127,7 +137,12 @@ impl KeyCapture {
             "keydown",
             Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
                 if let Some(event) = event.dyn_ref::<KeyboardEvent>() {
-                    on_down.borrow_mut().key_down(&event.code(), event.time_stamp(), event.repeat(), event.is_trusted());
+                    on_down.borrow_mut().key_down(
+                        &event.code(),
+                        event.time_stamp(),
+                        event.repeat(),
+                        event.is_trusted(),
+                    );
                 }
             }),
         );
@@ -136,11 +151,18 @@ impl KeyCapture {
             "keyup",
             Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
                 if let Some(event) = event.dyn_ref::<KeyboardEvent>() {
-                    on_up.borrow_mut().key_up(&event.code(), event.time_stamp(), event.is_trusted());
+                    on_up.borrow_mut().key_up(
+                        &event.code(),
+                        event.time_stamp(),
+                        event.is_trusted(),
+                    );
                 }
             }),
         );
-        listeners.add("blur", Closure::<dyn FnMut(web_sys::Event)>::new(move |_| recorder.borrow_mut().cancel_open()));
+        listeners.add(
+            "blur",
+            Closure::<dyn FnMut(web_sys::Event)>::new(move |_| recorder.borrow_mut().cancel_open()),
+        );
         KeyCapture { _listeners: listeners }
     }
 }

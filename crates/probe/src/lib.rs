@@ -42,5 +42,7 @@ pub(crate) fn describe(value: &wasm_bindgen::JsValue) -> String {
     if let Some(error) = value.dyn_ref::<js_sys::Error>() {
         return error.message().into();
     }
-    js_sys::JSON::stringify(value).map(String::from).unwrap_or_else(|_| "an unknown error".to_owned())
+    js_sys::JSON::stringify(value)
+        .map(String::from)
+        .unwrap_or_else(|_| "an unknown error".to_owned())
 }

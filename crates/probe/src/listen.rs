@@ -19,7 +19,11 @@ impl Listeners {
 
     /// Adds a listener for `kind`.
     pub(crate) fn add(&mut self, kind: &'static str, handler: Handler) {
-        let _ = self.target.add_event_listener_with_callback_and_bool(kind, handler.as_ref().unchecked_ref(), true);
+        let _ = self.target.add_event_listener_with_callback_and_bool(
+            kind,
+            handler.as_ref().unchecked_ref(),
+            true,
+        );
         self.handlers.push((kind, handler));
     }
 }
@@ -27,7 +31,11 @@ impl Listeners {
 impl Drop for Listeners {
     fn drop(&mut self) {
         for (kind, handler) in &self.handlers {
-            let _ = self.target.remove_event_listener_with_callback_and_bool(kind, handler.as_ref().unchecked_ref(), true);
+            let _ = self.target.remove_event_listener_with_callback_and_bool(
+                kind,
+                handler.as_ref().unchecked_ref(),
+                true,
+            );
         }
     }
 }

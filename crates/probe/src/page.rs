@@ -34,7 +34,9 @@ pub fn fragment_params() -> Vec<(String, String)> {
 pub fn parse_params(text: &str) -> Vec<(String, String)> {
     text.split('&')
         .filter_map(|pair| pair.split_once('='))
-        .map(|(name, value)| (name.to_owned(), percent_decode(value).unwrap_or_else(|| value.to_owned())))
+        .map(|(name, value)| {
+            (name.to_owned(), percent_decode(value).unwrap_or_else(|| value.to_owned()))
+        })
         .collect()
 }
 
@@ -74,7 +76,12 @@ pub fn now_s() -> u64 {
 /// The renderer's name is classified here and not kept.
 pub fn environment() -> Environment {
     let Ok(window) = window() else {
-        return Environment { webdriver: false, renderer: Renderer::Unknown, screen_width_px: 0, screen_height_px: 0 };
+        return Environment {
+            webdriver: false,
+            renderer: Renderer::Unknown,
+            screen_width_px: 0,
+            screen_height_px: 0,
+        };
     };
     let (screen_width_px, screen_height_px) = window
         .screen()
@@ -82,19 +89,22 @@ pub fn environment() -> Environment {
         .map(|screen| (screen.width().unwrap_or(0), screen.height().unwrap_or(0)))
         .map(|(w, h)| (u32::try_from(w).unwrap_or(0), u32::try_from(h).unwrap_or(0)))
         .unwrap_or((0, 0));
-    let renderer = webgl_renderer(&window).map_or(Renderer::Unknown, |name| Renderer::classify(&name));
+    let renderer =
+        webgl_renderer(&window).map_or(Renderer::Unknown, |name| Renderer::classify(&name));
     // `navigator.webdriver` is read by name: web-sys exposes it only behind an unstable flag.
-    let webdriver = js_sys::Reflect::get(&window.navigator(), &wasm_bindgen::JsValue::from_str("webdriver"))
-        .ok()
-        .and_then(|v| v.as_bool())
-        .unwrap_or(false);
+    let webdriver =
+        js_sys::Reflect::get(&window.navigator(), &wasm_bindgen::JsValue::from_str("webdriver"))
+            .ok()
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false);
     Environment { webdriver, renderer, screen_width_px, screen_height_px }
 }
 
 fn webgl_renderer(window: &web_sys::Window) -> Option<String> {
     // From the WEBGL_debug_renderer_info extension.
     const UNMASKED_RENDERER_WEBGL: u32 = 0x9246;
-    let canvas: web_sys::HtmlCanvasElement = window.document()?.create_element("canvas").ok()?.dyn_into().ok()?;
+    let canvas: web_sys::HtmlCanvasElement =
+        window.document()?.create_element("canvas").ok()?.dyn_into().ok()?;
     let gl: web_sys::WebGlRenderingContext = canvas.get_context("webgl").ok()??.dyn_into().ok()?;
     let parameter = match gl.get_extension("WEBGL_debug_renderer_info") {
         Ok(Some(_)) => UNMASKED_RENDERER_WEBGL,
@@ -106,40 +116,58 @@ fn webgl_renderer(window: &web_sys::Window) -> Option<String> {
 /// The browser's IANA time zone (`Intl.DateTimeFormat().resolvedOptions().timeZone`).
 pub fn time_zone() -> Option<String> {
     let format = js_sys::Intl::DateTimeFormat::new(&js_sys::Array::new(), &js_sys::Object::new());
-    js_sys::Reflect::get(&format.resolved_options(), &wasm_bindgen::JsValue::from_str("timeZone")).ok()?.as_string()
+    js_sys::Reflect::get(&format.resolved_options(), &wasm_bindgen::JsValue::from_str("timeZone"))
+        .ok()?
+        .as_string()
 }
 
 /// Fetches a same-origin URL as text.
 pub async fn fetch_text(url: &str) -> Result<String, ProbeError> {
     let fail = |why: String| ProbeError::Fetch { url: url.to_owned(), why };
-    let response = JsFuture::from(window()?.fetch_with_str(url)).await.map_err(|e| fail(describe(&e)))?;
-    let response: web_sys::Response = response.dyn_into().map_err(|_| fail("not a response".into()))?;
+    let response =
+        JsFuture::from(window()?.fetch_with_str(url)).await.map_err(|e| fail(describe(&e)))?;
+    let response: web_sys::Response =
+        response.dyn_into().map_err(|_| fail("not a response".into()))?;
     if !response.ok() {
         return Err(fail(format!("HTTP {}", response.status())));
     }
-    let text = JsFuture::from(response.text().map_err(|e| fail(describe(&e)))?).await.map_err(|e| fail(describe(&e)))?;
+    let text = JsFuture::from(response.text().map_err(|e| fail(describe(&e)))?)
+        .await
+        .map_err(|e| fail(describe(&e)))?;
     text.as_string().ok_or_else(|| fail("body is not text".into()))
 }
 
 /// Sends an HTTP request to this edge with an optional bearer credential and JSON body; returns
 /// the status and the body text (an error status is not an error here: callers show the edge's
 /// sentence).
-pub async fn request(method: &str, url: &str, bearer: Option<&str>, json_body: Option<&str>) -> Result<(u16, String), ProbeError> {
+pub async fn request(
+    method: &str,
+    url: &str,
+    bearer: Option<&str>,
+    json_body: Option<&str>,
+) -> Result<(u16, String), ProbeError> {
     let fail = |why: String| ProbeError::Fetch { url: url.to_owned(), why };
     let init = web_sys::RequestInit::new();
     init.set_method(method);
     let headers = web_sys::Headers::new().map_err(|e| fail(describe(&e)))?;
     if let Some(bearer) = bearer {
-        headers.set("Authorization", &format!("Bearer {bearer}")).map_err(|e| fail(describe(&e)))?;
+        headers
+            .set("Authorization", &format!("Bearer {bearer}"))
+            .map_err(|e| fail(describe(&e)))?;
     }
     if let Some(body) = json_body {
         headers.set("Content-Type", "application/json").map_err(|e| fail(describe(&e)))?;
         init.set_body(&wasm_bindgen::JsValue::from_str(body));
     }
     init.set_headers(&headers);
-    let response = JsFuture::from(window()?.fetch_with_str_and_init(url, &init)).await.map_err(|e| fail(describe(&e)))?;
-    let response: web_sys::Response = response.dyn_into().map_err(|_| fail("not a response".into()))?;
-    let text = JsFuture::from(response.text().map_err(|e| fail(describe(&e)))?).await.map_err(|e| fail(describe(&e)))?;
+    let response = JsFuture::from(window()?.fetch_with_str_and_init(url, &init))
+        .await
+        .map_err(|e| fail(describe(&e)))?;
+    let response: web_sys::Response =
+        response.dyn_into().map_err(|_| fail("not a response".into()))?;
+    let text = JsFuture::from(response.text().map_err(|e| fail(describe(&e)))?)
+        .await
+        .map_err(|e| fail(describe(&e)))?;
     Ok((response.status(), text.as_string().unwrap_or_default()))
 }
 
@@ -170,13 +198,19 @@ pub fn local_set(key: &str, value: &str) {
 /// Copies text to the clipboard; false when the browser does not allow it.
 pub async fn copy_text(text: &str) -> bool {
     let Ok(window) = window() else { return false };
-    let clipboard = js_sys::Reflect::get(&window.navigator(), &wasm_bindgen::JsValue::from_str("clipboard")).ok();
-    let write = clipboard.as_ref().and_then(|c| js_sys::Reflect::get(c, &wasm_bindgen::JsValue::from_str("writeText")).ok());
+    let clipboard =
+        js_sys::Reflect::get(&window.navigator(), &wasm_bindgen::JsValue::from_str("clipboard"))
+            .ok();
+    let write = clipboard
+        .as_ref()
+        .and_then(|c| js_sys::Reflect::get(c, &wasm_bindgen::JsValue::from_str("writeText")).ok());
     match (clipboard, write.and_then(|f| f.dyn_into::<js_sys::Function>().ok())) {
-        (Some(clipboard), Some(write)) => match write.call1(&clipboard, &wasm_bindgen::JsValue::from_str(text)) {
-            Ok(promise) => JsFuture::from(js_sys::Promise::from(promise)).await.is_ok(),
-            Err(_) => false,
-        },
+        (Some(clipboard), Some(write)) => {
+            match write.call1(&clipboard, &wasm_bindgen::JsValue::from_str(text)) {
+                Ok(promise) => JsFuture::from(js_sys::Promise::from(promise)).await.is_ok(),
+                Err(_) => false,
+            }
+        }
         _ => false,
     }
 }
@@ -188,7 +222,10 @@ pub fn data_url(mime: &str, text: &str) -> String {
 
 /// Whether this page runs inside a frame of another page.
 pub fn in_frame() -> bool {
-    window().ok().and_then(|w| w.parent().ok().flatten()).is_some_and(|parent| window().is_ok_and(|w| parent != w))
+    window()
+        .ok()
+        .and_then(|w| w.parent().ok().flatten())
+        .is_some_and(|parent| window().is_ok_and(|w| parent != w))
 }
 
 /// Tells the embedding page about progress: `{source: "onsite", type, ...fields}`, posted only to

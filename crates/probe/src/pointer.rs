@@ -39,7 +39,10 @@ impl PointerRecorder {
 fn number(event: &PointerEvent, name: &str) -> f64 {
     // Pointer events carry fractional coordinates; web-sys exposes only the integer ones. A
     // hundredth of a pixel is finer than any pointer and keeps the wire text short.
-    let value = js_sys::Reflect::get(event, &JsValue::from_str(name)).ok().and_then(|v| v.as_f64()).unwrap_or(0.0);
+    let value = js_sys::Reflect::get(event, &JsValue::from_str(name))
+        .ok()
+        .and_then(|v| v.as_f64())
+        .unwrap_or(0.0);
     (value * 100.0).round() / 100.0
 }
 
@@ -63,7 +66,11 @@ impl PointerCapture {
     /// Listens for pointer events on `target` and focus changes on the window and document.
     pub fn attach(target: &EventTarget, recorder: Rc<RefCell<PointerRecorder>>) -> PointerCapture {
         let mut listeners = Listeners::new(target);
-        for (name, kind) in [("pointermove", PointerKind::Move), ("pointerdown", PointerKind::Down), ("pointerup", PointerKind::Up)] {
+        for (name, kind) in [
+            ("pointermove", PointerKind::Move),
+            ("pointerdown", PointerKind::Down),
+            ("pointerup", PointerKind::Up),
+        ] {
             let recorder = recorder.clone();
             listeners.add(
                 name,
@@ -80,7 +87,11 @@ impl PointerCapture {
                     };
                     let mut recorder = recorder.borrow_mut();
                     // A move event merges the raw samples of one frame; each keeps its own time.
-                    let raw = if kind == PointerKind::Move { event.get_coalesced_events() } else { js_sys::Array::new() };
+                    let raw = if kind == PointerKind::Move {
+                        event.get_coalesced_events()
+                    } else {
+                        js_sys::Array::new()
+                    };
                     if raw.length() == 0 {
                         recorder.record(sample(event, 1));
                         return;
@@ -105,7 +116,8 @@ impl PointerCapture {
                     Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
                         // Focus events of elements inside the page bubble here in the capture
                         // phase; only the window's own count.
-                        if event.target().is_some_and(|t| t.dyn_ref::<web_sys::Window>().is_some()) {
+                        if event.target().is_some_and(|t| t.dyn_ref::<web_sys::Window>().is_some())
+                        {
                             recorder.borrow_mut().focus(event.time_stamp(), kind);
                         }
                     }),
@@ -128,6 +140,10 @@ impl PointerCapture {
             );
             listeners
         });
-        PointerCapture { _target: listeners, _window: window_listeners, _document: document_listeners }
+        PointerCapture {
+            _target: listeners,
+            _window: window_listeners,
+            _document: document_listeners,
+        }
     }
 }

@@ -50,8 +50,13 @@ pub struct EdgeSocket {
 
 impl EdgeSocket {
     /// Opens a socket to `url`, sends `hello` once it is open, and reports events to `on_event`.
-    pub fn connect(url: &str, hello: ClientMsg, on_event: impl Fn(SocketEvent) + 'static) -> Result<EdgeSocket, ProbeError> {
-        let socket = WebSocket::new(url).map_err(|e| ProbeError::Connect { url: url.to_owned(), why: describe(&e) })?;
+    pub fn connect(
+        url: &str,
+        hello: ClientMsg,
+        on_event: impl Fn(SocketEvent) + 'static,
+    ) -> Result<EdgeSocket, ProbeError> {
+        let socket = WebSocket::new(url)
+            .map_err(|e| ProbeError::Connect { url: url.to_owned(), why: describe(&e) })?;
         socket.set_binary_type(BinaryType::Arraybuffer);
         let on_event: Handler = Rc::new(on_event);
 
@@ -73,7 +78,10 @@ impl EdgeSocket {
                 // Echo probes go straight back, before anything else runs: the edge times them.
                 // The reply carries the page's clock, for the edge's NTP-style offset estimate.
                 if let Some(seq) = wire::parse_echo(&bytes) {
-                    let _ = echo.send_with_u8_array(&wire::echo_reply(seq, (now_ms * 1000.0).round() as i64));
+                    let _ = echo.send_with_u8_array(&wire::echo_reply(
+                        seq,
+                        (now_ms * 1000.0).round() as i64,
+                    ));
                 } else if wire::is_client_echo(&bytes) {
                     let seq = u32::from_le_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]);
                     let mut answered = answered.borrow_mut();
@@ -95,7 +103,13 @@ impl EdgeSocket {
         socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
-        Ok(EdgeSocket { socket, client_echo, _on_open: on_open, _on_message: on_message, _on_close: on_close })
+        Ok(EdgeSocket {
+            socket,
+            client_echo,
+            _on_open: on_open,
+            _on_message: on_message,
+            _on_close: on_close,
+        })
     }
 
     /// Sends one of the browser's own echo probes; the edge returns it at once.
@@ -143,8 +157,11 @@ fn now_ms() -> f64 {
 /// The probe needs only the message type and a few plain fields; serde's number parsing would
 /// bring float formatting (about 16 KB) into the probe's wasm. Verdicts are handed on whole.
 fn classify(text: String) -> SocketEvent {
-    let bad = |message: &str| SocketEvent::Error { code: "bad_frame".into(), message: message.into() };
-    let Ok(value) = js_sys::JSON::parse(&text) else { return bad("the server sent a frame that is not JSON") };
+    let bad =
+        |message: &str| SocketEvent::Error { code: "bad_frame".into(), message: message.into() };
+    let Ok(value) = js_sys::JSON::parse(&text) else {
+        return bad("the server sent a frame that is not JSON");
+    };
     let field = |name: &str| js_sys::Reflect::get(&value, &JsValue::from_str(name)).ok();
     let text_field = |name: &str| field(name).and_then(|v| v.as_string()).unwrap_or_default();
     match text_field("t").as_str() {
@@ -155,7 +172,9 @@ fn classify(text: String) -> SocketEvent {
                 .unwrap_or_default()
                 .iter()
                 .filter_map(|edge| {
-                    let get = |name: &str| js_sys::Reflect::get(edge, &JsValue::from_str(name)).ok()?.as_string();
+                    let get = |name: &str| {
+                        js_sys::Reflect::get(edge, &JsValue::from_str(name)).ok()?.as_string()
+                    };
                     Some((get("id")?, get("url")?))
                 })
                 .collect();

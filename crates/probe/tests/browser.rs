@@ -46,14 +46,22 @@ async fn presses_are_paired_by_physical_key_and_keep_no_identity() {
     assert_eq!(classes, [KeyClass::Letter, KeyClass::Modifier, KeyClass::Digit]);
     assert_eq!(strokes[0].repeats, 1);
     assert_eq!(strokes[0].repeat_gaps_us.len(), 1);
-    assert!(strokes[0].repeat_gaps_us[0] >= 25_000, "the repeat came about 30 ms after the key-down: {:?}", strokes[0]);
+    assert!(
+        strokes[0].repeat_gaps_us[0] >= 25_000,
+        "the repeat came about 30 ms after the key-down: {:?}",
+        strokes[0]
+    );
     assert!(strokes[0].dwell_us() >= 45_000, "Q was held about 50 ms: {:?}", strokes[0]);
-    assert!(strokes[1].down_at_us > strokes[0].down_at_us && strokes[1].up_at_us >= strokes[0].up_at_us);
+    assert!(
+        strokes[1].down_at_us > strokes[0].down_at_us && strokes[1].up_at_us >= strokes[0].up_at_us
+    );
     assert!(strokes.iter().all(|s| !s.trusted), "script-made events are marked untrusted");
     assert_eq!(recorder.borrow().total(), 3);
 
     // What would leave the page names no key.
-    let wire = serde_json::to_string(&strokes.iter().map(StrokeV1::from_stroke).collect::<Vec<_>>()).expect("json");
+    let wire =
+        serde_json::to_string(&strokes.iter().map(StrokeV1::from_stroke).collect::<Vec<_>>())
+            .expect("json");
     for identity in ["KeyQ", "ShiftLeft", "Digit5", "\"q\"", "\"5\"", "Shift\""] {
         assert!(!wire.contains(identity), "{identity} in {wire}");
     }
@@ -78,7 +86,9 @@ fn a_lost_key_up_drops_the_press_instead_of_inventing_a_dwell() {
 
 #[wasm_bindgen_test]
 fn link_fragments_decode_the_host_origin_and_keep_capabilities_as_they_are() {
-    let params = onsite_probe::page::parse_params("session=ab-C_1&token=Zz9_-x&host=https%3A%2F%2Fportal.example%3A8443&bad=%zz");
+    let params = onsite_probe::page::parse_params(
+        "session=ab-C_1&token=Zz9_-x&host=https%3A%2F%2Fportal.example%3A8443&bad=%zz",
+    );
     let get = |name: &str| params.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
     assert_eq!(get("session"), Some("ab-C_1"));
     assert_eq!(get("token"), Some("Zz9_-x"));

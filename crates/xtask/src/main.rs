@@ -22,7 +22,9 @@ fn main() -> Result<()> {
                 match arg.as_str() {
                     "--out" => out = PathBuf::from(rest.next().context("--out needs a directory")?),
                     "--dev" => dev = true,
-                    other => bail!("unknown option {other:?}; usage: cargo xtask web [--out DIR] [--dev]"),
+                    other => bail!(
+                        "unknown option {other:?}; usage: cargo xtask web [--out DIR] [--dev]"
+                    ),
                 }
             }
             web(&out, dev)
@@ -32,7 +34,10 @@ fn main() -> Result<()> {
 }
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap_or_else(|_| PathBuf::from("."))
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap_or_else(|_| PathBuf::from("."))
 }
 
 fn run(command: &mut Command) -> Result<()> {
@@ -49,9 +54,17 @@ fn web(out: &Path, dev: bool) -> Result<()> {
     let profile = if dev { "dev" } else { "wasm-release" };
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     eprintln!("xtask: building onsite-app and the standalone probe for wasm32 ({profile})");
-    run(Command::new(&cargo)
-        .current_dir(&root)
-        .args(["build", "-p", "onsite-app", "-p", "onsite-probe", "--target", "wasm32-unknown-unknown", "--profile", profile]))?;
+    run(Command::new(&cargo).current_dir(&root).args([
+        "build",
+        "-p",
+        "onsite-app",
+        "-p",
+        "onsite-probe",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--profile",
+        profile,
+    ]))?;
 
     let wanted = locked_version(&root, "wasm-bindgen")?;
     let installed = tool_version("wasm-bindgen")?;
@@ -64,7 +77,8 @@ fn web(out: &Path, dev: bool) -> Result<()> {
     let built = root.join("target/wasm32-unknown-unknown").join(dir);
     let staging = root.join("target/web-staging");
     if staging.exists() {
-        std::fs::remove_dir_all(&staging).with_context(|| format!("cannot clear {}", staging.display()))?;
+        std::fs::remove_dir_all(&staging)
+            .with_context(|| format!("cannot clear {}", staging.display()))?;
     }
     eprintln!("xtask: wasm-bindgen {installed}");
     // The app, and the standalone probe for host pages (with TypeScript declarations).
@@ -81,7 +95,8 @@ fn web(out: &Path, dev: bool) -> Result<()> {
         optimise(&staging.join("probe/onsite_probe_bg.wasm"))?;
     }
 
-    std::fs::create_dir_all(out.join("probe")).with_context(|| format!("cannot create {}", out.display()))?;
+    std::fs::create_dir_all(out.join("probe"))
+        .with_context(|| format!("cannot create {}", out.display()))?;
     copy_dir(&root.join("www"), out)?;
     copy_dir(&staging, out)?;
     for file in ["app_bg.wasm", "probe/onsite_probe_bg.wasm"] {
@@ -95,7 +110,9 @@ fn web(out: &Path, dev: bool) -> Result<()> {
 /// Runs wasm-opt -Oz when a working version is on PATH; otherwise leaves the wasm as it is.
 fn optimise(wasm: &Path) -> Result<()> {
     let version = match Command::new("wasm-opt").arg("--version").output() {
-        Ok(output) if output.status.success() => String::from_utf8_lossy(&output.stdout).into_owned(),
+        Ok(output) if output.status.success() => {
+            String::from_utf8_lossy(&output.stdout).into_owned()
+        }
         _ => {
             eprintln!("xtask: no wasm-opt on PATH; skipping size optimisation");
             return Ok(());
@@ -107,22 +124,33 @@ fn optimise(wasm: &Path) -> Result<()> {
         return Ok(());
     }
     let before = std::fs::metadata(wasm).map(|m| m.len()).unwrap_or(0);
-    run(Command::new("wasm-opt").arg("-Oz").arg("--enable-bulk-memory").arg("--enable-nontrapping-float-to-int").arg("--enable-sign-ext").arg("--enable-mutable-globals").arg(wasm).arg("-o").arg(wasm))?;
+    run(Command::new("wasm-opt")
+        .arg("-Oz")
+        .arg("--enable-bulk-memory")
+        .arg("--enable-nontrapping-float-to-int")
+        .arg("--enable-sign-ext")
+        .arg("--enable-mutable-globals")
+        .arg(wasm)
+        .arg("-o")
+        .arg(wasm))?;
     let after = std::fs::metadata(wasm).map(|m| m.len()).unwrap_or(0);
     eprintln!("xtask: wasm-opt {number}: {} KiB -> {} KiB", before / 1024, after / 1024);
     Ok(())
 }
 
 fn copy_dir(from: &Path, to: &Path) -> Result<()> {
-    for entry in std::fs::read_dir(from).with_context(|| format!("cannot read {}", from.display()))? {
+    for entry in
+        std::fs::read_dir(from).with_context(|| format!("cannot read {}", from.display()))?
+    {
         let entry = entry?;
         let target = to.join(entry.file_name());
         if entry.file_type()?.is_dir() {
             std::fs::create_dir_all(&target)?;
             copy_dir(&entry.path(), &target)?;
         } else {
-            std::fs::copy(entry.path(), &target)
-                .with_context(|| format!("cannot copy {} to {}", entry.path().display(), target.display()))?;
+            std::fs::copy(entry.path(), &target).with_context(|| {
+                format!("cannot copy {} to {}", entry.path().display(), target.display())
+            })?;
         }
     }
     Ok(())
@@ -130,7 +158,8 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
 
 /// The version of a package as Cargo.lock pins it.
 fn locked_version(root: &Path, package: &str) -> Result<String> {
-    let lock = std::fs::read_to_string(root.join("Cargo.lock")).context("cannot read Cargo.lock")?;
+    let lock =
+        std::fs::read_to_string(root.join("Cargo.lock")).context("cannot read Cargo.lock")?;
     let mut lines = lock.lines();
     while let Some(line) = lines.next() {
         if line == format!("name = \"{package}\"") {
@@ -144,10 +173,12 @@ fn locked_version(root: &Path, package: &str) -> Result<String> {
 
 /// The version a tool prints with `--version`, such as `wasm-bindgen 0.2.130`.
 fn tool_version(tool: &str) -> Result<String> {
-    let output = Command::new(tool)
-        .arg("--version")
-        .output()
-        .with_context(|| format!("{tool} is not installed; scripts/test and scripts/run install it"))?;
+    let output = Command::new(tool).arg("--version").output().with_context(|| {
+        format!("{tool} is not installed; scripts/test and scripts/run install it")
+    })?;
     let text = String::from_utf8_lossy(&output.stdout);
-    text.split_whitespace().nth(1).map(str::to_owned).with_context(|| format!("cannot read {tool}'s version from {text:?}"))
+    text.split_whitespace()
+        .nth(1)
+        .map(str::to_owned)
+        .with_context(|| format!("cannot read {tool}'s version from {text:?}"))
 }

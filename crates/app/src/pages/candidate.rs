@@ -62,7 +62,10 @@ pub fn CandidatePage(capability: Capability) -> impl IntoView {
             Step::Tracking => "tracking",
             Step::Finishing => "finishing",
         };
-        tell_step("onsite:step", &[("step", current.number().into()), ("of", 4.into()), ("name", label.into())]);
+        tell_step(
+            "onsite:step",
+            &[("step", current.number().into()), ("of", 4.into()), ("name", label.into())],
+        );
     });
     let tell_status = tell.clone();
     Effect::new(move |previous: Option<(bool, Option<String>, u32)>| {
@@ -74,11 +77,17 @@ pub fn CandidatePage(capability: Capability) -> impl IntoView {
             }
             if let Some(message) = &s.problem {
                 if previous.as_ref().and_then(|p| p.1.as_ref()) != Some(message) {
-                    tell_status("onsite:problem", &[("message", message.as_str().into()), ("connected", s.connected.into())]);
+                    tell_status(
+                        "onsite:problem",
+                        &[("message", message.as_str().into()), ("connected", s.connected.into())],
+                    );
                 }
             }
             if previous.as_ref().map(|p| p.2 / 10) != Some(s.keystrokes / 10) {
-                tell_status("onsite:progress", &[("keystrokes", s.keystrokes.into()), ("target", TARGET_KEYSTROKES.into())]);
+                tell_status(
+                    "onsite:progress",
+                    &[("keystrokes", s.keystrokes.into()), ("target", TARGET_KEYSTROKES.into())],
+                );
             }
         }
         now
@@ -135,14 +144,26 @@ pub fn CandidatePage(capability: Capability) -> impl IntoView {
     let start_task = move |_| {
         let Some(element) = canvas.get() else { return };
         let started = match step.get_untracked() {
-            Step::Rhythm => RhythmTask::start(&element, RhythmConfig { reduced_motion, ..RhythmConfig::default() }, rhythm_done)
-                .map(|task| rhythm_task.set_value(Some(task))),
-            _ => TrackingTask::start(&element, TrackingConfig { speed: if reduced_motion { 0.5 } else { 1.0 }, ..TrackingConfig::default() }, tracking_done)
-                .map(|task| tracking_task.set_value(Some(task))),
+            Step::Rhythm => RhythmTask::start(
+                &element,
+                RhythmConfig { reduced_motion, ..RhythmConfig::default() },
+                rhythm_done,
+            )
+            .map(|task| rhythm_task.set_value(Some(task))),
+            _ => TrackingTask::start(
+                &element,
+                TrackingConfig {
+                    speed: if reduced_motion { 0.5 } else { 1.0 },
+                    ..TrackingConfig::default()
+                },
+                tracking_done,
+            )
+            .map(|task| tracking_task.set_value(Some(task))),
         };
         match started {
             Ok(()) => running.set(true),
-            Err(error) => problem.set(Some(format!("This task cannot run here ({error}); press “Skip this task”."))),
+            Err(error) => problem
+                .set(Some(format!("This task cannot run here ({error}); press “Skip this task”."))),
         }
     };
     let skip_task = move |_| match step.get_untracked() {
@@ -181,7 +202,9 @@ pub fn CandidatePage(capability: Capability) -> impl IntoView {
     };
 
     let typing = move || {
-        let percent = move || (status.get().keystrokes.min(TARGET_KEYSTROKES) * 100 / TARGET_KEYSTROKES).to_string();
+        let percent = move || {
+            (status.get().keystrokes.min(TARGET_KEYSTROKES) * 100 / TARGET_KEYSTROKES).to_string()
+        };
         view! {
             <section class="card" aria-labelledby="typing-title">
                 <h1 id="typing-title">"Type this sentence"</h1>

@@ -38,7 +38,9 @@ fn sentence(status: u16, body: &str) -> String {
 
 /// Interviewer links created in this browser, by session.
 fn remembered() -> serde_json::Map<String, serde_json::Value> {
-    page::local_get(LINKS_STORE).and_then(|text| serde_json::from_str(&text).ok()).unwrap_or_default()
+    page::local_get(LINKS_STORE)
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default()
 }
 
 fn remember(created: &Created) {
@@ -91,11 +93,20 @@ pub fn DashboardPage() -> impl IntoView {
             let result = match page::request("GET", "/api/v1/sessions", Some(&key), None).await {
                 Ok((200, body)) => serde_json::from_str::<serde_json::Value>(&body)
                     .ok()
-                    .and_then(|v| serde_json::from_value::<Vec<Listed>>(v.get("sessions")?.clone()).ok())
-                    .ok_or_else(|| "the edge sent a list this page cannot read; reload the page".to_owned()),
-                Ok((401, body)) => Err(format!("{}. Paste the API key from the edge's data directory (data/api-key).", sentence(401, &body))),
+                    .and_then(|v| {
+                        serde_json::from_value::<Vec<Listed>>(v.get("sessions")?.clone()).ok()
+                    })
+                    .ok_or_else(|| {
+                        "the edge sent a list this page cannot read; reload the page".to_owned()
+                    }),
+                Ok((401, body)) => Err(format!(
+                    "{}. Paste the API key from the edge's data directory (data/api-key).",
+                    sentence(401, &body)
+                )),
                 Ok((status, body)) => Err(sentence(status, &body)),
-                Err(error) => Err(format!("cannot reach the edge ({error}); check your connection and reload")),
+                Err(error) => Err(format!(
+                    "cannot reach the edge ({error}); check your connection and reload"
+                )),
             };
             sessions.set(Some(result));
         });
@@ -116,13 +127,21 @@ pub fn DashboardPage() -> impl IntoView {
         busy.set(true);
         let key = api_key.get_untracked();
         let place = claimed.get_untracked().trim().to_owned();
-        let body = if place.is_empty() { "{}".to_owned() } else { serde_json::json!({ "claimed_location": place }).to_string() };
+        let body = if place.is_empty() {
+            "{}".to_owned()
+        } else {
+            serde_json::json!({ "claimed_location": place }).to_string()
+        };
         spawn_local(async move {
-            let result = match page::request("POST", "/api/v1/sessions", Some(&key), Some(&body)).await {
-                Ok((201, body)) => serde_json::from_str::<Created>(&body).map_err(|e| format!("the edge's answer cannot be read: {e}")),
-                Ok((status, body)) => Err(sentence(status, &body)),
-                Err(error) => Err(format!("cannot reach the edge ({error}); check your connection and try again")),
-            };
+            let result =
+                match page::request("POST", "/api/v1/sessions", Some(&key), Some(&body)).await {
+                    Ok((201, body)) => serde_json::from_str::<Created>(&body)
+                        .map_err(|e| format!("the edge's answer cannot be read: {e}")),
+                    Ok((status, body)) => Err(sentence(status, &body)),
+                    Err(error) => Err(format!(
+                        "cannot reach the edge ({error}); check your connection and try again"
+                    )),
+                };
             if let Ok(created) = &result {
                 remember(created);
             }
@@ -134,8 +153,13 @@ pub fn DashboardPage() -> impl IntoView {
 
     let list = move || match sessions.get() {
         None => view! { <p class="muted">"Enter the API key to see the sessions."</p> }.into_any(),
-        Some(Err(why)) => view! { <p class="problem" role="alert" data-testid="dashboard-problem">{why}</p> }.into_any(),
-        Some(Ok(rows)) if rows.is_empty() => view! { <p class="muted">"No sessions yet: create one above."</p> }.into_any(),
+        Some(Err(why)) => {
+            view! { <p class="problem" role="alert" data-testid="dashboard-problem">{why}</p> }
+                .into_any()
+        }
+        Some(Ok(rows)) if rows.is_empty() => {
+            view! { <p class="muted">"No sessions yet: create one above."</p> }.into_any()
+        }
         Some(Ok(rows)) => {
             let links = remembered();
             view! {

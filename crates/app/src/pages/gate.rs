@@ -16,8 +16,12 @@ struct Answer {
     claims: Option<serde_json::Value>,
 }
 
-const CLASSES: [(&str, &str); 4] =
-    [("local", "Local"), ("inconclusive", "Inconclusive"), ("remote_suspected", "Remote control suspected"), ("remote", "Remote control")];
+const CLASSES: [(&str, &str); 4] = [
+    ("local", "Local"),
+    ("inconclusive", "Inconclusive"),
+    ("remote_suspected", "Remote control suspected"),
+    ("remote", "Remote control"),
+];
 
 #[component]
 pub fn GatePage() -> impl IntoView {
@@ -32,7 +36,10 @@ pub fn GatePage() -> impl IntoView {
         event.prevent_default();
         let text = token.get_untracked().trim().to_owned();
         if text.is_empty() {
-            answer.set(Some(Err("Paste the verdict token first: three parts separated by dots, starting with “ey”.".into())));
+            answer.set(Some(Err(
+                "Paste the verdict token first: three parts separated by dots, starting with “ey”."
+                    .into(),
+            )));
             return;
         }
         let max_age_s = match max_age_h.get_untracked().trim() {
@@ -54,12 +61,15 @@ pub fn GatePage() -> impl IntoView {
         busy.set(true);
         spawn_local(async move {
             let result = match page::request("POST", "/api/v1/verify", None, Some(&body)).await {
-                Ok((200, body)) => serde_json::from_str::<Answer>(&body).map_err(|e| format!("the edge's answer cannot be read: {e}")),
+                Ok((200, body)) => serde_json::from_str::<Answer>(&body)
+                    .map_err(|e| format!("the edge's answer cannot be read: {e}")),
                 Ok((status, body)) => Err(serde_json::from_str::<serde_json::Value>(&body)
                     .ok()
                     .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
                     .unwrap_or_else(|| format!("the edge answered HTTP {status}"))),
-                Err(error) => Err(format!("cannot reach the edge ({error}); check your connection and try again")),
+                Err(error) => Err(format!(
+                    "cannot reach the edge ({error}); check your connection and try again"
+                )),
             };
             answer.set(Some(result));
             busy.set(false);

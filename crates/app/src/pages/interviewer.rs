@@ -58,11 +58,23 @@ fn charts_from(export: &Export, history: Vec<f64>) -> Charts {
     let mut lags = Vec::new();
     if let Some(rhythm) = challenges.rhythm {
         let a = rhythm.asynchrony;
-        lags.push(("Tap asynchrony".to_owned(), ms(a.estimate_us), ms(a.low_us), ms(a.high_us), ms(LOCAL_ASYNCHRONY_US)));
+        lags.push((
+            "Tap asynchrony".to_owned(),
+            ms(a.estimate_us),
+            ms(a.low_us),
+            ms(a.high_us),
+            ms(LOCAL_ASYNCHRONY_US),
+        ));
     }
     if let Some(tracking) = challenges.tracking {
         let l = tracking.lag;
-        lags.push(("Tracking lag".to_owned(), ms(l.estimate_us), ms(l.low_us), ms(l.high_us), ms(LOCAL_TRACKING_LAG_US)));
+        lags.push((
+            "Tracking lag".to_owned(),
+            ms(l.estimate_us),
+            ms(l.low_us),
+            ms(l.high_us),
+            ms(LOCAL_TRACKING_LAG_US),
+        ));
     }
     Charts { series, lags, history }
 }
@@ -70,16 +82,27 @@ fn charts_from(export: &Export, history: Vec<f64>) -> Charts {
 /// Fetches the export and the history with the interviewer's capability.
 async fn load_charts(capability: &Capability) -> Result<(Charts, String), String> {
     let base = format!("/api/v1/sessions/{}", capability.session);
-    let (status, body) = page::request("GET", &format!("{base}/evidence"), Some(&capability.token), None).await.map_err(|e| e.to_string())?;
+    let (status, body) =
+        page::request("GET", &format!("{base}/evidence"), Some(&capability.token), None)
+            .await
+            .map_err(|e| e.to_string())?;
     if status != 200 {
         return Err(format!("the evidence could not be loaded (HTTP {status})"));
     }
-    let export: Export = serde_json::from_str(&body).map_err(|e| format!("the evidence cannot be read: {e}"))?;
-    let (status, history_body) = page::request("GET", &format!("{base}/verdicts"), Some(&capability.token), None).await.map_err(|e| e.to_string())?;
+    let export: Export =
+        serde_json::from_str(&body).map_err(|e| format!("the evidence cannot be read: {e}"))?;
+    let (status, history_body) =
+        page::request("GET", &format!("{base}/verdicts"), Some(&capability.token), None)
+            .await
+            .map_err(|e| e.to_string())?;
     let history = if status == 200 {
         serde_json::from_str::<serde_json::Value>(&history_body)
             .ok()
-            .and_then(|v| v.get("verdicts")?.as_array().map(|list| list.iter().filter_map(|v| v.get("p_remote")?.as_f64()).collect()))
+            .and_then(|v| {
+                v.get("verdicts")?
+                    .as_array()
+                    .map(|list| list.iter().filter_map(|v| v.get("p_remote")?.as_f64()).collect())
+            })
             .unwrap_or_default()
     } else {
         Vec::new()
@@ -111,13 +134,19 @@ pub fn InterviewerPage(capability: Capability) -> impl IntoView {
 
     // Connects, and after a lost connection connects again (1, 2, 4, then every 8 s); a refusal
     // of the link itself is final.
-    let connect: StoredValue<Option<std::rc::Rc<dyn Fn()>>, LocalStorage> = StoredValue::new_local(None);
+    let connect: StoredValue<Option<std::rc::Rc<dyn Fn()>>, LocalStorage> =
+        StoredValue::new_local(None);
     let retry = StoredValue::new_local(None::<gloo_timers::callback::Timeout>);
     let wait_ms = StoredValue::new_local(1000u32);
     let refused = StoredValue::new_local(false);
     let (session, token) = (capability.session.clone(), capability.token.clone());
     connect.set_value(Some(std::rc::Rc::new(move || {
-        let hello = ClientMsg::Hello { v: PROTOCOL_VERSION, role: Role::Interviewer, session: session.clone(), token: token.clone() };
+        let hello = ClientMsg::Hello {
+            v: PROTOCOL_VERSION,
+            role: Role::Interviewer,
+            session: session.clone(),
+            token: token.clone(),
+        };
         let connected = page::socket_url().and_then(|url| {
             EdgeSocket::connect(&url, hello, move |event| match event {
                 SocketEvent::Welcome { .. } => {
@@ -126,12 +155,16 @@ pub fn InterviewerPage(capability: Capability) -> impl IntoView {
                 }
                 SocketEvent::Verdict { frame } => match ServerMsg::parse(&frame) {
                     Ok(ServerMsg::Verdict { token, verdict }) => latest.set(Some((token, verdict))),
-                    _ => link.set(Link::Closed("the server sent a verdict this page cannot read; reload the page".into())),
+                    _ => link.set(Link::Closed(
+                        "the server sent a verdict this page cannot read; reload the page".into(),
+                    )),
                 },
                 SocketEvent::Error { code, message } => {
                     if code == "unauthorized" {
                         refused.set_value(true);
-                        link.set(Link::Closed(format!("{message}; ask for a new interviewer link")));
+                        link.set(Link::Closed(format!(
+                            "{message}; ask for a new interviewer link"
+                        )));
                     } else {
                         link.set(Link::Closed(message));
                     }
@@ -140,7 +173,10 @@ pub fn InterviewerPage(capability: Capability) -> impl IntoView {
                 SocketEvent::Closed { .. } => {
                     let wait = wait_ms.get_value();
                     wait_ms.set_value((wait * 2).min(8000));
-                    link.set(Link::Closed(format!("the connection to the server was lost; reconnecting in {} s…", wait / 1000)));
+                    link.set(Link::Closed(format!(
+                        "the connection to the server was lost; reconnecting in {} s…",
+                        wait / 1000
+                    )));
                     retry.set_value(Some(gloo_timers::callback::Timeout::new(wait, move || {
                         if let Some(again) = connect.get_value() {
                             again();
@@ -164,8 +200,12 @@ pub fn InterviewerPage(capability: Capability) -> impl IntoView {
         let (token, _) = latest.get()?;
         match jwks.get()? {
             Ok(keys) => Some(
-                jws::verify(&token, &keys, Expect { now_s: page::now_s(), audience: Some("onsite"), leeway_s: 60 })
-                    .map_err(|e| e.to_string()),
+                jws::verify(
+                    &token,
+                    &keys,
+                    Expect { now_s: page::now_s(), audience: Some("onsite"), leeway_s: 60 },
+                )
+                .map_err(|e| e.to_string()),
             ),
             Err(error) => Some(Err(format!("cannot load the signing keys: {error}"))),
         }
@@ -221,7 +261,10 @@ pub fn InterviewerPage(capability: Capability) -> impl IntoView {
 
     let chart_view = move || match charts.get() {
         None => None,
-        Some(Err(why)) => Some(view! { <section class="card"><p class="problem" role="alert">{why}</p></section> }.into_any()),
+        Some(Err(why)) => Some(
+            view! { <section class="card"><p class="problem" role="alert">{why}</p></section> }
+                .into_any(),
+        ),
         Some(Ok(drawn)) => {
             let ms = |(low, high): (i64, i64)| (low as f64 / 1000.0, high as f64 / 1000.0);
             Some(view! {

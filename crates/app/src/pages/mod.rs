@@ -25,10 +25,14 @@ impl Capability {
     /// Reads the capability from the page's URL fragment.
     pub fn from_fragment() -> Option<Capability> {
         let params = onsite_probe::page::fragment_params();
-        let get = |name: &str| params.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()).filter(|v| !v.is_empty());
+        let get = |name: &str| {
+            params.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()).filter(|v| !v.is_empty())
+        };
         // Only a bare origin (scheme://host[:port]) is accepted as a message target.
         let host = get("host").filter(|h| {
-            h.split_once("://").is_some_and(|(scheme, rest)| matches!(scheme, "http" | "https") && !rest.is_empty() && !rest.contains('/'))
+            h.split_once("://").is_some_and(|(scheme, rest)| {
+                matches!(scheme, "http" | "https") && !rest.is_empty() && !rest.contains('/')
+            })
         });
         Some(Capability { session: get("session")?, token: get("token")?, host })
     }

@@ -15,12 +15,28 @@ pub const POSTGRES_ENV: &str = "ONSITE_TEST_POSTGRES";
 pub async fn fresh_postgres() -> Option<String> {
     let admin = std::env::var(POSTGRES_ENV).ok()?;
     sqlx::any::install_default_drivers();
-    let mut connection = sqlx::AnyConnection::connect(&admin).await.unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {POSTGRES_ENV}: {e}"));
-    let name = format!("onsite_test_{}", onsite_edge::secrets::random_bytes(6).iter().map(|b| format!("{b:02x}")).collect::<String>());
-    connection.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create a test database");
-    let (base, query) = admin.split_once('?').map_or((admin.as_str(), ""), |(base, query)| (base, query));
+    let mut connection = sqlx::AnyConnection::connect(&admin)
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {POSTGRES_ENV}: {e}"));
+    let name = format!(
+        "onsite_test_{}",
+        onsite_edge::secrets::random_bytes(6)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
+    connection
+        .execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .expect("create a test database");
+    let (base, query) =
+        admin.split_once('?').map_or((admin.as_str(), ""), |(base, query)| (base, query));
     let (server, _) = base.rsplit_once('/').expect("a database in the URL");
-    Some(if query.is_empty() { format!("{server}/{name}") } else { format!("{server}/{name}?{query}") })
+    Some(if query.is_empty() {
+        format!("{server}/{name}")
+    } else {
+        format!("{server}/{name}?{query}")
+    })
 }
 
 /// Set to `postgres` to run the edge's end-to-end tests on PostgreSQL rather than SQLite.
@@ -37,7 +53,13 @@ pub async fn database_for(data: &Path) -> Option<String> {
     if let Some(url) = CHOSEN.lock().expect("lock").get_or_insert_with(HashMap::new).get(data) {
         return Some(url.clone());
     }
-    let url = fresh_postgres().await.unwrap_or_else(|| panic!("{EDGE_DATABASE_ENV}=postgres needs {POSTGRES_ENV}"));
-    CHOSEN.lock().expect("lock").get_or_insert_with(HashMap::new).insert(data.to_path_buf(), url.clone());
+    let url = fresh_postgres()
+        .await
+        .unwrap_or_else(|| panic!("{EDGE_DATABASE_ENV}=postgres needs {POSTGRES_ENV}"));
+    CHOSEN
+        .lock()
+        .expect("lock")
+        .get_or_insert_with(HashMap::new)
+        .insert(data.to_path_buf(), url.clone());
     Some(url)
 }
