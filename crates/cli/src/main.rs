@@ -67,6 +67,11 @@ enum Command {
         /// seconds' worth are allowed).
         #[arg(long, env = "ONSITE_RATE_LIMIT", default_value_t = 20.0)]
         rate_limit: f64,
+        /// The audience (`aud`) of the verdicts this edge signs, and the one /api/v1/verify
+        /// expects by default: a name for this deployment, such as https://hr.example/onboarding,
+        /// so verdicts of another deployment do not verify here.
+        #[arg(long, env = "ONSITE_AUDIENCE", default_value = onsite_core::jws::DEFAULT_AUDIENCE)]
+        audience: String,
     },
     /// Manages sessions on a running edge.
     Session {
@@ -75,26 +80,36 @@ enum Command {
     },
     /// Verifies a signed verdict against a JWK set, applies a policy, and prints its claims.
     ///
-    /// Exit codes: 0 valid and passes the policy; 1 could not read the token or key set;
-    /// 3 refused (malformed, altered, unknown key or algorithm); 4 expired or not yet valid;
-    /// 5 wrong audience; 6 older than --max-age; 7 verdict class not in --require.
+    /// Exit codes: 0 valid and passes the policy; 1 could not read the token or key set, or a
+    /// setting is empty or unknown; 3 refused (malformed, altered, unknown key, algorithm or
+    /// token type); 4 expired or not yet valid; 5 wrong audience; 6 older than --max-age;
+    /// 7 verdict class not in --require; 8 not the --sub session or not the --iss issuer.
     Verify {
         /// The JWK set: a file path or an http(s) URL such as http://127.0.0.1:8080/.well-known/jwks.json.
         #[arg(long)]
         jwks: String,
-        /// The audience the token must name.
-        #[arg(long, default_value = "onsite")]
+        /// The audience the token must name (the edge's --audience).
+        #[arg(long, default_value = onsite_core::jws::DEFAULT_AUDIENCE)]
         aud: String,
-        /// Verdict classes that pass, comma-separated (local, remote_suspected, remote, inconclusive);
-        /// any class passes when not given.
+        /// The issuer the token must name: the edge's public URL, such as https://onsite.example.
         #[arg(long)]
-        require: Option<String>,
+        iss: Option<String>,
+        /// The session the token must be about: the id of the session this portal created.
+        #[arg(long)]
+        sub: Option<String>,
+        /// Verdict classes that pass, comma-separated (local, remote_suspected, remote,
+        /// inconclusive); an empty list is an error.
+        #[arg(long, default_value = "local")]
+        require: String,
         /// The oldest verdict accepted, in seconds since it was issued.
         #[arg(long)]
         max_age: Option<u64>,
         /// Clock skew to tolerate, in seconds.
         #[arg(long, default_value_t = 60)]
         leeway_s: u64,
+        /// The time to verify at, in seconds since 1970, instead of the clock (for tests).
+        #[arg(long, hide = true)]
+        now_s: Option<u64>,
         /// The token, or `-` to read it from standard input.
         token: String,
     },
@@ -162,6 +177,7 @@ fn main() -> ExitCode {
             retention_days,
             allowed_origins,
             rate_limit,
+            audience,
         } => {
             let mut config = onsite_edge::Config::new(addr, data_dir, assets);
             if let Some(path) = edges {
@@ -181,6 +197,7 @@ fn main() -> ExitCode {
             config.retention_days = retention_days;
             config.allowed_origins = allowed_origins;
             config.rate_limit_per_s = rate_limit;
+            config.audience = audience;
             serve(config).map(|()| ExitCode::SUCCESS)
         }
         Command::Session {
@@ -188,8 +205,9 @@ fn main() -> ExitCode {
                 SessionCommand::Create { server, api_key, api_key_file, json, claimed_location },
         } => create_session(&server, api_key, &api_key_file, json, claimed_location)
             .map(|()| ExitCode::SUCCESS),
-        Command::Verify { jwks, aud, require, max_age, leeway_s, token } => {
-            verify(&jwks, &aud, require.as_deref(), max_age, leeway_s, &token)
+        Command::Verify { jwks, aud, iss, sub, require, max_age, leeway_s, now_s, token } => {
+            let expected = Expected { aud, iss, sub, require, max_age_s: max_age, leeway_s, now_s };
+            verify(&jwks, &expected, &token)
         }
         Command::Keys { command: KeysCommand::Rotate { data_dir } } => {
             rotate_keys(&data_dir).map(|()| ExitCode::SUCCESS)
@@ -311,26 +329,47 @@ fn now_s() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs()
 }
 
-fn verify(
-    jwks_source: &str,
-    aud: &str,
-    require: Option<&str>,
+/// What `onsite verify` checks besides the signature.
+struct Expected {
+    aud: String,
+    iss: Option<String>,
+    sub: Option<String>,
+    require: String,
     max_age_s: Option<u64>,
     leeway_s: u64,
-    token: &str,
-) -> Result<ExitCode> {
-    let allowed = match require {
-        Some(text) => {
-            Policy::parse_classes(text).map_err(anyhow::Error::msg).context("--require")?
-        }
-        None => Vec::new(),
-    };
-    let policy = Policy { allowed, max_age_s };
+    now_s: Option<u64>,
+}
+
+/// A setting that must not be blank when given: a blank `--sub ''` would otherwise look like a
+/// check while checking nothing a portal meant.
+fn not_blank(flag: &str, value: &str) -> Result<String> {
+    let value = value.trim();
+    if value.is_empty() {
+        bail!("{flag} is empty: give the value the token must carry, or leave the flag out");
+    }
+    Ok(value.to_owned())
+}
+
+fn verify(jwks_source: &str, expected: &Expected, token: &str) -> Result<ExitCode> {
+    let allowed = Policy::parse_classes(&expected.require)
+        .map_err(anyhow::Error::msg)
+        .context("--require")?;
+    let policy = Policy { allowed, max_age_s: expected.max_age_s };
+    let aud = not_blank("--aud", &expected.aud)?;
+    let iss = expected.iss.as_deref().map(|iss| not_blank("--iss", iss)).transpose()?;
+    let sub = expected.sub.as_deref().map(|sub| not_blank("--sub", sub)).transpose()?;
     let token = if token == "-" { read_source("-", "token")? } else { token.to_owned() };
     let jwks = Jwks::parse(&read_source(jwks_source, "key set")?)
         .with_context(|| format!("{jwks_source} is not a JWK set"))?;
-    let now_s = now_s();
-    match jws::verify(token.trim(), &jwks, Expect { now_s, audience: Some(aud), leeway_s }) {
+    let now_s = expected.now_s.unwrap_or_else(now_s);
+    let expect = Expect {
+        now_s,
+        audience: &aud,
+        issuer: iss.as_deref(),
+        subject: sub.as_deref(),
+        leeway_s: expected.leeway_s,
+    };
+    match jws::verify(token.trim(), &jwks, expect) {
         Ok(claims) => {
             println!(
                 "{}",
@@ -342,13 +381,16 @@ fn verify(
                 claims.verdict.class,
                 claims.sub
             );
+            if sub.is_none() {
+                eprintln!("onsite: note: no --sub given, so this may be a verdict about any session signed by these keys");
+            }
             match policy.check(&claims, now_s) {
                 Ok(()) => Ok(ExitCode::SUCCESS),
                 Err(error) => {
                     eprintln!("onsite: hold: {error}");
                     Ok(ExitCode::from(match error {
                         PolicyError::TooOld { .. } => 6,
-                        PolicyError::ClassNotAllowed { .. } => 7,
+                        PolicyError::ClassNotAllowed { .. } | PolicyError::NothingAllowed => 7,
                     }))
                 }
             }
@@ -358,7 +400,13 @@ fn verify(
             Ok(ExitCode::from(match error {
                 VerifyError::Expired { .. } | VerifyError::NotYetValid { .. } => 4,
                 VerifyError::WrongAudience { .. } => 5,
-                _ => 3,
+                VerifyError::WrongIssuer { .. } | VerifyError::WrongSubject { .. } => 8,
+                VerifyError::Malformed(_)
+                | VerifyError::UnsupportedAlg(_)
+                | VerifyError::UnknownKey(_)
+                | VerifyError::BadSignature
+                | VerifyError::WrongType { .. }
+                | VerifyError::UnknownCritical(_) => 3,
             }))
         }
     }

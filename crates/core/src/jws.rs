@@ -15,6 +15,12 @@ use crate::wire::VerdictV1;
 pub const ALG: &str = "EdDSA";
 /// The longest token the verifier reads (bytes); verdicts are a few KiB.
 pub const MAX_TOKEN_BYTES: usize = 64 * 1024;
+/// The `typ` header of a verdict token; the verdict verifier refuses every other type.
+pub const VERDICT_TYP: &str = "JWT";
+/// The `typ` header of an edge's signed measurement (RFC 8725 section 3.11 explicit typing).
+pub const MEASUREMENT_TYP: &str = "onsite-measurement+jwt";
+/// The audience every verdict names unless the deployment sets its own.
+pub const DEFAULT_AUDIENCE: &str = "onsite";
 
 /// Why a token was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -33,6 +39,14 @@ pub enum VerifyError {
     NotYetValid { iat_s: u64, now_s: u64 },
     #[error("token audience is {got:?}, expected {expected:?}")]
     WrongAudience { expected: String, got: String },
+    #[error("token type is {got:?}, expected {expected:?}: it is not this kind of token")]
+    WrongType { expected: &'static str, got: String },
+    #[error("token marks header parameters {0:?} as critical, and this verifier understands none")]
+    UnknownCritical(String),
+    #[error("token issuer is {got:?}, expected {expected:?}")]
+    WrongIssuer { expected: String, got: String },
+    #[error("token is about session {got:?}, expected {expected:?}")]
+    WrongSubject { expected: String, got: String },
 }
 
 /// A public key in JWK form (RFC 8037 `OKP`, `Ed25519`).
@@ -84,6 +98,10 @@ struct Header {
     typ: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     kid: Option<String>,
+    /// Extensions the recipient must understand (RFC 7515 section 4.1.11); this verifier
+    /// understands none, so any value is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    crit: Option<serde_json::Value>,
 }
 
 /// An Ed25519 signing key with its thumbprint.
@@ -117,15 +135,20 @@ impl Signer {
         }
     }
 
-    /// Signs the claims as a compact JWS.
+    /// Signs the claims as a compact JWS of type [`VERDICT_TYP`].
     pub fn sign(&self, claims: &Claims) -> String {
-        self.sign_payload(claims)
+        self.sign_payload(VERDICT_TYP, claims)
     }
 
-    /// Signs any serialisable payload as a compact JWS (for example an edge's measurement).
-    pub fn sign_payload(&self, payload: &impl Serialize) -> String {
-        let header =
-            Header { alg: ALG.into(), typ: Some("JWT".into()), kid: Some(self.kid.clone()) };
+    /// Signs any serialisable payload as a compact JWS with the given `typ` header (for example
+    /// [`MEASUREMENT_TYP`] for an edge's measurement).
+    pub fn sign_payload(&self, typ: &str, payload: &impl Serialize) -> String {
+        let header = Header {
+            alg: ALG.into(),
+            typ: Some(typ.into()),
+            kid: Some(self.kid.clone()),
+            crit: None,
+        };
         let header_json = serde_json::to_vec(&header).unwrap_or_default();
         let claims_json = serde_json::to_vec(payload).unwrap_or_default();
         let signing_input = format!("{}.{}", b64::encode(&header_json), b64::encode(&claims_json));
@@ -146,15 +169,27 @@ pub fn thumbprint(x: &str) -> String {
 pub struct Expect<'a> {
     /// The time now, in seconds since the Unix epoch.
     pub now_s: u64,
-    /// The audience the token must name, if any.
-    pub audience: Option<&'a str>,
+    /// The audience the token must name: always checked.
+    pub audience: &'a str,
+    /// The issuer (the edge's public URL) the token must name, if the caller knows it.
+    pub issuer: Option<&'a str>,
+    /// The session the token must be about, if the caller knows which one it expects.
+    pub subject: Option<&'a str>,
     /// Clock skew tolerated on `iat` and `exp` (seconds).
     pub leeway_s: u64,
 }
 
-/// Verifies a compact JWS against a key set and returns its claims.
+impl<'a> Expect<'a> {
+    /// Expects `audience` at `now_s`, with no issuer or session and a minute of leeway.
+    pub fn new(now_s: u64, audience: &'a str) -> Expect<'a> {
+        Expect { now_s, audience, issuer: None, subject: None, leeway_s: 60 }
+    }
+}
+
+/// Verifies a verdict token (compact JWS of type [`VERDICT_TYP`]) against a key set and
+/// returns its claims.
 pub fn verify(token: &str, jwks: &Jwks, expect: Expect<'_>) -> Result<Claims, VerifyError> {
-    let claims_json = verify_payload(token, jwks)?;
+    let claims_json = verify_payload(token, jwks, VERDICT_TYP)?;
     let claims: Claims = serde_json::from_slice(&claims_json)
         .map_err(|_| VerifyError::Malformed("claims are not a version-1 verdict"))?;
     if claims.exp.saturating_add(expect.leeway_s) <= expect.now_s {
@@ -163,16 +198,28 @@ pub fn verify(token: &str, jwks: &Jwks, expect: Expect<'_>) -> Result<Claims, Ve
     if claims.iat > expect.now_s.saturating_add(expect.leeway_s) {
         return Err(VerifyError::NotYetValid { iat_s: claims.iat, now_s: expect.now_s });
     }
-    if let Some(expected) = expect.audience {
-        if claims.aud != expected {
-            return Err(VerifyError::WrongAudience { expected: expected.into(), got: claims.aud });
+    if claims.aud != expect.audience {
+        return Err(VerifyError::WrongAudience {
+            expected: expect.audience.into(),
+            got: claims.aud,
+        });
+    }
+    if let Some(expected) = expect.issuer {
+        if claims.iss != expected {
+            return Err(VerifyError::WrongIssuer { expected: expected.into(), got: claims.iss });
+        }
+    }
+    if let Some(expected) = expect.subject {
+        if claims.sub != expected {
+            return Err(VerifyError::WrongSubject { expected: expected.into(), got: claims.sub });
         }
     }
     Ok(claims)
 }
 
-/// Checks a compact JWS's signature (EdDSA only) against a key set and returns its payload bytes.
-pub fn verify_payload(token: &str, jwks: &Jwks) -> Result<Vec<u8>, VerifyError> {
+/// Checks a compact JWS's signature (EdDSA only) against a key set, and that its `typ` header
+/// is `typ` and it has no `crit` header, and returns its payload bytes.
+pub fn verify_payload(token: &str, jwks: &Jwks, typ: &'static str) -> Result<Vec<u8>, VerifyError> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(VerifyError::Malformed("token is too long"));
     }
@@ -188,6 +235,12 @@ pub fn verify_payload(token: &str, jwks: &Jwks) -> Result<Vec<u8>, VerifyError> 
         .map_err(|_| VerifyError::Malformed("header is not JSON"))?;
     if header.alg != ALG {
         return Err(VerifyError::UnsupportedAlg(header.alg));
+    }
+    if let Some(crit) = header.crit {
+        return Err(VerifyError::UnknownCritical(crit.to_string()));
+    }
+    if header.typ.as_deref() != Some(typ) {
+        return Err(VerifyError::WrongType { expected: typ, got: header.typ.unwrap_or_default() });
     }
     let kid = header.kid.ok_or(VerifyError::Malformed("header has no kid"))?;
     let jwk = jwks
@@ -252,7 +305,7 @@ mod tests {
     }
 
     fn expect(now_s: u64) -> Expect<'static> {
-        Expect { now_s, audience: Some("onsite"), leeway_s: 0 }
+        Expect { leeway_s: 0, ..Expect::new(now_s, "onsite") }
     }
 
     fn check(token: &str, jwks: &Jwks, now_s: u64, expected: Result<(), VerifyError>) {
@@ -282,6 +335,96 @@ mod tests {
         let inner = Sha256::new().chain_update(pad(0x36)).chain_update(input.as_bytes()).finalize();
         let mac = Sha256::new().chain_update(pad(0x5c)).chain_update(inner).finalize();
         format!("{input}.{}", b64::encode(&mac))
+    }
+
+    /// A token signed by the genuine key under an arbitrary header.
+    fn signed_with_header(signer: &Signer, header_json: &str) -> String {
+        let body = b64::encode(&serde_json::to_vec(&claims()).unwrap_or_default());
+        let input = format!("{}.{body}", b64::encode(header_json.as_bytes()));
+        let signature = signer.key.sign(input.as_bytes());
+        format!("{input}.{}", b64::encode(&signature.to_bytes()))
+    }
+
+    #[test]
+    fn refuses_other_token_types_and_critical_headers_even_when_genuinely_signed() {
+        let (signer, jwks, _) = setup();
+        let kid = signer.kid().to_owned();
+        let wrong_type =
+            |got: &str| Err(VerifyError::WrongType { expected: VERDICT_TYP, got: got.to_owned() });
+        let cases: [(String, Result<(), VerifyError>); 6] = [
+            (signer.sign_payload(MEASUREMENT_TYP, &claims()), wrong_type(MEASUREMENT_TYP)),
+            (
+                signed_with_header(&signer, &format!(r#"{{"alg":"EdDSA","kid":"{kid}"}}"#)),
+                wrong_type(""),
+            ),
+            (
+                signed_with_header(
+                    &signer,
+                    &format!(r#"{{"alg":"EdDSA","typ":"at+jwt","kid":"{kid}"}}"#),
+                ),
+                wrong_type("at+jwt"),
+            ),
+            (
+                signed_with_header(
+                    &signer,
+                    &format!(
+                        r#"{{"alg":"EdDSA","typ":"JWT","kid":"{kid}","crit":["exp"],"exp":1}}"#
+                    ),
+                ),
+                Err(VerifyError::UnknownCritical(r#"["exp"]"#.into())),
+            ),
+            (
+                signed_with_header(
+                    &signer,
+                    &format!(r#"{{"alg":"EdDSA","typ":"JWT","kid":"{kid}","crit":[]}}"#),
+                ),
+                Err(VerifyError::UnknownCritical("[]".into())),
+            ),
+            (
+                signed_with_header(
+                    &signer,
+                    &format!(r#"{{"alg":"EdDSA","typ":"JWT","kid":"{kid}"}}"#),
+                ),
+                Ok(()),
+            ),
+        ];
+        for (token, expected) in cases {
+            check(&token, &jwks, NOW_S, expected);
+        }
+    }
+
+    #[test]
+    fn an_expected_issuer_or_session_must_match() {
+        let (_, jwks, token) = setup();
+        let cases: [(Option<&str>, Option<&str>, Result<(), VerifyError>); 5] = [
+            (None, None, Ok(())),
+            (Some("http://127.0.0.1:8080"), Some("session-1"), Ok(())),
+            (
+                Some("https://other.example"),
+                None,
+                Err(VerifyError::WrongIssuer {
+                    expected: "https://other.example".into(),
+                    got: "http://127.0.0.1:8080".into(),
+                }),
+            ),
+            (
+                None,
+                Some("session-2"),
+                Err(VerifyError::WrongSubject {
+                    expected: "session-2".into(),
+                    got: "session-1".into(),
+                }),
+            ),
+            (
+                Some("http://127.0.0.1:8080"),
+                Some(""),
+                Err(VerifyError::WrongSubject { expected: "".into(), got: "session-1".into() }),
+            ),
+        ];
+        for (issuer, subject, expected) in cases {
+            let got = verify(&token, &jwks, Expect { issuer, subject, ..expect(NOW_S) });
+            assert_eq!(got.map(|_| ()), expected, "{issuer:?} {subject:?}");
+        }
     }
 
     #[test]
@@ -357,7 +500,7 @@ mod tests {
             NOW_S,
             Err(VerifyError::UnsupportedAlg("HS256".into())),
         );
-        let wrong_aud = verify(&token, &jwks, Expect { audience: Some("portal"), ..expect(NOW_S) });
+        let wrong_aud = verify(&token, &jwks, Expect { audience: "portal", ..expect(NOW_S) });
         assert_eq!(
             wrong_aud.map(|_| ()),
             Err(VerifyError::WrongAudience { expected: "portal".into(), got: "onsite".into() })

@@ -7,7 +7,7 @@ use crate::verdict::VerdictClass;
 /// What a portal requires of a verified verdict.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
-    /// Verdict classes that pass; empty means any class passes.
+    /// Verdict classes that pass; an empty list passes nothing (a policy fails closed).
     pub allowed: Vec<VerdictClass>,
     /// The oldest verdict accepted, by its `iat` (seconds); `None` accepts any unexpired token.
     pub max_age_s: Option<u64>,
@@ -27,16 +27,36 @@ pub enum PolicyError {
     ClassNotAllowed { class: String, allowed: Vec<String> },
     #[error("verdict is {age_s} s old; the policy accepts at most {max_age_s} s")]
     TooOld { age_s: u64, max_age_s: u64 },
+    #[error("the policy names no verdict class, so nothing passes")]
+    NothingAllowed,
 }
 
+/// The sentence for a policy that names no class.
+pub const EMPTY_POLICY: &str = "name at least one verdict class to accept (local, remote_suspected, remote, inconclusive); an empty policy would accept anything, so it is refused";
+
 impl Policy {
-    /// Parses a comma-separated list of classes, such as `local` or `local,inconclusive`.
+    /// Parses a comma-separated list of classes, such as `local` or `local,inconclusive`; a
+    /// list that names no class (empty, blank, only commas) is an error, never "anything".
     pub fn parse_classes(text: &str) -> Result<Vec<VerdictClass>, String> {
-        text.split(',')
+        let classes = text
+            .split(',')
             .map(str::trim)
             .filter(|name| !name.is_empty())
             .map(|name| VerdictClass::parse(name).ok_or_else(|| format!("unknown verdict class {name:?} (local, remote_suspected, remote, inconclusive)")))
-            .collect()
+            .collect::<Result<Vec<_>, String>>()?;
+        if classes.is_empty() {
+            return Err(EMPTY_POLICY.into());
+        }
+        Ok(classes)
+    }
+
+    /// Parses a list of class names, as an API request gives them; an empty list, or one of
+    /// blank names only, is an error.
+    pub fn parse_class_list(names: &[String]) -> Result<Vec<VerdictClass>, String> {
+        if names.iter().any(|name| name.contains(',')) {
+            return Err("give each verdict class as its own string, without commas".into());
+        }
+        Policy::parse_classes(&names.join(","))
     }
 
     /// Checks verified claims against the policy at `now_s`.
@@ -47,9 +67,10 @@ impl Policy {
                 return Err(PolicyError::TooOld { age_s, max_age_s });
             }
         }
-        if !self.allowed.is_empty()
-            && !self.allowed.iter().any(|class| class.as_str() == claims.verdict.class)
-        {
+        if self.allowed.is_empty() {
+            return Err(PolicyError::NothingAllowed);
+        }
+        if !self.allowed.iter().any(|class| class.as_str() == claims.verdict.class) {
             return Err(PolicyError::ClassNotAllowed {
                 class: claims.verdict.class.clone(),
                 allowed: self.allowed.iter().map(|c| c.as_str().to_owned()).collect(),
@@ -125,8 +146,28 @@ mod tests {
         check(&policy, "inconclusive", 600, Ok(()));
         check(&policy, "local", 601, Err("601 s old"));
         check(&policy, "remote_suspected", 5, Err("requires local or inconclusive"));
-        let any = Policy { allowed: vec![], max_age_s: None };
-        check(&any, "remote", 1_000_000, Ok(()));
         assert!(Policy::parse_classes("local,maybe").is_err());
+    }
+
+    #[test]
+    fn an_empty_policy_passes_nothing_and_does_not_parse() {
+        let empty = Policy { allowed: vec![], max_age_s: None };
+        for class in ["local", "remote", "remote_suspected", "inconclusive"] {
+            check(&empty, class, 0, Err("names no verdict class"));
+        }
+        for text in ["", " ", ",", " , ,"] {
+            assert_eq!(Policy::parse_classes(text), Err(EMPTY_POLICY.into()), "{text:?}");
+        }
+        let lists: [(&[&str], bool); 5] = [
+            (&[], false),
+            (&[""], false),
+            (&["", " "], false),
+            (&["local,remote"], false),
+            (&["local", ""], true),
+        ];
+        for (names, parses) in lists {
+            let names: Vec<String> = names.iter().map(|name| (*name).to_owned()).collect();
+            assert_eq!(Policy::parse_class_list(&names).is_ok(), parses, "{names:?}");
+        }
     }
 }

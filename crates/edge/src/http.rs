@@ -78,7 +78,8 @@ pub(crate) fn router(state: Arc<State>) -> Router {
     let measuring = Router::new()
         .route("/api/v1/echo", get(crate::ws::measure_upgrade))
         .route_layer(middleware::from_fn_with_state(state.clone(), rate_limit));
-    Router::new()
+    let https = state.public_url.starts_with("https://");
+    let router = Router::new()
         .merge(api)
         .merge(measuring)
         .route("/.well-known/jwks.json", get(jwks))
@@ -93,20 +94,42 @@ pub(crate) fn router(state: Arc<State>) -> Router {
             "require-corp",
         ))
         .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .layer(header_layer(header::REFERRER_POLICY, "no-referrer"))
+        .layer(header_layer(header::REFERRER_POLICY, "no-referrer"));
+    // Served over HTTPS (by its public URL, usually behind a TLS proxy): browsers must not come
+    // back over plain HTTP, where links and tokens could be read or changed.
+    if https {
+        router.layer(header_layer(header::STRICT_TRANSPORT_SECURITY, "max-age=31536000"))
+    } else {
+        router
+    }
 }
 
-/// Whether a page at `origin` may call this edge: its own origin (by its public URL or by the
-/// `Host` it was reached at) or one of the configured ones.
+/// The `host[:port]` of an origin or URL (`scheme://host[:port][/path]`).
+fn authority(url: &str) -> Option<&str> {
+    let (_, rest) = url.split_once("://")?;
+    rest.split('/').next().filter(|host| !host.is_empty())
+}
+
+/// Whether a page at `origin` may call this edge: its own origin (by its public URL) or one of
+/// the configured ones, and only when the request reached the edge under its public host (or an
+/// allowed origin's host, for a portal that proxies the edge). A page served from a name that
+/// merely resolves to this edge (DNS rebinding) sends `Host` and `Origin` of that name and is
+/// refused.
 fn origin_allowed(state: &State, headers: &HeaderMap, origin: &str) -> bool {
-    let own = state.public_url.split('/').take(3).collect::<Vec<_>>().join("/");
-    let reached = headers.get(header::HOST).and_then(|host| host.to_str().ok()).map(|host| {
-        let scheme = origin.split("://").next().unwrap_or("http");
-        format!("{scheme}://{host}")
+    let host = headers.get(header::HOST).and_then(|host| host.to_str().ok());
+    let own = own_origin(&state.public_url);
+    let host_known = host.is_some_and(|host| {
+        authority(&state.public_url).is_some_and(|own| own.eq_ignore_ascii_case(host))
+            || state.allowed_origins.iter().any(|allowed| {
+                authority(allowed).is_some_and(|allowed| allowed.eq_ignore_ascii_case(host))
+            })
     });
-    origin == own
-        || reached.as_deref() == Some(origin)
-        || state.allowed_origins.iter().any(|allowed| allowed == origin)
+    host_known && (origin == own || state.allowed_origins.iter().any(|allowed| allowed == origin))
+}
+
+/// The edge's own origin (`scheme://host[:port]`), from its public URL.
+fn own_origin(public_url: &str) -> String {
+    public_url.split('/').take(3).collect::<Vec<_>>().join("/")
 }
 
 /// Takes a token from the caller's address bucket; `429` with a sentence when it is empty.
@@ -146,7 +169,7 @@ async fn guard(
         .map(str::to_owned);
     let Some(origin) = origin else {
         // Not a browser, or a same-origin GET: capabilities and the API key decide.
-        return rate_limit(Extract(state), connect, request, next).await;
+        return no_store(rate_limit(Extract(state), connect, request, next).await);
     };
     if !origin_allowed(&state, request.headers(), &origin) {
         state.metrics.refused("origin");
@@ -171,6 +194,16 @@ async fn guard(
         );
         headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
     }
+    no_store(response)
+}
+
+/// API answers carry capabilities (new sessions' links), signed verdicts, evidence and claims:
+/// no browser, proxy or shared cache may keep them.
+fn no_store(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
     response
 }
 
@@ -397,7 +430,14 @@ async fn create_session(
     let base = &state.public_url;
     let body = CreatedSession {
         candidate_url: format!("{base}/candidate#session={id}&token={candidate_token}"),
-        interviewer_url: format!("{base}/interviewer#session={id}&token={interviewer_token}"),
+        // The interviewer page checks the verdicts' audience; it is named only when it is not
+        // the default.
+        interviewer_url: if state.audience == jws::DEFAULT_AUDIENCE {
+            format!("{base}/interviewer#session={id}&token={interviewer_token}")
+        } else {
+            let aud = url_component(&state.audience);
+            format!("{base}/interviewer#session={id}&aud={aud}&token={interviewer_token}")
+        },
         id,
     };
     Ok((StatusCode::CREATED, Json(body)).into_response())
@@ -418,15 +458,34 @@ async fn healthz(Extract(state): Extract<Arc<State>>) -> Response {
     }
 }
 
-/// A portal's question: does this token verify, and does its verdict pass this policy?
+/// Percent-encodes everything but RFC 3986 unreserved characters.
+fn url_component(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A portal's question: does this token verify, is it about the session the portal expects, and
+/// does its verdict pass this policy?
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct VerifyRequest {
     token: String,
-    /// The audience the token must name; `onsite` when not given.
+    /// The audience the token must name; this edge's audience (`--audience`) when not given.
     #[serde(default)]
     aud: Option<String>,
-    /// Verdict classes that pass; only `local` when not given.
+    /// The issuer (the edge's public URL) the token must name, if given.
+    #[serde(default)]
+    iss: Option<String>,
+    /// The session the portal expects the verdict to be about, if given.
+    #[serde(default)]
+    sub: Option<String>,
+    /// Verdict classes that pass; only `local` when not given; an empty list is refused.
     #[serde(default)]
     require: Option<Vec<String>>,
     /// The oldest verdict accepted, in seconds.
@@ -444,27 +503,47 @@ struct VerifyAnswer {
     claims: Option<Claims>,
 }
 
+/// An optional expected claim: absent or `null` means "not checked", a blank string is refused
+/// (it would otherwise look like a check that can never pass or, worse, is skipped).
+fn expected_claim(name: &str, value: Option<&str>) -> Result<Option<String>, ApiError> {
+    match value.map(str::trim) {
+        None => Ok(None),
+        Some("") => Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("\"{name}\" is blank: give the value the token must carry, or leave it out"),
+        )),
+        Some(text) => Ok(Some(text.to_owned())),
+    }
+}
+
 async fn verify(
     Extract(state): Extract<Arc<State>>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     let request: VerifyRequest = serde_json::from_slice(&body).map_err(|e| {
-        ApiError(StatusCode::BAD_REQUEST, format!("send JSON like {{\"token\": \"...\", \"require\": [\"local\"], \"max_age_s\": 3600}}: {e}"))
+        ApiError(StatusCode::BAD_REQUEST, format!("send JSON like {{\"token\": \"...\", \"sub\": \"<session id>\", \"require\": [\"local\"], \"max_age_s\": 3600}}: {e}"))
     })?;
     let allowed = match &request.require {
-        Some(names) => Policy::parse_classes(&names.join(","))
-            .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e))?,
+        Some(names) => {
+            Policy::parse_class_list(names).map_err(|e| ApiError(StatusCode::BAD_REQUEST, e))?
+        }
         None => Policy::default().allowed,
     };
     let policy = Policy { allowed, max_age_s: request.max_age_s };
+    let audience =
+        expected_claim("aud", request.aud.as_deref())?.unwrap_or_else(|| state.audience.clone());
+    let issuer = expected_claim("iss", request.iss.as_deref())?;
+    let subject = expected_claim("sub", request.sub.as_deref())?;
     let now_s = crate::clock::now_s();
     let jwks = state.keys.current().jwks.clone();
-    let audience = request.aud.as_deref().unwrap_or("onsite");
-    let answer = match jws::verify(
-        &request.token,
-        &jwks,
-        Expect { now_s, audience: Some(audience), leeway_s: 60 },
-    ) {
+    let expect = Expect {
+        now_s,
+        audience: &audience,
+        issuer: issuer.as_deref(),
+        subject: subject.as_deref(),
+        leeway_s: 60,
+    };
+    let answer = match jws::verify(&request.token, &jwks, expect) {
         Err(error) => VerifyAnswer {
             decision: "hold",
             valid: false,
@@ -480,6 +559,9 @@ async fn verify(
                     "hold"
                 }
             };
+            if subject.is_none() {
+                reasons.push("no \"sub\" was given, so this verdict may be about any session of this edge; send the session the portal expects".into());
+            }
             reasons.extend(claims.verdict.reasons.iter().map(|r| r.text.clone()));
             VerifyAnswer { decision, valid: true, reasons, claims: Some(claims) }
         }

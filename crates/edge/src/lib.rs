@@ -36,6 +36,10 @@ pub struct Config {
     pub api_key: Option<String>,
     /// How long a signed verdict stays valid (seconds).
     pub token_ttl_s: u64,
+    /// The audience (`aud`) of every verdict this edge signs, and the one `/api/v1/verify`
+    /// expects unless asked otherwise: a name for this deployment, such as
+    /// `https://hr.example.com/onboarding`. `onsite` by default.
+    pub audience: String,
     /// This edge's name and place (a listed city or `"lat,lon"`), for checking claimed locations.
     pub edge_id: String,
     pub location: Option<String>,
@@ -76,6 +80,7 @@ impl Config {
             public_url: None,
             api_key: None,
             token_ttl_s: 24 * 3600,
+            audience: onsite_core::jws::DEFAULT_AUDIENCE.into(),
             edge_id: "local".into(),
             location: None,
             peers: Vec::new(),
@@ -102,6 +107,12 @@ pub enum EdgeError {
     Serve(std::io::Error),
     #[error("unknown edge location {0:?}: give a listed city or \"lat,lon\"")]
     Location(String),
+    #[error("audience {0:?} cannot name verdicts: give a non-blank name other than \"onsite-measurement\", which measurements use")]
+    Audience(String),
+    #[error(
+        "public URL {0:?} must be an http:// or https:// origin, such as https://onsite.example"
+    )]
+    PublicUrl(String),
 }
 
 /// How often the retention pass runs.
@@ -135,6 +146,8 @@ pub(crate) struct State {
     pub(crate) keys: keys::KeyStore,
     pub(crate) api_key_sha256: [u8; 32],
     pub(crate) public_url: String,
+    /// The audience of the verdicts this edge signs.
+    pub(crate) audience: String,
     pub(crate) assets_dir: PathBuf,
     pub(crate) token_ttl_s: u64,
     pub(crate) live: live::Registry,
@@ -162,7 +175,20 @@ pub struct Edge {
 impl Edge {
     /// Prepares the data directory, keys and database, and binds the socket.
     pub async fn open(config: Config) -> Result<Edge, EdgeError> {
-        std::fs::create_dir_all(&config.data_dir)
+        let audience = config.audience.trim().to_owned();
+        if audience.is_empty() || audience == onsite_core::wire::MEASUREMENT_AUDIENCE {
+            return Err(EdgeError::Audience(config.audience.clone()));
+        }
+        let mut data_dir = std::fs::DirBuilder::new();
+        data_dir.recursive(true);
+        #[cfg(unix)]
+        {
+            // A new data directory is the owner's alone; an existing one keeps its mode.
+            use std::os::unix::fs::DirBuilderExt as _;
+            data_dir.mode(0o700);
+        }
+        data_dir
+            .create(&config.data_dir)
             .map_err(|source| EdgeError::DataDir { path: config.data_dir.clone(), source })?;
         let (api_key, api_key_path) = match config.api_key.clone() {
             Some(key) => (key, None),
@@ -206,12 +232,18 @@ impl Edge {
             .unwrap_or_else(|| format!("http://{local_addr}"))
             .trim_end_matches('/')
             .to_owned();
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://"))
+            || public_url.splitn(4, '/').nth(2).is_none_or(str::is_empty)
+        {
+            return Err(EdgeError::PublicUrl(public_url));
+        }
         let state = Arc::new(State {
             writer: store::Writer::start(store.clone()),
             store,
             keys,
             api_key_sha256: secrets::sha256(api_key.as_bytes()),
             public_url,
+            audience,
             assets_dir: config.assets_dir.clone(),
             token_ttl_s: config.token_ttl_s,
             live: live::Registry::default(),

@@ -31,6 +31,17 @@ pub fn sha256(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
 
+/// The nonce a session's measurements must carry: derived from the digest of its candidate
+/// capability, so every edge sharing the store computes the same one and it reveals nothing of
+/// the capability (16 bytes of SHA-256, base64url).
+pub fn measurement_nonce(candidate_token_sha256: &[u8; 32]) -> String {
+    let digest = Sha256::new()
+        .chain_update(b"onsite measurement nonce\0")
+        .chain_update(candidate_token_sha256)
+        .finalize();
+    onsite_core::b64::encode(&digest[..16])
+}
+
 /// Compares two digests in time that does not depend on where they differ.
 pub fn digests_equal(a: &[u8; 32], b: &[u8; 32]) -> bool {
     a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0

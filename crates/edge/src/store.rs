@@ -138,6 +138,35 @@ pub enum StoreError {
     Query(#[from] sqlx::Error),
     #[error("the writer task has stopped")]
     WriterStopped,
+    #[error("cannot make {path} private (mode 0600): {source}")]
+    Permissions { path: String, source: std::io::Error },
+}
+
+/// Makes `path` readable and writable by its owner only, creating it (empty) when `create` is
+/// set and it does not exist; a missing file that need not be created is left alone.
+fn make_private(path: &Path, create: bool) -> Result<(), StoreError> {
+    let failed = |source: std::io::Error| StoreError::Permissions {
+        path: path.display().to_string(),
+        source,
+    };
+    if create {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            options.mode(0o600);
+        }
+        options.open(path).map_err(failed)?;
+    } else if !path.exists() {
+        return Ok(());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(failed)?;
+    }
+    Ok(())
 }
 
 /// A session's stored capability digests.
@@ -391,9 +420,20 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) the SQLite file and applies pending migrations.
+    /// Opens (creating if needed) the SQLite file and applies pending migrations. The file and
+    /// its `-wal` and `-shm` companions are readable by the owner only (0600): they hold
+    /// capability digests, evidence and signed verdicts.
     pub async fn open(path: &Path) -> Result<Store, StoreError> {
-        Store::connect(&format!("sqlite://{}?mode=rwc", path.display())).await
+        make_private(path, true)?;
+        let store = Store::connect(&format!("sqlite://{}?mode=rwc", path.display())).await?;
+        // SQLite gives the companions the database file's mode; files left by an older edge
+        // are tightened here.
+        for suffix in ["-wal", "-shm"] {
+            let mut companion = path.as_os_str().to_owned();
+            companion.push(suffix);
+            make_private(Path::new(&companion), false)?;
+        }
+        Ok(store)
     }
 
     /// Opens the database a URL names (`sqlite://path?mode=rwc` or `postgres://...`) and applies

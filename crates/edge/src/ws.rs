@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::State as Extract;
+use axum::extract::{Query, State as Extract};
 use axum::response::Response;
 use onsite_core::evidence::ClaimedLocation;
 use onsite_core::geo::EdgeRtt;
@@ -173,11 +173,23 @@ async fn hello(state: &State, socket: &mut WebSocket) -> Result<(String, Role), 
         ));
     }
     let edges = match role {
-        Role::Candidate => state
-            .peers
-            .iter()
-            .map(|(peer, _)| EdgeRefV1 { id: peer.id.clone(), url: peer.url.clone() })
-            .collect(),
+        // Each echo URL carries this session's measurement nonce, which the measuring edge signs
+        // and `measured` checks, so a measurement counts only for the session that asked.
+        Role::Candidate => {
+            let nonce = secrets::measurement_nonce(&row.candidate_token_sha256);
+            state
+                .peers
+                .iter()
+                .map(|(peer, _)| EdgeRefV1 {
+                    id: peer.id.clone(),
+                    url: format!(
+                        "{}{}nonce={nonce}",
+                        peer.url,
+                        if peer.url.contains('?') { '&' } else { '?' }
+                    ),
+                })
+                .collect()
+        }
         Role::Interviewer => Vec::new(),
     };
     send(
@@ -516,9 +528,14 @@ async fn measured(
     token: &str,
 ) -> Result<Option<ServerMsg>, StoreError> {
     let now_s = crate::clock::now_s();
+    let Some(row) = state.store.session(session).await? else {
+        return Ok(Some(error("measurement_refused", "this session no longer exists")));
+    };
+    let nonce = secrets::measurement_nonce(&row.candidate_token_sha256);
+    let expect = wire::MeasurementExpect { session, nonce: &nonce, now_s };
     let mut refusal = String::from("no configured edge signed this measurement");
     for (peer, location) in &state.peers {
-        match wire::verify_measurement(token, &peer.id, &peer.keys, session, now_s) {
+        match wire::verify_measurement(token, &peer.id, &peer.keys, expect) {
             Ok(measurement) => {
                 let Some(min_rtt_us) = measurement.rtt_us.iter().min().map(|&rtt| u64::from(rtt))
                 else {
@@ -623,7 +640,7 @@ async fn publish(
     let claims = Claims {
         iss: state.public_url.clone(),
         sub: session.to_owned(),
-        aud: "onsite".into(),
+        aud: state.audience.clone(),
         iat: now_s,
         exp: now_s + state.token_ttl_s,
         jti: onsite_core::b64::encode(&secrets::random_bytes(12)),
@@ -689,13 +706,21 @@ const MEASURE_EVERY: Duration = Duration::from_millis(300);
 /// A measuring probe not answered within this long is lost.
 const MEASURE_LOST_AFTER: Duration = Duration::from_secs(2);
 
+/// The query of a measuring socket's URL: the nonce the session's edge gave the browser.
+#[derive(serde::Deserialize)]
+pub(crate) struct MeasureQuery {
+    #[serde(default)]
+    nonce: Option<String>,
+}
+
 pub(crate) async fn measure_upgrade(
     Extract(state): Extract<Arc<State>>,
+    Query(query): Query<MeasureQuery>,
     ws: WebSocketUpgrade,
 ) -> Response {
     ws.max_message_size(wire::MAX_FRAME_BYTES).max_frame_size(wire::MAX_FRAME_BYTES).on_upgrade(
         move |mut socket| async move {
-            if let Err(refusal) = measure(&state, &mut socket).await {
+            if let Err(refusal) = measure(&state, &mut socket, query.nonce).await {
                 let _ = send(
                     &mut socket,
                     &ServerMsg::Error {
@@ -716,9 +741,20 @@ pub(crate) async fn measure_upgrade(
 }
 
 /// Times round trips to a browser for a session and answers with a signed measurement. This
-/// edge knows nothing of the session; the session's edge checks the signature, the session and
-/// the age.
-async fn measure(state: &State, socket: &mut WebSocket) -> Result<(), Refusal> {
+/// edge knows nothing of the session; the session's edge checks the signature, the session, the
+/// nonce it gave the browser and the age.
+async fn measure(
+    state: &State,
+    socket: &mut WebSocket,
+    nonce: Option<String>,
+) -> Result<(), Refusal> {
+    let Some(nonce) = nonce.filter(|nonce| wire::valid_nonce(nonce)) else {
+        return Err(Refusal::new(
+            "expected_nonce",
+            "open the echo URL the session's edge gave, with its nonce",
+            CLOSE_POLICY,
+        ));
+    };
     let Ok(_permit) = state.measuring.try_acquire() else {
         return Err(Refusal::new(
             "busy",
@@ -781,14 +817,19 @@ async fn measure(state: &State, socket: &mut WebSocket) -> Result<(), Refusal> {
         }
     }
     lost += u32::try_from(pending.len()).unwrap_or(u32::MAX);
+    let iat = crate::clock::now_s();
     let measurement = MeasurementV1 {
         iss: state.edge_id.clone(),
         sub: session,
-        iat: crate::clock::now_s(),
+        aud: wire::MEASUREMENT_AUDIENCE.into(),
+        iat,
+        exp: iat + wire::MEASUREMENT_TTL_S,
+        nonce,
         rtt_us,
         lost,
     };
-    let token = state.keys.current().signer.sign_payload(&measurement);
+    let token =
+        state.keys.current().signer.sign_payload(onsite_core::jws::MEASUREMENT_TYP, &measurement);
     send(socket, &ServerMsg::Measurement { token })
         .await
         .map_err(|_| Refusal::new("closed", "socket closed", CLOSE_GOING_AWAY))?;

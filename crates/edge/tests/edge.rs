@@ -333,7 +333,7 @@ async fn a_candidates_evidence_reaches_the_interviewer_as_a_verifiable_verdict()
     }) {
         if let ServerMsg::Verdict { token, verdict } = next_text(&mut interviewer).await {
             let claims =
-                jws::verify(&token, &jwks, Expect { now_s, audience: Some("onsite"), leeway_s: 5 })
+                jws::verify(&token, &jwks, Expect { leeway_s: 5, ..Expect::new(now_s, "onsite") })
                     .expect("verifies");
             assert_eq!(claims.verdict, verdict);
             assert_eq!(claims.sub, session.id);

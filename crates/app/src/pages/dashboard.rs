@@ -1,6 +1,7 @@
 //! The interviewer's dashboard: the API key (kept for this tab only), the list of sessions with
 //! their latest verdict, and a form that creates a session and shows its two links with copy
-//! buttons. Links created in this browser are remembered so their sessions can be opened again.
+//! buttons. Links created in this browser are remembered for a day so their sessions can be
+//! opened again; older ones are forgotten.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -11,6 +12,9 @@ use crate::format;
 
 const API_KEY_STORE: &str = "onsite-api-key";
 const LINKS_STORE: &str = "onsite-interviewer-links";
+/// How long this browser remembers an interviewer link (seconds): a day, the lifetime of a
+/// verdict token.
+const LINK_KEPT_S: u64 = 24 * 3600;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 struct Listed {
@@ -36,16 +40,44 @@ fn sentence(status: u16, body: &str) -> String {
         .unwrap_or_else(|| format!("the edge answered HTTP {status}"))
 }
 
-/// Interviewer links created in this browser, by session.
+/// The remembered links still young enough to keep at `now_s`: each is
+/// `{"url": "...", "saved_at_s": N}`; anything else (an older format, a link saved in the
+/// future) is dropped.
+fn fresh_links(
+    stored: serde_json::Map<String, serde_json::Value>,
+    now_s: u64,
+) -> serde_json::Map<String, serde_json::Value> {
+    stored
+        .into_iter()
+        .filter(|(_, entry)| {
+            let saved_at_s = entry.get("saved_at_s").and_then(serde_json::Value::as_u64);
+            let url = entry.get("url").and_then(serde_json::Value::as_str);
+            url.is_some()
+                && saved_at_s.is_some_and(|at_s| at_s <= now_s && now_s - at_s < LINK_KEPT_S)
+        })
+        .collect()
+}
+
+/// Interviewer links created in this browser in the last day, by session; older ones are
+/// removed from storage as they are found.
 fn remembered() -> serde_json::Map<String, serde_json::Value> {
-    page::local_get(LINKS_STORE)
+    let stored: serde_json::Map<String, serde_json::Value> = page::local_get(LINKS_STORE)
         .and_then(|text| serde_json::from_str(&text).ok())
-        .unwrap_or_default()
+        .unwrap_or_default();
+    let count = stored.len();
+    let fresh = fresh_links(stored, page::now_s());
+    if fresh.len() != count {
+        page::local_set(LINKS_STORE, &serde_json::Value::Object(fresh.clone()).to_string());
+    }
+    fresh
 }
 
 fn remember(created: &Created) {
     let mut links = remembered();
-    links.insert(created.id.clone(), serde_json::Value::String(created.interviewer_url.clone()));
+    links.insert(
+        created.id.clone(),
+        serde_json::json!({ "url": created.interviewer_url, "saved_at_s": page::now_s() }),
+    );
     page::local_set(LINKS_STORE, &serde_json::Value::Object(links).to_string());
 }
 
@@ -169,7 +201,7 @@ pub fn DashboardPage() -> impl IntoView {
                     <thead><tr><th scope="col">"Session"</th><th scope="col">"Created"</th><th scope="col">"Claimed location"</th><th scope="col">"Verdict"</th><th scope="col">"P(remote)"</th><th scope="col"><span class="visually-hidden">"Open"</span></th></tr></thead>
                     <tbody>
                         {rows.into_iter().map(|row| {
-                            let link = links.get(&row.id).and_then(|v| v.as_str()).map(str::to_owned);
+                            let link = links.get(&row.id).and_then(|v| v.get("url")).and_then(|v| v.as_str()).map(str::to_owned);
                             let class = row.class.clone().unwrap_or_else(|| "waiting".into());
                             view! {
                                 <tr data-session=row.id.clone()>
@@ -180,7 +212,7 @@ pub fn DashboardPage() -> impl IntoView {
                                     <td>{row.p_remote.map_or_else(|| "—".to_owned(), format::percent)}</td>
                                     <td>{match link {
                                         Some(url) => view! { <a href=url>"Open"</a> }.into_any(),
-                                        None => view! { <span class="muted" title="The interviewer link was created in another browser">"link elsewhere"</span> }.into_any(),
+                                        None => view! { <span class="muted" title="The interviewer link was created in another browser, or more than a day ago">"link elsewhere"</span> }.into_any(),
                                     }}</td>
                                 </tr>
                             }
@@ -233,4 +265,25 @@ pub fn DashboardPage() -> impl IntoView {
 /// Calls `tick` every 5 s while the page is open.
 fn gloo_interval(tick: impl Fn() + 'static) -> gloo_timers::callback::Interval {
     gloo_timers::callback::Interval::new(5_000, tick)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remembered_links_are_forgotten_after_a_day() {
+        const NOW_S: u64 = 1_800_000_000;
+        let stored = serde_json::json!({
+            "fresh": { "url": "http://e/interviewer#a", "saved_at_s": NOW_S - 60 },
+            "almost": { "url": "http://e/interviewer#b", "saved_at_s": NOW_S - LINK_KEPT_S + 1 },
+            "old": { "url": "http://e/interviewer#c", "saved_at_s": NOW_S - LINK_KEPT_S },
+            "future": { "url": "http://e/interviewer#d", "saved_at_s": NOW_S + 60 },
+            "legacy": "http://e/interviewer#e",
+            "no_url": { "saved_at_s": NOW_S },
+        });
+        let stored = stored.as_object().cloned().expect("an object");
+        let kept: Vec<String> = fresh_links(stored, NOW_S).keys().cloned().collect();
+        assert_eq!(kept, vec!["almost".to_owned(), "fresh".to_owned()]);
+    }
 }

@@ -1,6 +1,6 @@
-//! The onboarding gate: a portal's person pastes a verdict token, sets the policy (classes that
-//! pass, maximum age, audience), and the edge answers "ship" or "hold" with its reasons
-//! (`POST /api/v1/verify`).
+//! The onboarding gate: a portal's person pastes a verdict token and the session it must be about,
+//! sets the policy (classes that pass, maximum age, audience), and the edge answers "ship" or
+//! "hold" with its reasons (`POST /api/v1/verify`).
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -28,7 +28,9 @@ pub fn GatePage() -> impl IntoView {
     let token = RwSignal::new(String::new());
     let allowed = RwSignal::new(vec!["local".to_owned()]);
     let max_age_h = RwSignal::new("72".to_owned());
-    let audience = RwSignal::new("onsite".to_owned());
+    let session = RwSignal::new(String::new());
+    // Empty: the edge's own audience (its `--audience`).
+    let audience = RwSignal::new(String::new());
     let answer = RwSignal::new(None::<Result<Answer, String>>);
     let busy = RwSignal::new(false);
 
@@ -54,10 +56,26 @@ pub fn GatePage() -> impl IntoView {
         };
         let require = allowed.get_untracked();
         if require.is_empty() {
-            answer.set(Some(Err("Tick at least one verdict that may pass.".into())));
+            answer.set(Some(Err(
+                "Tick at least one verdict that may pass: with none ticked, nothing can ship."
+                    .into(),
+            )));
             return;
         }
-        let body = serde_json::json!({ "token": text, "require": require, "max_age_s": max_age_s, "aud": audience.get_untracked().trim() }).to_string();
+        let expected_session = session.get_untracked().trim().to_owned();
+        if expected_session.is_empty() {
+            answer.set(Some(Err("Enter the session this laptop's candidate was interviewed in (its id, as the dashboard lists it): a verdict about another session must not ship this laptop.".into())));
+            return;
+        }
+        let aud = audience.get_untracked().trim().to_owned();
+        let body = serde_json::json!({
+            "token": text,
+            "sub": expected_session,
+            "require": require,
+            "max_age_s": max_age_s,
+            "aud": (!aud.is_empty()).then_some(aud),
+        })
+        .to_string();
         busy.set(true);
         spawn_local(async move {
             let result = match page::request("POST", "/api/v1/verify", None, Some(&body)).await {
@@ -115,6 +133,9 @@ pub fn GatePage() -> impl IntoView {
                 <label for="token">"Verdict token"</label>
                 <textarea id="token" rows="4" spellcheck="false" data-testid="gate-token"
                     prop:value=move || token.get() on:input=move |e| token.set(event_target_value(&e))></textarea>
+                <label for="session">"Session (the candidate's session id)"</label>
+                <input id="session" spellcheck="false" autocomplete="off" data-testid="gate-session"
+                    prop:value=move || session.get() on:input=move |e| session.set(event_target_value(&e)) />
                 <fieldset>
                     <legend>"Verdicts that may pass"</legend>
                     {CLASSES.into_iter().map(|(name, label)| {
@@ -139,8 +160,8 @@ pub fn GatePage() -> impl IntoView {
                 <div class="inline-form">
                     <label for="max-age">"Maximum age (hours; empty for none)"</label>
                     <input id="max-age" inputmode="decimal" data-testid="gate-max-age" prop:value=move || max_age_h.get() on:input=move |e| max_age_h.set(event_target_value(&e)) />
-                    <label for="audience">"Audience"</label>
-                    <input id="audience" data-testid="gate-audience" prop:value=move || audience.get() on:input=move |e| audience.set(event_target_value(&e)) />
+                    <label for="audience">"Audience (empty for this edge's)"</label>
+                    <input id="audience" data-testid="gate-audience" placeholder="this edge's audience" prop:value=move || audience.get() on:input=move |e| audience.set(event_target_value(&e)) />
                 </div>
                 <button class="primary" type="submit" data-testid="gate-check" disabled=move || busy.get()>"Check"</button>
             </form>

@@ -196,6 +196,10 @@ pub fn InterviewerPage(capability: Capability) -> impl IntoView {
     }
 
     // The verdict shown is the one inside the verified token, not the copy sent beside it.
+    // It must be about this link's session and name this deployment's audience.
+    let expected_session = capability.session.clone();
+    let expected_audience =
+        capability.audience.clone().unwrap_or_else(|| jws::DEFAULT_AUDIENCE.to_owned());
     let checked = Memo::new(move |_| -> Option<Result<Claims, String>> {
         let (token, _) = latest.get()?;
         match jwks.get()? {
@@ -203,7 +207,10 @@ pub fn InterviewerPage(capability: Capability) -> impl IntoView {
                 jws::verify(
                     &token,
                     &keys,
-                    Expect { now_s: page::now_s(), audience: Some("onsite"), leeway_s: 60 },
+                    Expect {
+                        subject: Some(&expected_session),
+                        ..Expect::new(page::now_s(), &expected_audience)
+                    },
                 )
                 .map_err(|e| e.to_string()),
             ),

@@ -19,6 +19,9 @@ pub struct Capability {
     /// The embedding page's origin (`host=` in the fragment), which alone receives the widget's
     /// progress messages.
     pub host: Option<String>,
+    /// The audience the edge's verdicts name (`aud=` in an interviewer link), when it is not
+    /// the default `onsite`.
+    pub audience: Option<String>,
 }
 
 impl Capability {
@@ -34,7 +37,12 @@ impl Capability {
                 matches!(scheme, "http" | "https") && !rest.is_empty() && !rest.contains('/')
             })
         });
-        Some(Capability { session: get("session")?, token: get("token")?, host })
+        Some(Capability {
+            session: get("session")?,
+            token: get("token")?,
+            host,
+            audience: get("aud"),
+        })
     }
 }
 
