@@ -91,12 +91,24 @@ impl Running {
         headers: &[(&str, &str)],
         body: &str,
     ) -> (u16, String, String) {
+        self.request_for_host(&self.addr.to_string(), method, path, headers, body).await
+    }
+
+    /// A raw HTTP/1.1 request that names `host` in its `Host` header, as a browser does for a
+    /// page served from that name.
+    async fn request_for_host(
+        &self,
+        host: &str,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (u16, String, String) {
         let mut stream = TcpStream::connect(self.addr).await.expect("connect");
         let extra: String =
             headers.iter().map(|(name, value)| format!("{name}: {value}\r\n")).collect();
         let request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            self.addr,
+            "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         );
         stream.write_all(request.as_bytes()).await.expect("write");
@@ -830,4 +842,470 @@ async fn rate_limits_refuse_floods_with_a_clear_answer_and_others_keep_being_ser
     assert!(metrics.contains("onsite_batches_stored_total 1"), "{metrics}");
     assert!(metrics.contains("onsite_stored_sessions 1"), "{metrics}");
     edge.stop().await;
+}
+
+/// Signs `claims` with the edge's own current key, read from its data directory, as a stand-in
+/// for a verdict the edge issued (any class, any session, any audience).
+fn sign_as_edge(data: &std::path::Path, claims: &serde_json::Value) -> String {
+    signer_of(data).sign_payload(jws::VERDICT_TYP, claims)
+}
+
+fn signer_of(data: &std::path::Path) -> jws::Signer {
+    let text = std::fs::read_to_string(data.join(onsite_edge::keys::KEYRING_FILE)).expect("keys");
+    let keyring: onsite_edge::keys::Keyring = serde_json::from_str(&text).expect("keyring");
+    let seed = onsite_core::b64::unhex(&keyring.keys.last().expect("a key").seed_hex)
+        .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+        .expect("a seed");
+    jws::Signer::from_seed(&seed)
+}
+
+fn now_s() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs()
+}
+
+/// Verdict claims as the edge signs them, for `class` about `sub` naming `aud`.
+fn verdict_claims(iss: &str, sub: &str, aud: &str, class: &str) -> serde_json::Value {
+    let now_s = now_s();
+    serde_json::json!({
+        "iss": iss, "sub": sub, "aud": aud, "iat": now_s, "exp": now_s + 3600, "jti": "j",
+        "verdict": {
+            "v": 1, "class": class, "p_remote": 0.01, "keystrokes": 40, "rtt_samples": 10,
+            "rtt_min_ms": 0.2, "rtt_median_ms": 0.3, "dwell_median_ms": 90.0,
+            "flight_median_ms": 170.0, "reasons": []
+        },
+        "evidence_sha256": "00",
+    })
+}
+
+#[tokio::test]
+async fn the_verify_api_fails_closed_and_checks_the_session_issuer_and_audience() {
+    let (data, assets) = dirs();
+    let edge = Running::start(data.path(), assets.path()).await;
+    let a = edge.create_session().await;
+    let iss = format!("http://{}", edge.addr);
+    let sign = |sub: &str, aud: &str, class: &str| {
+        sign_as_edge(data.path(), &verdict_claims(&iss, sub, aud, class))
+    };
+    let remote_a = sign(&a.id, "onsite", "remote");
+    let local_a = sign(&a.id, "onsite", "local");
+    let local_other = sign("another-session", "onsite", "local");
+    // A measurement signed by this edge's key: it must never pass for a verdict.
+    let measurement = signer_of(data.path())
+        .sign_payload(jws::MEASUREMENT_TYP, &verdict_claims(&iss, &a.id, "onsite", "local"));
+    // (what, request body, expected status, expected decision, a part of the reasons or error)
+    let cases: Vec<(&str, serde_json::Value, u16, &str, &str)> = vec![
+        (
+            "empty require",
+            serde_json::json!({"token": remote_a, "require": []}),
+            400,
+            "",
+            "at least one verdict class",
+        ),
+        (
+            "blank require",
+            serde_json::json!({"token": remote_a, "require": [""]}),
+            400,
+            "",
+            "at least one verdict class",
+        ),
+        (
+            "blanks and commas",
+            serde_json::json!({"token": remote_a, "require": [" ", ","]}),
+            400,
+            "",
+            "without commas",
+        ),
+        ("default policy", serde_json::json!({"token": remote_a}), 200, "hold", "requires local"),
+        ("expected session", serde_json::json!({"token": local_a, "sub": a.id}), 200, "ship", ""),
+        (
+            "another session's verdict",
+            serde_json::json!({"token": local_other, "sub": a.id}),
+            200,
+            "hold",
+            "is about session \\\"another-session\\\"",
+        ),
+        (
+            "blank session",
+            serde_json::json!({"token": local_a, "sub": " "}),
+            400,
+            "",
+            "sub\\\" is blank",
+        ),
+        (
+            "expected issuer",
+            serde_json::json!({"token": local_a, "sub": a.id, "iss": iss}),
+            200,
+            "ship",
+            "",
+        ),
+        (
+            "another issuer",
+            serde_json::json!({"token": local_a, "iss": "https://other.example"}),
+            200,
+            "hold",
+            "issuer",
+        ),
+        (
+            "no session named",
+            serde_json::json!({"token": local_a}),
+            200,
+            "ship",
+            "was given, so this verdict may be about any session",
+        ),
+        (
+            "a measurement",
+            serde_json::json!({"token": measurement, "sub": a.id}),
+            200,
+            "hold",
+            "token type is \\\"onsite-measurement+jwt\\\"",
+        ),
+    ];
+    for (what, body, expected_status, expected_decision, part) in cases {
+        let (status, head, answer) = edge
+            .request(
+                "POST",
+                "/api/v1/verify",
+                &[("Content-Type", "application/json")],
+                &body.to_string(),
+            )
+            .await;
+        assert_eq!(status, expected_status, "{what}: {answer}");
+        assert!(head.contains("cache-control: no-store"), "{what}: {head}");
+        assert!(answer.contains(part), "{what}: {answer}");
+        if status == 200 {
+            let answer: serde_json::Value = serde_json::from_str(&answer).expect("answer");
+            assert_eq!(answer["decision"], expected_decision, "{what}: {answer}");
+        }
+    }
+    edge.stop().await;
+}
+
+#[tokio::test]
+async fn a_deployment_audience_is_signed_into_verdicts_and_expected_by_default() {
+    let (data, assets) = dirs();
+    for audience in ["", "  ", "onsite-measurement"] {
+        let mut config = Config::new(
+            "127.0.0.1:0".parse().expect("address"),
+            data.path().to_path_buf(),
+            assets.path().to_path_buf(),
+        );
+        config.audience = audience.into();
+        let refused = Edge::open(config).await.err().map(|e| e.to_string());
+        assert!(
+            refused.as_deref().is_some_and(|e| e.contains("cannot name verdicts")),
+            "{audience:?}: {refused:?}"
+        );
+    }
+    let mut config = Config::new(
+        "127.0.0.1:0".parse().expect("address"),
+        data.path().to_path_buf(),
+        assets.path().to_path_buf(),
+    );
+    config.audience = "https://hr.example/onboarding".into();
+    let edge = Running::start_with(config).await;
+    let session = edge.create_session().await;
+    let (_, created) = edge.http("POST", "/api/v1/sessions", Some(&edge.api_key)).await;
+    assert!(created.contains("&aud=https%3A%2F%2Fhr.example%2Fonboarding&token="), "{created}");
+    // A verdict the edge itself signs names the deployment's audience.
+    let mut interviewer = edge.join(Role::Interviewer, &session.id, &session.interviewer).await;
+    let mut candidate = edge.join(Role::Candidate, &session.id, &session.candidate).await;
+    let environment = EnvironmentV1 {
+        webdriver: false,
+        renderer: RendererName::Hardware,
+        screen_w_px: 1440,
+        screen_h_px: 900,
+        time_zone: None,
+    };
+    send(&mut candidate, &ClientMsg::Environment(environment)).await;
+    let ServerMsg::Verdict { token, .. } = next_text(&mut interviewer).await else {
+        panic!("expected a verdict")
+    };
+    let (_, jwks) = edge.http("GET", "/.well-known/jwks.json", None).await;
+    let jwks = Jwks::parse(&jwks).expect("jwks");
+    let signed = jws::verify(&token, &jwks, Expect::new(now_s(), "https://hr.example/onboarding"));
+    assert_eq!(signed.map(|claims| claims.sub), Ok(session.id.clone()));
+    assert!(jws::verify(&token, &jwks, Expect::new(now_s(), "onsite")).is_err());
+    // The API expects the deployment's audience unless told otherwise, so a verdict made for
+    // another deployment (audience "onsite") does not ship here.
+    let iss = format!("http://{}", edge.addr);
+    let foreign = sign_as_edge(data.path(), &verdict_claims(&iss, &session.id, "onsite", "local"));
+    for (what, token, aud, decision) in [
+        ("another deployment's verdict", foreign.as_str(), None, "hold"),
+        ("this edge's own verdict", token.as_str(), None, "ship"),
+        ("another deployment's, asked for", foreign.as_str(), Some("onsite"), "ship"),
+    ] {
+        let body = serde_json::json!({"token": token, "sub": session.id, "aud": aud, "require": ["local", "inconclusive"]});
+        let (status, answer) =
+            edge.http_with("POST", "/api/v1/verify", None, &body.to_string()).await;
+        assert_eq!(status, 200, "{what}: {answer}");
+        let answer: serde_json::Value = serde_json::from_str(&answer).expect("answer");
+        assert_eq!(answer["decision"], decision, "{what}: {answer}");
+    }
+    edge.stop().await;
+}
+
+#[tokio::test]
+async fn pages_served_from_a_rebound_name_are_refused_and_https_edges_send_hsts() {
+    let (data, assets) = dirs();
+    let edge = Running::start(data.path(), assets.path()).await;
+    let verify = r#"{"token":"x.y.z"}"#;
+    let rebound = format!("evil.example:{}", edge.addr.port());
+    let rebound_origin = format!("http://{rebound}");
+    // DNS rebinding: a page at evil.example, whose name now resolves to the edge, calls it
+    // "same-origin": Host and Origin both name evil.example.
+    let (status, head, body) = edge
+        .request_for_host(
+            &rebound,
+            "POST",
+            "/api/v1/verify",
+            &[("Origin", &rebound_origin)],
+            verify,
+        )
+        .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(!head.contains("access-control-allow-origin"), "{head}");
+    // The edge's own origin sent under a foreign Host is refused as well.
+    let own = format!("http://{}", edge.addr);
+    let (status, _, _) = edge
+        .request_for_host(&rebound, "POST", "/api/v1/verify", &[("Origin", &own)], verify)
+        .await;
+    assert_eq!(status, 403);
+    let (status, _, _) = edge.request("POST", "/api/v1/verify", &[("Origin", &own)], verify).await;
+    assert_eq!(status, 200);
+    // The socket upgrade is checked the same way.
+    let mut request =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!(
+            "ws://{}/api/v1/ws",
+            edge.addr
+        ))
+        .expect("request");
+    request.headers_mut().insert("Host", rebound.parse().expect("host"));
+    request.headers_mut().insert("Origin", rebound_origin.parse().expect("origin"));
+    assert!(
+        tokio_tungstenite::connect_async(request).await.is_err(),
+        "a rebound page cannot open the socket"
+    );
+    // Plain HTTP: no HSTS (it would be ignored, and would break a local edge).
+    let (_, head, _) = edge.request("GET", "/healthz", &[], "").await;
+    assert!(!head.contains("strict-transport-security"), "{head}");
+    edge.stop().await;
+
+    let (data, assets) = dirs();
+    let mut config = Config::new(
+        "127.0.0.1:0".parse().expect("address"),
+        data.path().to_path_buf(),
+        assets.path().to_path_buf(),
+    );
+    config.public_url = Some("https://onsite.example".into());
+    let edge = Running::start_with(config).await;
+    for path in ["/healthz", "/dashboard", "/.well-known/jwks.json"] {
+        let (_, head, _) = edge.request_for_host("onsite.example", "GET", path, &[], "").await;
+        assert!(head.contains("strict-transport-security: max-age=31536000"), "{path}: {head}");
+    }
+    let (status, _, _) = edge
+        .request_for_host(
+            "onsite.example",
+            "POST",
+            "/api/v1/verify",
+            &[("Origin", "https://onsite.example")],
+            verify,
+        )
+        .await;
+    assert_eq!(status, 200, "the public host and origin are served");
+    edge.stop().await;
+}
+
+#[tokio::test]
+async fn answers_with_capabilities_tokens_or_evidence_are_not_stored_by_caches() {
+    let (data, assets) = dirs();
+    let edge = Running::start(data.path(), assets.path()).await;
+    let session = edge.create_session().await;
+    let api_key = format!("Bearer {}", edge.api_key);
+    let interviewer = format!("Bearer {}", session.interviewer);
+    let cases: [(&str, String, &str, &str); 4] = [
+        ("POST", "/api/v1/sessions".into(), api_key.as_str(), "no-store"),
+        (
+            "GET",
+            format!("/api/v1/sessions/{}/evidence", session.id),
+            interviewer.as_str(),
+            "no-store",
+        ),
+        (
+            "GET",
+            format!("/api/v1/sessions/{}/verdicts", session.id),
+            interviewer.as_str(),
+            "no-store",
+        ),
+        ("GET", "/.well-known/jwks.json".into(), "", "public, max-age=300"),
+    ];
+    for (method, path, authorization, cache) in cases {
+        let headers: Vec<(&str, &str)> =
+            [("Authorization", authorization)].into_iter().filter(|(_, v)| !v.is_empty()).collect();
+        let (status, head, body) = edge.request(method, &path, &headers, "").await;
+        assert!(status < 300, "{path}: {body}");
+        assert!(head.contains(&format!("cache-control: {cache}")), "{path}: {head}");
+    }
+    edge.stop().await;
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_database_and_its_companions_are_private() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = |path: &std::path::Path| {
+        std::fs::metadata(path)
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    };
+    let (parent, assets) = dirs();
+    // A fresh data directory, and one left by an older edge with a world-readable database.
+    let fresh = parent.path().join("fresh");
+    let older = parent.path().join("older");
+    std::fs::create_dir(&older).expect("older dir");
+    let database = older.join(onsite_edge::store::DATABASE_FILE);
+    std::fs::write(&database, b"").expect("database");
+    std::fs::set_permissions(&database, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    for data in [&fresh, &older] {
+        // The SQLite file itself, whatever database the other tests use.
+        let config = Config::new(
+            "127.0.0.1:0".parse().expect("address"),
+            data.clone(),
+            assets.path().to_path_buf(),
+        );
+        let edge = Edge::open(config).await.expect("edge opens");
+        for name in [
+            "onsite.sqlite3",
+            "onsite.sqlite3-wal",
+            "onsite.sqlite3-shm",
+            "signing-keys.json",
+            "api-key",
+        ] {
+            assert_eq!(mode(&data.join(name)), 0o600, "{}: {name}", data.display());
+        }
+        drop(edge);
+    }
+    assert_eq!(mode(&fresh), 0o700, "a new data directory is the owner's");
+}
+
+#[tokio::test]
+async fn measurements_are_typed_expire_and_count_only_for_the_session_whose_edge_asked() {
+    // The measuring edge ("chi") and the session's edge, which knows chi's keys.
+    let (chi_data, chi_assets) = dirs();
+    let mut chi_config = Config::new(
+        "127.0.0.1:0".parse().expect("address"),
+        chi_data.path().to_path_buf(),
+        chi_assets.path().to_path_buf(),
+    );
+    chi_config.edge_id = "chi".into();
+    let chi = Running::start_with(chi_config).await;
+    let (_, chi_keys) = chi.http("GET", "/.well-known/jwks.json", None).await;
+    let (data, assets) = dirs();
+    let mut config = Config::new(
+        "127.0.0.1:0".parse().expect("address"),
+        data.path().to_path_buf(),
+        assets.path().to_path_buf(),
+    );
+    config.location = Some("New York".into());
+    config.peers = vec![onsite_edge::Peer {
+        id: "chi".into(),
+        url: format!("ws://{}/api/v1/echo", chi.addr),
+        location: "Chicago".into(),
+        keys: Jwks::parse(&chi_keys).expect("chi's keys"),
+    }];
+    let edge = Running::start_with(config).await;
+    let session = edge.create_session().await;
+    let mut candidate = edge.socket().await;
+    send(
+        &mut candidate,
+        &ClientMsg::Hello {
+            v: PROTOCOL_VERSION,
+            role: Role::Candidate,
+            session: session.id.clone(),
+            token: session.candidate.clone(),
+        },
+    )
+    .await;
+    let ServerMsg::Welcome { edges, .. } = next_text(&mut candidate).await else {
+        panic!("expected welcome")
+    };
+    let echo_url = edges.first().map(|edge| edge.url.clone()).expect("chi is listed");
+    assert!(echo_url.contains("/api/v1/echo?nonce="), "{echo_url}");
+
+    /// Lets the edge at `url` time this "browser" for `session`; its answer frame's text.
+    async fn measure(url: String, session: String) -> ServerMsg {
+        let (mut socket, _) = tokio_tungstenite::connect_async(url).await.expect("echo connects");
+        send(&mut socket, &ClientMsg::Measure { v: PROTOCOL_VERSION, session }).await;
+        loop {
+            let frame = tokio::time::timeout(Duration::from_secs(20), socket.next())
+                .await
+                .expect("a frame in time");
+            match frame.expect("socket open").expect("frame") {
+                Message::Text(text) => return ServerMsg::parse(&text).expect("server message"),
+                Message::Binary(bytes) => socket.send(Message::Binary(bytes)).await.expect("echo"),
+                Message::Close(frame) => panic!("closed: {frame:?}"),
+                _ => {}
+            }
+        }
+    }
+    // Anyone can open the echo socket, but without the nonce the session's edge gave, nothing
+    // is measured or signed.
+    let bare = format!("ws://{}/api/v1/echo", chi.addr);
+    let (genuine, forged, bare) = tokio::join!(
+        measure(echo_url.clone(), session.id.clone()),
+        measure(format!("{bare}?nonce=made-up"), session.id.clone()),
+        measure(bare.clone(), session.id.clone()),
+    );
+    assert!(matches!(&bare, ServerMsg::Error { code, .. } if code == "expected_nonce"), "{bare:?}");
+    let (ServerMsg::Measurement { token: genuine }, ServerMsg::Measurement { token: forged }) =
+        (genuine, forged)
+    else {
+        panic!("expected two measurements")
+    };
+    let decode = |part: usize| -> serde_json::Value {
+        let bytes =
+            onsite_core::b64::decode(genuine.split('.').nth(part).expect("part")).expect("b64");
+        serde_json::from_slice(&bytes).expect("json")
+    };
+    let (header, claims) = (decode(0), decode(1));
+    assert_eq!(header["typ"], jws::MEASUREMENT_TYP);
+    assert_eq!(claims["aud"], wire::MEASUREMENT_AUDIENCE);
+    assert_eq!(claims["sub"], session.id.as_str());
+    let (iat, exp) = (claims["iat"].as_u64().expect("iat"), claims["exp"].as_u64().expect("exp"));
+    assert_eq!(exp - iat, wire::MEASUREMENT_TTL_S, "{claims}");
+    assert!(echo_url.ends_with(claims["nonce"].as_str().expect("nonce")), "{claims}");
+    // No verdict verifier takes it for a verdict, whatever audience it expects.
+    let chi_jwks = Jwks::parse(&chi_keys).expect("chi's keys");
+    for audience in ["onsite", wire::MEASUREMENT_AUDIENCE] {
+        assert!(jws::verify(&genuine, &chi_jwks, Expect::new(now_s(), audience)).is_err());
+    }
+    // The session's edge refuses the measurement it did not ask for and takes the one it did.
+    let refused = |reply: ServerMsg| match reply {
+        ServerMsg::Error { code, message } if code == "measurement_refused" => message,
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    send(&mut candidate, &ClientMsg::Measured { token: forged.clone() }).await;
+    assert!(refused(next_text(&mut candidate).await).contains("nonce"));
+    send(&mut candidate, &ClientMsg::Measured { token: genuine }).await;
+    send(&mut candidate, &ClientMsg::Measured { token: forged }).await;
+    assert!(
+        refused(next_text(&mut candidate).await).contains("nonce"),
+        "the genuine one was taken silently"
+    );
+    let (_, export) = edge
+        .http(
+            "GET",
+            &format!("/api/v1/sessions/{}/evidence", session.id),
+            Some(&session.interviewer),
+        )
+        .await;
+    let export: serde_json::Value = serde_json::from_str(&export).expect("export");
+    let measured: Vec<&str> = export["measurements"]
+        .as_array()
+        .expect("measurements")
+        .iter()
+        .filter_map(|m| m["edge_id"].as_str())
+        .collect();
+    assert_eq!(measured, vec!["chi"]);
+    edge.stop().await;
+    chi.stop().await;
 }
