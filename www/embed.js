@@ -2,14 +2,21 @@
 // source before believing it; runs the probe package (./probe/index.js) on the notes field.
 import { start, fromCandidateLink } from "./probe/index.js";
 
-const params = new URLSearchParams(location.search);
+// The links are capabilities, so they come in this page's fragment (#candidate=…&live=…), which
+// browsers never send to a server, a proxy or a referrer; a query string would be.
+const params = new URLSearchParams(location.hash.slice(1));
 const candidate = params.get("candidate");
 const frame = document.getElementById("widget");
 const progress = document.getElementById("progress");
 const events = document.getElementById("events");
+// Out of the address bar and this history entry, too, once read.
+if (location.hash) history.replaceState(null, "", location.pathname);
 
-if (!candidate) {
-  progress.textContent = "Open this page with ?candidate=<candidate link>.";
+const inQuery = new URLSearchParams(location.search);
+if (inQuery.has("candidate") || inQuery.has("live")) {
+  progress.textContent = "This page takes its links after a # (embed.html#candidate=…), never after a ?: a link in the query string is sent to the server. Ask for a new link.";
+} else if (!candidate) {
+  progress.textContent = "Open this page with #candidate=<candidate link>.";
 } else {
   const widgetOrigin = new URL(candidate).origin;
   // The widget posts to this page's origin only, and only when told it here.
@@ -29,7 +36,7 @@ if (!candidate) {
   });
 }
 
-const live = params.get("live");
+const live = inQuery.has("live") ? null : params.get("live");
 if (live) {
   document.getElementById("live").hidden = false;
   const status = document.getElementById("live-status");

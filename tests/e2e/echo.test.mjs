@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startEdge, launchBrowser, latestVerdict, onsite } from "./harness.mjs";
+import { startEdge, launchBrowser, latestVerdict, onsite, measureAt } from "./harness.mjs";
 import { startDelayProxy } from "./lib/proxy.mjs";
 
 // The browser is in New York: 2 ms from the New York edge, farther from the others.
@@ -135,7 +135,7 @@ test("measuring edges time the browser close to the injected distance, and a cla
   assert.ok(reason.weight > 0 && /at least \d+ km farther/.test(reason.text), reason.text);
 });
 
-test("a measurement signed by an unknown edge, or for another session, is refused and changes nothing", async () => {
+test("a measurement signed by an unknown edge, for another session, or not asked for by the session's edge is refused and changes nothing", async () => {
   const session = await running.home.createSession({ claimed_location: "London" });
   const stranger = await startEdge(["--edge-id", "chi", "--location", "Chicago"]);
   try {
@@ -148,9 +148,12 @@ test("a measurement signed by an unknown edge, or for another session, is refuse
     // one made for another session.
     const forged = await measureAt(page, stranger.url, id);
     await page.goto(`${running.home.url}/`);
-    const otherSession = await measureAt(page, `http://127.0.0.1:${running.peers[1].proxy.port}`, "another-session");
+    const peer = `http://127.0.0.1:${running.peers[1].proxy.port}`;
+    const otherSession = await measureAt(page, peer, "another-session");
+    // A genuine one for this very session, but not asked for by its edge: its nonce is made up.
+    const unasked = await measureAt(page, peer, id, "made-up-nonce");
     const home = running.home.url.replace(/^http/, "ws");
-    const replies = await page.evaluate(async ({ id, token, forged, otherSession, home }) => {
+    const replies = await page.evaluate(async ({ id, token, forged, otherSession, unasked, home }) => {
       const ws = new WebSocket(`${home}/api/v1/ws`);
       ws.binaryType = "arraybuffer";
       const seen = [];
@@ -162,17 +165,19 @@ test("a measurement signed by an unknown edge, or for another session, is refuse
           if (m.t === "welcome") {
             ws.send(JSON.stringify({ t: "measured", token: forged }));
             ws.send(JSON.stringify({ t: "measured", token: otherSession }));
+            ws.send(JSON.stringify({ t: "measured", token: unasked }));
           } else if (m.t === "error") {
             seen.push(m.message);
-            if (seen.length === 2) resolve();
+            if (seen.length === 3) resolve();
           }
         };
       });
       ws.close();
       return seen;
-    }, { id, token, forged, otherSession, home });
+    }, { id, token, forged, otherSession, unasked, home });
     assert.match(replies[0], /no configured edge signed this measurement/);
     assert.match(replies[1], /another session/);
+    assert.match(replies[2], /not asked for by this session's edge/);
     await context.close();
     const health = await fetch(`${running.home.url}/healthz`);
     assert.equal(health.status, 200);
@@ -180,19 +185,3 @@ test("a measurement signed by an unknown edge, or for another session, is refuse
     await stranger.stop();
   }
 });
-
-/** Lets the edge at `base` measure this page for `session`; returns its signed measurement. */
-async function measureAt(page, base, session) {
-  const url = base.replace(/^http/, "ws") + "/api/v1/echo";
-  return page.evaluate(({ url, session }) => new Promise((resolve, reject) => {
-    const ws = new WebSocket(url);
-    ws.binaryType = "arraybuffer";
-    ws.onopen = () => ws.send(JSON.stringify({ t: "measure", v: 1, session }));
-    ws.onerror = () => reject(new Error(`cannot reach ${url}`));
-    ws.onmessage = (e) => {
-      if (typeof e.data !== "string") return ws.send(e.data);
-      const m = JSON.parse(e.data);
-      if (m.t === "measurement") resolve(m.token);
-    };
-  }), { url, session });
-}

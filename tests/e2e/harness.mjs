@@ -261,3 +261,23 @@ export function assertNoKeyIdentity(frames, typedKeys, typedCodes) {
   }
   return strokes;
 }
+
+/**
+ * Lets the edge at `base` measure this page for `session`, as a browser opening its echo URL with
+ * `nonce` (a session's edge gives the real one in `welcome`); returns the signed measurement.
+ */
+export async function measureAt(page, base, session, nonce = "not-the-sessions-nonce") {
+  const url = `${base.replace(/^http/, "ws")}/api/v1/echo?nonce=${encodeURIComponent(nonce)}`;
+  return page.evaluate(({ url, session }) => new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    ws.binaryType = "arraybuffer";
+    ws.onopen = () => ws.send(JSON.stringify({ t: "measure", v: 1, session }));
+    ws.onerror = () => reject(new Error(`cannot reach ${url}`));
+    ws.onmessage = (e) => {
+      if (typeof e.data !== "string") return ws.send(e.data);
+      const m = JSON.parse(e.data);
+      if (m.t === "measurement") resolve(m.token);
+      if (m.t === "error") reject(new Error(`${url}: ${m.message}`));
+    };
+  }), { url, session });
+}

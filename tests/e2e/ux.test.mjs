@@ -17,9 +17,13 @@ const shot = (name) => join(SHOTS, name);
 
 const TYPES = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".wasm": "application/wasm", ".json": "application/json", ".ts": "text/plain" };
 
+/** Every request path the host page's server saw, to show no capability ever reaches it. */
+const hostRequests = [];
+
 /** A host page on its own origin: serves the example portal and the probe package from dist/. */
 function startHost() {
   const server = createServer((request, response) => {
+    hostRequests.push(request.url);
     const path = normalize(new URL(request.url, "http://host").pathname).replace(/^\/+/, "");
     const file = join(ASSETS, path || "embed.html");
     if (!file.startsWith(normalize(ASSETS)) || !existsSync(file)) {
@@ -71,7 +75,7 @@ test("create on the dashboard, complete in a framed widget, watch live with char
 
   // 3. The candidate completes the widget framed in the host page, on another origin.
   const hostPage = await (await env.browser.newContext({ viewport: { width: 1200, height: 1000 } })).newPage();
-  await hostPage.goto(`${env.host.origin}/embed.html?candidate=${encodeURIComponent(candidateLink)}`);
+  await hostPage.goto(`${env.host.origin}/embed.html#candidate=${encodeURIComponent(candidateLink)}`);
   const widget = hostPage.frameLocator("[data-testid=widget-frame]");
   await hostPage.locator("[data-type='onsite:ready']").waitFor({ timeout: 15_000 });
   await widget.getByTestId("consent").click();
@@ -93,6 +97,9 @@ test("create on the dashboard, complete in a framed widget, watch live with char
   const steps = await hostPage.locator("[data-type='onsite:step']").allTextContents();
   assert.deepEqual(steps.map((t) => JSON.parse(t.slice(t.indexOf("{"))).name), ["consent", "typing", "rhythm", "tracking", "finishing"]);
   assert.match(await hostPage.getByTestId("host-progress").textContent(), /complete/);
+  const candidateToken = candidateLink.slice(candidateLink.lastIndexOf("token=") + 6);
+  assert.ok(hostRequests.length > 0 && !hostRequests.some((url) => url.includes(candidateToken) || url.includes("token")), `the host's server never saw the capability: ${hostRequests.join(" ")}`);
+  assert.equal(await hostPage.evaluate(() => location.href.includes("token")), false, "the link is out of the address bar once read");
 
   // 4. The interviewer's page has updated live: verdict, charts, history.
   await interviewer.getByTestId("keystrokes").filter({ hasText: /^(6\d)$/ }).waitFor({ timeout: 15_000 });
@@ -120,13 +127,27 @@ test("create on the dashboard, complete in a framed widget, watch live with char
   const gate = await (await env.browser.newContext({ viewport: { width: 1000, height: 900 } })).newPage();
   await gate.goto(`${env.edge.url}/gate`);
   await gate.getByTestId("gate-token").fill(token);
+  const claims = JSON.parse(Buffer.from(token.split(".")[1], "base64url"));
+  // Without the session the portal expects, nothing is checked: any verdict would do.
+  await gate.getByTestId("gate-check").click();
+  await gate.getByTestId("gate-problem").filter({ hasText: "Enter the session" }).waitFor();
+  // A genuine verdict about another session holds.
+  await gate.getByTestId("gate-session").fill("another-session");
+  await gate.getByTestId("gate-check").click();
+  await gate.locator("[data-decision=hold]").waitFor();
+  assert.match(await gate.getByTestId("gate-reasons").textContent(), /is about session/);
+  // With no class ticked, nothing can ship: the page says so rather than asking for "anything".
+  await gate.getByTestId("allow-local").uncheck();
+  await gate.getByTestId("gate-check").click();
+  await gate.getByTestId("gate-problem").filter({ hasText: "Tick at least one verdict" }).waitFor();
+  await gate.getByTestId("allow-local").check();
+  await gate.getByTestId("gate-session").fill(claims.sub);
   for (const name of ["inconclusive", "remote_suspected", "remote"]) await gate.getByTestId(`allow-${name}`).check();
   await gate.getByTestId("gate-check").click();
   await gate.getByTestId("decision").waitFor();
   assert.equal(await gate.getByTestId("decision").getAttribute("data-decision"), "ship");
   await gate.screenshot({ path: shot("gate-ship.png"), fullPage: true });
   for (const name of ["local", "inconclusive", "remote_suspected"]) await gate.getByTestId(`allow-${name}`).uncheck();
-  const claims = JSON.parse(Buffer.from(token.split(".")[1], "base64url"));
   if (claims.verdict.class === "remote") await gate.getByTestId("allow-local").check();
   await gate.getByTestId("gate-check").click();
   await gate.locator("[data-decision=hold]").waitFor();
@@ -138,6 +159,22 @@ test("create on the dashboard, complete in a framed widget, watch live with char
 
   // 7. The dashboard's list has caught up with the verdict.
   await dashboard.locator(`tr[data-session] [data-testid=row-class]`).filter({ hasNotText: "waiting" }).first().waitFor({ timeout: 15_000 });
+
+  // 8. The dashboard remembers an interviewer link for a day, not forever.
+  const created = JSON.parse(await dashboard.evaluate(() => localStorage.getItem("onsite-interviewer-links")));
+  const sessionId = Object.keys(created)[0];
+  assert.match(created[sessionId].url, /\/interviewer#session=/);
+  assert.ok(Math.abs(created[sessionId].saved_at_s - Date.now() / 1000) < 600, JSON.stringify(created));
+  await dashboard.locator(`tr[data-session="${sessionId}"] a`).filter({ hasText: "Open" }).waitFor();
+  await dashboard.evaluate(([id, url]) => {
+    const dayAndAMinuteAgo = Math.floor(Date.now() / 1000) - 24 * 3600 - 60;
+    localStorage.setItem("onsite-interviewer-links", JSON.stringify({ [id]: { url, saved_at_s: dayAndAMinuteAgo } }));
+  }, [sessionId, created[sessionId].url]);
+  await dashboard.reload();
+  await dashboard.getByTestId("api-key").fill(env.edge.apiKey);
+  await dashboard.getByTestId("save-key").click();
+  await dashboard.locator(`tr[data-session="${sessionId}"]`).filter({ hasText: "link elsewhere" }).waitFor({ timeout: 10_000 });
+  assert.equal(await dashboard.evaluate(() => localStorage.getItem("onsite-interviewer-links")), "{}", "the expired link is gone from storage");
 });
 
 test("the widget tells only the origin it was given, and the probe package streams from the host page", async () => {
@@ -146,7 +183,11 @@ test("the widget tells only the origin it was given, and the probe package strea
   const page = await (await env.browser.newContext()).newPage();
   // The host page asks for messages; a listener on a page of another origin would hear nothing,
   // because the widget posts to `host=` only. Here the frame is given a wrong host on purpose.
-  await page.goto(`${env.host.origin}/embed.html?live=${encodeURIComponent(live.candidate_url)}`);
+  // A link in the query string, where servers and proxies would log it, is refused.
+  await page.goto(`${env.host.origin}/embed.html?candidate=${encodeURIComponent(first.candidate_url)}`);
+  await page.getByTestId("host-progress").filter({ hasText: "never after a ?" }).waitFor();
+  assert.equal(await page.locator("#widget").getAttribute("src"), null, "nothing is framed from a query-string link");
+  await page.goto(`${env.host.origin}/embed.html#live=${encodeURIComponent(live.candidate_url)}`);
   await page.evaluate((link) => {
     const frame = document.getElementById("widget");
     frame.src = `${link}&host=${encodeURIComponent("http://127.0.0.1:9")}`;
