@@ -233,7 +233,7 @@ impl Edge {
             .trim_end_matches('/')
             .to_owned();
         if !(public_url.starts_with("http://") || public_url.starts_with("https://"))
-            || public_url.splitn(4, '/').nth(2).is_none_or(str::is_empty)
+            || public_url.split('/').nth(2).is_none_or(str::is_empty)
         {
             return Err(EdgeError::PublicUrl(public_url));
         }
