@@ -199,6 +199,11 @@ async fn next_text(socket: &mut Socket) -> ServerMsg {
     }
 }
 
+/// The next text message within `limit` in all (echo probes keep `next_text` waiting forever).
+async fn next_text_within(socket: &mut Socket, limit: Duration) -> ServerMsg {
+    tokio::time::timeout(limit, next_text(socket)).await.expect("a text frame in time")
+}
+
 /// Answers echo probes for `duration`; any text frame in that time is a failure.
 async fn pump(socket: &mut Socket, duration: Duration) {
     let deadline = tokio::time::Instant::now() + duration;
@@ -1284,11 +1289,13 @@ async fn measurements_are_typed_expire_and_count_only_for_the_session_whose_edge
         other => panic!("expected a refusal, got {other:?}"),
     };
     send(&mut candidate, &ClientMsg::Measured { token: forged.clone() }).await;
-    assert!(refused(next_text(&mut candidate).await).contains("nonce"));
+    assert!(
+        refused(next_text_within(&mut candidate, Duration::from_secs(10)).await).contains("nonce")
+    );
     send(&mut candidate, &ClientMsg::Measured { token: genuine }).await;
     send(&mut candidate, &ClientMsg::Measured { token: forged }).await;
     assert!(
-        refused(next_text(&mut candidate).await).contains("nonce"),
+        refused(next_text_within(&mut candidate, Duration::from_secs(10)).await).contains("nonce"),
         "the genuine one was taken silently"
     );
     let (_, export) = edge
