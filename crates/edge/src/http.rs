@@ -110,21 +110,36 @@ fn authority(url: &str) -> Option<&str> {
     rest.split('/').next().filter(|host| !host.is_empty())
 }
 
-/// Whether a page at `origin` may call this edge: its own origin (by its public URL) or one of
-/// the configured ones, and only when the request reached the edge under its public host (or an
-/// allowed origin's host, for a portal that proxies the edge). A page served from a name that
-/// merely resolves to this edge (DNS rebinding) sends `Host` and `Origin` of that name and is
-/// refused.
+/// Whether a page at `origin` may call this edge: its own origin (by its public URL or by the
+/// `Host` it was reached at) or one of the configured ones, and only when the request reached
+/// the edge under a host no one else's DNS can point here: its public host, an allowed origin's
+/// host, an IP literal or `localhost`. A page served from a name that merely resolves to this
+/// edge (DNS rebinding) sends that name as both `Host` and `Origin` and is refused.
 fn origin_allowed(state: &State, headers: &HeaderMap, origin: &str) -> bool {
-    let host = headers.get(header::HOST).and_then(|host| host.to_str().ok());
-    let own = own_origin(&state.public_url);
-    let host_known = host.is_some_and(|host| {
-        authority(&state.public_url).is_some_and(|own| own.eq_ignore_ascii_case(host))
-            || state.allowed_origins.iter().any(|allowed| {
-                authority(allowed).is_some_and(|allowed| allowed.eq_ignore_ascii_case(host))
-            })
-    });
-    host_known && (origin == own || state.allowed_origins.iter().any(|allowed| allowed == origin))
+    let Some(host) = headers.get(header::HOST).and_then(|host| host.to_str().ok()) else {
+        return false;
+    };
+    let named = |url: &str| authority(url).is_some_and(|known| known.eq_ignore_ascii_case(host));
+    let trusted = named(&state.public_url)
+        || state.allowed_origins.iter().any(|allowed| named(allowed))
+        || cannot_be_rebound(host);
+    let scheme = origin.split("://").next().unwrap_or("http");
+    trusted
+        && (origin == own_origin(&state.public_url)
+            || origin.eq_ignore_ascii_case(&format!("{scheme}://{host}"))
+            || state.allowed_origins.iter().any(|allowed| allowed == origin))
+}
+
+/// Whether a `Host` (`name[:port]`) names this machine in a way DNS cannot change: an IPv4 or
+/// IPv6 literal, or `localhost`.
+fn cannot_be_rebound(host: &str) -> bool {
+    if let Some(rest) = host.strip_prefix('[') {
+        return rest
+            .split_once(']')
+            .is_some_and(|(ip, _)| ip.parse::<std::net::Ipv6Addr>().is_ok());
+    }
+    let name = host.rsplit_once(':').map_or(host, |(name, _)| name);
+    name.parse::<std::net::Ipv4Addr>().is_ok() || name.eq_ignore_ascii_case("localhost")
 }
 
 /// The edge's own origin (`scheme://host[:port]`), from its public URL.

@@ -1077,6 +1077,18 @@ async fn pages_served_from_a_rebound_name_are_refused_and_https_edges_send_hsts(
     assert_eq!(status, 403);
     let (status, _, _) = edge.request("POST", "/api/v1/verify", &[("Origin", &own)], verify).await;
     assert_eq!(status, 200);
+    // Names no one else's DNS can point here are the edge's own: localhost and IP literals.
+    let localhost = format!("localhost:{}", edge.addr.port());
+    let (status, _, _) = edge
+        .request_for_host(
+            &localhost,
+            "POST",
+            "/api/v1/verify",
+            &[("Origin", &format!("http://{localhost}"))],
+            verify,
+        )
+        .await;
+    assert_eq!(status, 200);
     // The socket upgrade is checked the same way.
     let mut request =
         tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!(
