@@ -799,8 +799,9 @@ async fn rate_limits_refuse_floods_with_a_clear_answer_and_others_keep_being_ser
     // A socket that floods text frames is closed with "try again later"; the edge serves on.
     let (data, assets) = dirs();
     let edge = Running::start(data.path(), assets.path()).await;
+    let flooded = edge.create_session().await;
     let session = edge.create_session().await;
-    let mut flood = edge.join(Role::Candidate, &session.id, &session.candidate).await;
+    let mut flood = edge.join(Role::Candidate, &flooded.id, &flooded.candidate).await;
     for _ in 0..100 {
         if flood.send(Message::Text(ClientMsg::Finish.to_text().into())).await.is_err() {
             break;
@@ -828,6 +829,6 @@ async fn rate_limits_refuse_floods_with_a_clear_answer_and_others_keep_being_ser
     assert_eq!(status, 200);
     assert!(metrics.contains("onsite_refusals_total{code=\"rate_limited\"} 1"), "{metrics}");
     assert!(metrics.contains("onsite_batches_stored_total 1"), "{metrics}");
-    assert!(metrics.contains("onsite_stored_sessions 1"), "{metrics}");
+    assert!(metrics.contains("onsite_stored_sessions 2"), "{metrics}");
     edge.stop().await;
 }
