@@ -78,7 +78,6 @@ pub(crate) async fn serve(
     listener: TcpListener,
     app: Router,
     state: Arc<State>,
-    header_read_timeout: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let (closing_tx, closing_rx) = tokio::sync::watch::channel(false);
@@ -113,7 +112,7 @@ pub(crate) async fn serve(
             io,
             remote,
             app.clone(),
-            header_read_timeout,
+            state.header_read_timeout,
             closing_rx.clone(),
         ));
     }

@@ -56,6 +56,13 @@ pub struct Config {
     pub session_lifetime_s: u64,
     /// The most connections open at once from one network (IPv4 /24, IPv6 /64).
     pub max_connections_per_network: usize,
+    /// A connection must send a request's headers within this long, and an idle keep-alive
+    /// connection is closed after it.
+    pub header_read_timeout: std::time::Duration,
+    /// The most bytes of evidence batches one session stores.
+    pub max_session_bytes: usize,
+    /// The most browsers this edge measures for other edges at once.
+    pub max_measuring: usize,
 }
 
 /// Another edge, as this one knows it: where it listens, where it stands, and its public keys.
@@ -90,6 +97,9 @@ impl Config {
             rate_limit_per_s: limits::DEFAULT_PER_ADDRESS.per_s,
             session_lifetime_s: 24 * 3600,
             max_connections_per_network: DEFAULT_MAX_CONNECTIONS_PER_NETWORK,
+            header_read_timeout: std::time::Duration::from_secs(10),
+            max_session_bytes: 8 * 1024 * 1024,
+            max_measuring: 1024,
         }
     }
 }
@@ -130,15 +140,10 @@ async fn retain(state: Arc<State>, days: u32) {
     }
 }
 
-/// The most measuring sockets one edge serves at once.
-const MAX_MEASURING: usize = 1024;
 /// The most connections one network may hold open: an office behind one address with many
 /// candidates and interviewers fits, a flood that would use up the edge's file descriptors does
 /// not.
 pub const DEFAULT_MAX_CONNECTIONS_PER_NETWORK: usize = 256;
-/// A connection must send a request's headers within this long, and an idle keep-alive
-/// connection is closed after it.
-const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Shared state of a running edge.
 pub(crate) struct State {
@@ -164,6 +169,8 @@ pub(crate) struct State {
     pub(crate) session_lifetime_ms: i64,
     pub(crate) connections: Arc<limits::Connections>,
     pub(crate) max_connections_per_network: usize,
+    pub(crate) header_read_timeout: std::time::Duration,
+    pub(crate) max_session_bytes: usize,
 }
 
 /// An edge that is ready to serve.
@@ -234,7 +241,7 @@ impl Edge {
             edge_site,
             edge_id: config.edge_id.clone(),
             peers,
-            measuring: tokio::sync::Semaphore::new(MAX_MEASURING),
+            measuring: tokio::sync::Semaphore::new(config.max_measuring),
             allowed_origins: config
                 .allowed_origins
                 .iter()
@@ -252,6 +259,8 @@ impl Edge {
                 .saturating_mul(1000),
             connections: Arc::new(limits::Connections::default()),
             max_connections_per_network: config.max_connections_per_network,
+            header_read_timeout: config.header_read_timeout,
+            max_session_bytes: config.max_session_bytes,
         });
         Ok(Edge { state, listener, local_addr, api_key, api_key_path })
     }
@@ -285,7 +294,7 @@ impl Edge {
         if let Some(days) = self.state.retention_days {
             tokio::spawn(retain(self.state.clone(), days));
         }
-        accept::serve(self.listener, app, self.state.clone(), HEADER_READ_TIMEOUT, shutdown).await;
+        accept::serve(self.listener, app, self.state.clone(), shutdown).await;
         // Everything acknowledged is already committed; this writes the last verdicts and
         // round trips.
         self.state.writer.flush().await;

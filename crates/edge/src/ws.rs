@@ -53,9 +53,6 @@ const MAX_STROKES_PER_SESSION: usize = 20_000;
 const MAX_POINTER_PER_SESSION: usize = 100_000;
 /// Round trips are re-scored every this many samples.
 const RESCORE_EVERY_RTT: usize = 10;
-/// A session stores at most this many bytes of evidence batches: replaced task results and
-/// resent frames count, so a socket cannot fill the disk with frames that change nothing.
-const MAX_SESSION_BYTES: usize = 8 * 1024 * 1024;
 /// A measuring socket must ask within this long, before it takes a measuring slot.
 const MEASURE_HELLO_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -548,10 +545,12 @@ async fn evidence(
     // Store what was validated, re-encoded, rather than the frame as received.
     let body =
         serde_json::to_string(&BatchV1::from_batch(&batch)).expect("a batch always serialises");
-    if accumulated.stored_bytes + body.len() > MAX_SESSION_BYTES {
+    // Replaced task results count too, so a socket cannot fill the disk with frames that
+    // change nothing.
+    if accumulated.stored_bytes + body.len() > state.max_session_bytes {
         return Ok(Some(error(
             "session_full",
-            format!("a session stores at most {} MiB of evidence", MAX_SESSION_BYTES >> 20),
+            format!("a session stores at most {} KiB of evidence", state.max_session_bytes >> 10),
         )));
     }
     accumulated.stored_bytes += body.len();
