@@ -164,10 +164,14 @@ pub enum FocusKindName {
     Hidden,
 }
 
-/// One evidence batch as stored: what one `evidence` message carried, validated.
+/// One evidence batch: what one `evidence` message carries, and, validated and re-encoded, what
+/// the edge stores. [`BatchV1::decode`] is the one place it is validated.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BatchV1 {
+    /// Batches count from 1 on the wire; stored rows carry their number in their own column.
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub seq: u64,
     pub strokes: Vec<StrokeV1>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pointer: Vec<PointerV1>,
@@ -395,31 +399,11 @@ impl TrackingV1 {
 /// Messages from a browser to the edge.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "t", rename_all = "snake_case", deny_unknown_fields)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "a message is parsed, handled and dropped one at a time; none are kept in bulk"
-)]
 pub enum ClientMsg {
     /// The first frame: which session, which role, and the capability token for it.
     Hello { v: u32, role: Role, session: String, token: String },
-    /// Completed presses, pointer samples and focus changes since the last batch; `seq` counts
-    /// batches from 1.
-    Evidence {
-        seq: u64,
-        strokes: Vec<StrokeV1>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        pointer: Vec<PointerV1>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        focus: Vec<FocusV1>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        rhythm: Option<RhythmV1>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        tracking: Option<TrackingV1>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        frames: Option<FrameTimingV1>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        client_rtt_us: Vec<u32>,
-    },
+    /// Completed presses, pointer samples, focus changes and task results since the last batch.
+    Evidence(BatchV1),
     /// What the browser says about itself; sent once, after hello.
     Environment(EnvironmentV1),
     /// To a measuring edge, instead of hello: time round trips for this session and sign them.
@@ -543,15 +527,6 @@ impl ClientMsg {
         match &msg {
             ClientMsg::Hello { v, .. } | ClientMsg::Measure { v, .. } if *v != PROTOCOL_VERSION => {
                 Err(WireError::Version(*v))
-            }
-            ClientMsg::Evidence { strokes, .. } if strokes.len() > MAX_STROKES_PER_BATCH => {
-                Err(WireError::TooManyStrokes(strokes.len()))
-            }
-            ClientMsg::Evidence { pointer, .. } if pointer.len() > MAX_POINTER_PER_BATCH => {
-                Err(WireError::TooManyPointerSamples(pointer.len()))
-            }
-            ClientMsg::Evidence { focus, .. } if focus.len() > MAX_FOCUS_PER_BATCH => {
-                Err(WireError::TooManyFocusChanges(focus.len()))
             }
             ClientMsg::Hello { session, token, .. }
                 if session.is_empty()
@@ -773,6 +748,7 @@ impl BatchV1 {
     /// Encodes decoded evidence, for storage.
     pub fn from_batch(batch: &Batch) -> BatchV1 {
         BatchV1 {
+            seq: 0,
             strokes: batch.strokes.iter().map(StrokeV1::from_stroke).collect(),
             pointer: batch.pointer.iter().map(PointerV1::from_sample).collect(),
             focus: batch.focus.iter().map(FocusV1::from_change).collect(),
@@ -939,6 +915,10 @@ pub struct EvidenceV1 {
 }
 
 fn is_zero(value: &u32) -> bool {
+    *value == 0
+}
+
+fn is_zero_u64(value: &u64) -> bool {
     *value == 0
 }
 
@@ -1182,6 +1162,10 @@ mod tests {
         );
         check(&"x".repeat(MAX_FRAME_BYTES + 1), Err("limit is"));
         check(
+            r#"{"t":"evidence","seq":1,"strokes":[],"text":"hello"}"#,
+            Err("unknown field `text`"),
+        );
+        check(
             r#"{"t":"environment","webdriver":false,"renderer":"hardware","screen_w_px":1440,"screen_h_px":900}"#,
             Ok(()),
         );
@@ -1199,18 +1183,7 @@ mod tests {
     fn check_batch(fields: &str, expected: Result<(), &str>) {
         let text = format!(r#"{{"t":"evidence","seq":1,"strokes":[]{fields}}}"#);
         let got = ClientMsg::parse(&text).and_then(|msg| match msg {
-            ClientMsg::Evidence {
-                strokes,
-                pointer,
-                focus,
-                rhythm,
-                tracking,
-                frames,
-                client_rtt_us,
-                ..
-            } => BatchV1 { strokes, pointer, focus, rhythm, tracking, frames, client_rtt_us }
-                .decode()
-                .map(|_| ()),
+            ClientMsg::Evidence(batch) => batch.decode().map(|_| ()),
             _ => Err(WireError::Malformed("not evidence".into())),
         });
         match expected {
@@ -1249,7 +1222,7 @@ mod tests {
         };
         let strokes = |one: String| format!(r#"{{"t":"evidence","seq":1,"strokes":[{{{one}}}]}}"#);
         let decoded = |text: String| match ClientMsg::parse(&text) {
-            Ok(ClientMsg::Evidence { strokes, .. }) => {
+            Ok(ClientMsg::Evidence(BatchV1 { strokes, .. })) => {
                 strokes_from_wire(&strokes).map(|_| ()).map_err(|e| e.to_string())
             }
             other => Err(format!("{other:?}")),

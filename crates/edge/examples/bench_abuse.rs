@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use futures_util::{SinkExt as _, StreamExt as _};
 use onsite_core::wire::{
-    self, ClientMsg, EnvironmentV1, PointerDeviceName, PointerKindName, PointerV1, RendererName,
-    Role, StatusName, TrackingV1, PROTOCOL_VERSION,
+    self, BatchV1, ClientMsg, EnvironmentV1, PointerDeviceName, PointerKindName, PointerV1,
+    RendererName, Role, StatusName, TrackingV1, PROTOCOL_VERSION,
 };
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
@@ -157,17 +157,8 @@ fn tracking(span_us: i64, points: i64) -> TrackingV1 {
 }
 
 fn batch(seq: u64, tracking: Option<TrackingV1>, pointer: Vec<PointerV1>) -> String {
-    ClientMsg::Evidence {
-        seq,
-        strokes: vec![],
-        pointer,
-        focus: vec![],
-        rhythm: None,
-        tracking,
-        frames: None,
-        client_rtt_us: vec![],
-    }
-    .to_text()
+    ClientMsg::Evidence(BatchV1 { seq, strokes: vec![], pointer, tracking, ..BatchV1::default() })
+        .to_text()
 }
 
 /// The attacks, each run until `until` from its own networks.

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use futures_util::{SinkExt as _, StreamExt as _};
-use onsite_core::wire::{self, ClientMsg, Role, ServerMsg, StrokeV1, PROTOCOL_VERSION};
+use onsite_core::wire::{self, BatchV1, ClientMsg, Role, ServerMsg, StrokeV1, PROTOCOL_VERSION};
 use tokio::sync::Mutex;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -143,7 +143,7 @@ async fn probe(
                     next_seq += 1;
                     let strokes = typing(seq);
                     log.made.insert(seq, strokes.len());
-                    let text = ClientMsg::Evidence { seq, strokes, pointer: vec![], focus: vec![], rhythm: None, tracking: None, frames: None, client_rtt_us: vec![] }.to_text();
+                    let text = ClientMsg::Evidence(BatchV1 { seq, strokes, ..BatchV1::default() }).to_text();
                     unacked.insert(seq, text.clone());
                     if socket.send(Message::Text(text.into())).await.is_err() { break; }
                 }

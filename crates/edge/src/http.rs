@@ -14,6 +14,7 @@ use axum::{Json, Router};
 use onsite_core::codes::ErrorCode;
 use onsite_core::jws::{self, Claims, Expect};
 use onsite_core::policy::Policy;
+use onsite_core::wire::EvidenceV1;
 use serde::{Deserialize, Serialize};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -279,40 +280,18 @@ async fn export_evidence(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     require_interviewer(&state, &headers, &id).await?;
-    let batches: Vec<serde_json::Value> = state
-        .store
-        .batches(&id)
-        .await?
-        .into_iter()
-        .map(|(seq, body)| serde_json::json!({ "seq": seq, "batch": serde_json::from_str::<serde_json::Value>(&body).unwrap_or_default() }))
-        .collect();
-    let rtts: Vec<serde_json::Value> = state
-        .store
-        .rtts(&id)
-        .await?
-        .into_iter()
-        .map(|(rtt_us, page_at_us)| serde_json::json!({ "rtt_us": rtt_us, "page_at_us": page_at_us }))
-        .collect();
-    let environment = state
-        .store
-        .environment(&id)
-        .await?
-        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok());
-    let body = serde_json::json!({
-        "session": id,
-        "batches": batches,
-        "rtts": rtts,
-        "echo_lost": state.store.lost(&id).await?,
-        "environment": environment,
-        "measurements": state.store.measurements(&id).await?.into_iter().map(|(edge, min_rtt_us)| serde_json::json!({ "edge_id": edge, "min_rtt_us": min_rtt_us })).collect::<Vec<_>>(),
-    });
+    // Version-1 evidence, byte for byte as the edge hashes it: `onsite score` re-scores it, and
+    // once the session is finished its SHA-256 is the final token's `evidence_sha256`.
+    let evidence = crate::ws::stored(&state, &id).await?.evidence;
+    let body = EvidenceV1::from_evidence(&evidence).canonical_bytes();
     Ok((
         [(
             header::CONTENT_DISPOSITION,
             HeaderValue::from_str(&format!("attachment; filename=\"onsite-{id}-evidence.json\""))
                 .unwrap_or(HeaderValue::from_static("attachment")),
         )],
-        Json(body),
+        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        body,
     )
         .into_response())
 }

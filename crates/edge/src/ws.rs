@@ -202,6 +202,16 @@ async fn load(
     if accumulated.loaded {
         return Ok(());
     }
+    let generation = accumulated.generation;
+    *accumulated = stored(state, session).await?;
+    accumulated.generation = generation;
+    Ok(())
+}
+
+/// A session's evidence and lifecycle as the store holds them: what a restarted edge scores, and
+/// what the interviewer's export carries.
+pub(crate) async fn stored(state: &State, session: &str) -> Result<Accumulated, StoreError> {
+    let mut accumulated = Accumulated::default();
     for (seq, body) in state.store.batches(session).await? {
         // Stored batches were validated before they were written; a row that no longer parses
         // is skipped and logged rather than taking the session down.
@@ -249,7 +259,7 @@ async fn load(
         accumulated.expires_at_ms = row.created_at_ms + state.session_lifetime_ms;
     }
     accumulated.loaded = true;
-    Ok(())
+    Ok(accumulated)
 }
 
 async fn candidate(
@@ -329,6 +339,11 @@ async fn candidate_loop(
                 if last_frame_at.elapsed() >= IDLE_TIMEOUT {
                     return Err(Refusal::new(ErrorCode::Idle, "no frames for 5 minutes"));
                 }
+                // A sealed session's evidence is final: no more probes, nothing counted lost.
+                if live.accumulated.lock().await.finished {
+                    pending.clear();
+                    continue;
+                }
                 let before = pending.len();
                 pending.retain(|_, sent| sent.elapsed() < ECHO_LOST_AFTER);
                 let lost = u32::try_from(before - pending.len()).unwrap_or(u32::MAX);
@@ -391,9 +406,8 @@ async fn candidate_loop(
                         return Err(Refusal::new(ErrorCode::RateLimited, "frames are arriving faster than a probe sends them"));
                     }
                     Message::Text(text) => match ClientMsg::parse(&text).map_err(Refusal::from_wire)? {
-                        ClientMsg::Evidence { seq, strokes, pointer, focus, rhythm, tracking, frames, client_rtt_us } => {
-                            let batch = BatchV1 { strokes, pointer, focus, rhythm, tracking, frames, client_rtt_us };
-                            if let Some(reply) = evidence(state, &live, session, seq, &batch, &committed_tx).await? {
+                        ClientMsg::Evidence(batch) => {
+                            if let Some(reply) = evidence(state, &live, session, batch.seq, &batch, &committed_tx).await? {
                                 send(socket, &reply).await.map_err(|_| Refusal::closed())?;
                             }
                         }
@@ -456,7 +470,7 @@ async fn record_rtt(
 ) -> Result<(), Refusal> {
     state.metrics.observe_rtt(rtt_us);
     let mut accumulated = live.accumulated.lock().await;
-    if accumulated.evidence.rtt_us.len() >= MAX_RTT_SAMPLES {
+    if accumulated.finished || accumulated.evidence.rtt_us.len() >= MAX_RTT_SAMPLES {
         return Ok(());
     }
     // Written in the background, in group commits: the socket loop must not wait for the disk

@@ -8,7 +8,8 @@ use std::time::Duration;
 use futures_util::{SinkExt as _, StreamExt as _};
 use onsite_core::jws::{self, Expect, Jwks};
 use onsite_core::wire::{
-    self, ClientMsg, EnvironmentV1, RendererName, Role, ServerMsg, StrokeV1, PROTOCOL_VERSION,
+    self, BatchV1, ClientMsg, EnvironmentV1, RendererName, Role, ServerMsg, StrokeV1,
+    PROTOCOL_VERSION,
 };
 use onsite_edge::{Config, Edge};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -252,16 +253,7 @@ async fn a_candidates_evidence_reaches_the_interviewer_as_a_verifiable_verdict()
     for seq in 1..=3 {
         send(
             &mut candidate,
-            &ClientMsg::Evidence {
-                seq,
-                strokes: typing(seq, 10),
-                pointer: vec![],
-                focus: vec![],
-                rhythm: None,
-                tracking: None,
-                frames: None,
-                client_rtt_us: vec![],
-            },
+            &ClientMsg::Evidence(BatchV1 { seq, strokes: typing(seq, 10), ..BatchV1::default() }),
         )
         .await;
         assert_eq!(next_text(&mut candidate).await, ServerMsg::Ack { seq });
@@ -269,31 +261,13 @@ async fn a_candidates_evidence_reaches_the_interviewer_as_a_verifiable_verdict()
     // A resent batch is acknowledged again and stored once; a gap is refused.
     send(
         &mut candidate,
-        &ClientMsg::Evidence {
-            seq: 2,
-            strokes: typing(2, 10),
-            pointer: vec![],
-            focus: vec![],
-            rhythm: None,
-            tracking: None,
-            frames: None,
-            client_rtt_us: vec![],
-        },
+        &ClientMsg::Evidence(BatchV1 { seq: 2, strokes: typing(2, 10), ..BatchV1::default() }),
     )
     .await;
     assert_eq!(next_text(&mut candidate).await, ServerMsg::Ack { seq: 2 });
     send(
         &mut candidate,
-        &ClientMsg::Evidence {
-            seq: 5,
-            strokes: typing(5, 10),
-            pointer: vec![],
-            focus: vec![],
-            rhythm: None,
-            tracking: None,
-            frames: None,
-            client_rtt_us: vec![],
-        },
+        &ClientMsg::Evidence(BatchV1 { seq: 5, strokes: typing(5, 10), ..BatchV1::default() }),
     )
     .await;
     let (code, close) = refusal(&mut candidate).await;
@@ -302,16 +276,7 @@ async fn a_candidates_evidence_reaches_the_interviewer_as_a_verifiable_verdict()
     let mut candidate = edge.join(Role::Candidate, &session.id, &session.candidate).await;
     send(
         &mut candidate,
-        &ClientMsg::Evidence {
-            seq: 3,
-            strokes: typing(3, 10),
-            pointer: vec![],
-            focus: vec![],
-            rhythm: None,
-            tracking: None,
-            frames: None,
-            client_rtt_us: vec![],
-        },
+        &ClientMsg::Evidence(BatchV1 { seq: 3, strokes: typing(3, 10), ..BatchV1::default() }),
     )
     .await;
     assert_eq!(next_text(&mut candidate).await, ServerMsg::Ack { seq: 3 });
@@ -345,6 +310,26 @@ async fn a_candidates_evidence_reaches_the_interviewer_as_a_verifiable_verdict()
     assert_eq!(claims.verdict.class, "local");
     let rtt_min_ms = claims.verdict.rtt_min_ms.expect("round trips measured");
     assert!(rtt_min_ms < 50.0, "loopback round trip {rtt_min_ms} ms");
+
+    // The interviewer's export is version-1 evidence, byte for byte what the final token
+    // commits to, and re-scoring it gives the signed verdict.
+    let mut final_claims = claims;
+    while let Ok(ServerMsg::Verdict { token, .. }) =
+        tokio::time::timeout(Duration::from_millis(1500), next_text(&mut interviewer)).await
+    {
+        final_claims =
+            jws::verify(&token, &jwks, Expect { now_s, audience: Some("onsite"), leeway_s: 5 })
+                .expect("verifies");
+    }
+    let path = format!("/api/v1/sessions/{}/evidence", session.id);
+    let (status, body) = edge.http("GET", &path, Some(&session.interviewer)).await;
+    assert_eq!(status, 200, "{body}");
+    let export: wire::EvidenceV1 = serde_json::from_str(&body).expect("version-1 evidence");
+    assert_eq!(export.canonical_bytes(), body.as_bytes(), "served as the canonical bytes");
+    assert_eq!(export.sha256_hex(), final_claims.evidence_sha256);
+    let evidence = export.to_evidence().expect("decodes");
+    let rescored = onsite_core::score(&onsite_core::Features::from_evidence(&evidence));
+    assert_eq!(wire::VerdictV1::from_verdict(&rescored), final_claims.verdict);
     edge.stop().await;
 }
 
@@ -397,16 +382,7 @@ async fn bad_input_is_refused_clearly_and_the_edge_keeps_serving() {
     let mut socket = edge.join(Role::Interviewer, &session.id, &session.interviewer).await;
     send(
         &mut socket,
-        &ClientMsg::Evidence {
-            seq: 1,
-            strokes: typing(1, 3),
-            pointer: vec![],
-            focus: vec![],
-            rhythm: None,
-            tracking: None,
-            frames: None,
-            client_rtt_us: vec![],
-        },
+        &ClientMsg::Evidence(BatchV1 { seq: 1, strokes: typing(1, 3), ..BatchV1::default() }),
     )
     .await;
     assert_eq!(refusal(&mut socket).await.0, "forbidden");
@@ -417,16 +393,7 @@ async fn bad_input_is_refused_clearly_and_the_edge_keeps_serving() {
     let mut candidate = edge.join(Role::Candidate, &session.id, &session.candidate).await;
     send(
         &mut candidate,
-        &ClientMsg::Evidence {
-            seq: 1,
-            strokes: typing(1, 3),
-            pointer: vec![],
-            focus: vec![],
-            rhythm: None,
-            tracking: None,
-            frames: None,
-            client_rtt_us: vec![],
-        },
+        &ClientMsg::Evidence(BatchV1 { seq: 1, strokes: typing(1, 3), ..BatchV1::default() }),
     )
     .await;
     assert_eq!(next_text(&mut candidate).await, ServerMsg::Ack { seq: 1 });
@@ -451,16 +418,7 @@ async fn a_restarted_edge_keeps_its_keys_sessions_and_evidence() {
     send(&mut candidate, &ClientMsg::Environment(environment)).await;
     send(
         &mut candidate,
-        &ClientMsg::Evidence {
-            seq: 1,
-            strokes: typing(1, 25),
-            pointer: vec![],
-            focus: vec![],
-            rhythm: None,
-            tracking: None,
-            frames: None,
-            client_rtt_us: vec![],
-        },
+        &ClientMsg::Evidence(BatchV1 { seq: 1, strokes: typing(1, 25), ..BatchV1::default() }),
     )
     .await;
     assert_eq!(next_text(&mut candidate).await, ServerMsg::Ack { seq: 1 });
@@ -474,16 +432,7 @@ async fn a_restarted_edge_keeps_its_keys_sessions_and_evidence() {
     // Batch 1 is already stored: a resend is acknowledged without storing it twice.
     send(
         &mut candidate,
-        &ClientMsg::Evidence {
-            seq: 1,
-            strokes: typing(1, 25),
-            pointer: vec![],
-            focus: vec![],
-            rhythm: None,
-            tracking: None,
-            frames: None,
-            client_rtt_us: vec![],
-        },
+        &ClientMsg::Evidence(BatchV1 { seq: 1, strokes: typing(1, 25), ..BatchV1::default() }),
     )
     .await;
     assert_eq!(next_text(&mut candidate).await, ServerMsg::Ack { seq: 1 });
@@ -651,16 +600,7 @@ async fn every_endpoint_answers_each_role_as_documented() {
     let mut candidate = edge.join(Role::Candidate, &a.id, &a.candidate).await;
     send(
         &mut candidate,
-        &ClientMsg::Evidence {
-            seq: 1,
-            strokes: typing(1, 40),
-            pointer: vec![],
-            focus: vec![],
-            rhythm: None,
-            tracking: None,
-            frames: None,
-            client_rtt_us: vec![],
-        },
+        &ClientMsg::Evidence(BatchV1 { seq: 1, strokes: typing(1, 40), ..BatchV1::default() }),
     )
     .await;
     assert_eq!(next_text(&mut candidate).await, ServerMsg::Ack { seq: 1 });
@@ -669,16 +609,7 @@ async fn every_endpoint_answers_each_role_as_documented() {
     let mut interviewer = edge.join(Role::Interviewer, &a.id, &a.interviewer).await;
     send(
         &mut interviewer,
-        &ClientMsg::Evidence {
-            seq: 2,
-            strokes: typing(2, 5),
-            pointer: vec![],
-            focus: vec![],
-            rhythm: None,
-            tracking: None,
-            frames: None,
-            client_rtt_us: vec![],
-        },
+        &ClientMsg::Evidence(BatchV1 { seq: 2, strokes: typing(2, 5), ..BatchV1::default() }),
     )
     .await;
     let (code, close) = refusal(&mut interviewer).await;
@@ -686,9 +617,9 @@ async fn every_endpoint_answers_each_role_as_documented() {
     let (_, body) = edge.http("GET", &evidence_a, Some(&a.interviewer)).await;
     let export: serde_json::Value = serde_json::from_str(&body).expect("export");
     assert_eq!(
-        export["batches"].as_array().map(Vec::len),
-        Some(1),
-        "only the candidate's batch is stored"
+        export["strokes"].as_array().map(Vec::len),
+        Some(40),
+        "only the candidate's batch is stored, not the interviewer's 5 presses"
     );
     edge.stop().await;
 }
@@ -812,16 +743,7 @@ async fn rate_limits_refuse_floods_with_a_clear_answer_and_others_keep_being_ser
     let mut calm = edge.join(Role::Candidate, &session.id, &session.candidate).await;
     send(
         &mut calm,
-        &ClientMsg::Evidence {
-            seq: 1,
-            strokes: typing(1, 5),
-            pointer: vec![],
-            focus: vec![],
-            rhythm: None,
-            tracking: None,
-            frames: None,
-            client_rtt_us: vec![],
-        },
+        &ClientMsg::Evidence(BatchV1 { seq: 1, strokes: typing(1, 5), ..BatchV1::default() }),
     )
     .await;
     assert_eq!(next_text(&mut calm).await, ServerMsg::Ack { seq: 1 });
@@ -838,16 +760,7 @@ async fn rate_limits_refuse_floods_with_a_clear_answer_and_others_keep_being_ser
 
 /// An evidence frame with only the given task results.
 fn task_batch(seq: u64, tracking: Option<wire::TrackingV1>) -> ClientMsg {
-    ClientMsg::Evidence {
-        seq,
-        strokes: vec![],
-        pointer: vec![],
-        focus: vec![],
-        rhythm: None,
-        tracking,
-        frames: None,
-        client_rtt_us: vec![],
-    }
+    ClientMsg::Evidence(BatchV1 { seq, strokes: vec![], tracking, ..BatchV1::default() })
 }
 
 /// A counter from the edge's Prometheus text.
@@ -1117,16 +1030,7 @@ async fn a_finished_session_is_sealed_and_an_expired_one_takes_nothing() {
     let mut candidate = edge.join(Role::Candidate, &session.id, &session.candidate).await;
     send(
         &mut candidate,
-        &ClientMsg::Evidence {
-            seq: 1,
-            strokes: typing(1, 30),
-            pointer: vec![],
-            focus: vec![],
-            rhythm: None,
-            tracking: None,
-            frames: None,
-            client_rtt_us: vec![],
-        },
+        &ClientMsg::Evidence(BatchV1 { seq: 1, strokes: typing(1, 30), ..BatchV1::default() }),
     )
     .await;
     assert_eq!(next_text(&mut candidate).await, ServerMsg::Ack { seq: 1 });
@@ -1137,16 +1041,7 @@ async fn a_finished_session_is_sealed_and_an_expired_one_takes_nothing() {
     let mut later = edge.join(Role::Candidate, &session.id, &session.candidate).await;
     send(
         &mut later,
-        &ClientMsg::Evidence {
-            seq: 2,
-            strokes: typing(2, 500),
-            pointer: vec![],
-            focus: vec![],
-            rhythm: None,
-            tracking: None,
-            frames: None,
-            client_rtt_us: vec![],
-        },
+        &ClientMsg::Evidence(BatchV1 { seq: 2, strokes: typing(2, 500), ..BatchV1::default() }),
     )
     .await;
     match next_text(&mut later).await {

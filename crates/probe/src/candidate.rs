@@ -9,7 +9,7 @@ use gloo_timers::callback::{Interval, Timeout};
 use onsite_core::challenge::{FrameTiming, Outcome, Rhythm};
 use onsite_core::evidence::TrackingRun;
 use onsite_core::wire::{
-    ClientMsg, EnvironmentV1, FocusV1, FrameTimingV1, PointerV1, RhythmV1, Role, StrokeV1,
+    BatchV1, ClientMsg, EnvironmentV1, FocusV1, FrameTimingV1, PointerV1, RhythmV1, Role, StrokeV1,
     TrackingV1, PROTOCOL_VERSION,
 };
 
@@ -372,7 +372,7 @@ fn flush_batch(shared: &Rc<RefCell<Shared>>) {
         let (rhythm, tracking, frames) = challenge.take().unwrap_or((None, None, None));
         let seq = s.next_seq;
         s.next_seq += 1;
-        let batch = ClientMsg::Evidence {
+        let batch = ClientMsg::Evidence(BatchV1 {
             seq,
             strokes: strokes.by_ref().take(STROKES_PER_BATCH).collect(),
             pointer: samples.by_ref().take(POINTER_PER_BATCH).collect(),
@@ -381,7 +381,7 @@ fn flush_batch(shared: &Rc<RefCell<Shared>>) {
             tracking,
             frames,
             client_rtt_us: std::mem::take(&mut client_rtt_us),
-        };
+        });
         if let Some(socket) = &s.socket {
             let _ = socket.send(&batch);
         }
