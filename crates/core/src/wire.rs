@@ -399,6 +399,10 @@ impl TrackingV1 {
 /// Messages from a browser to the edge.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "t", rename_all = "snake_case", deny_unknown_fields)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "a message is parsed, handled and dropped one at a time; none are kept in bulk"
+)]
 pub enum ClientMsg {
     /// The first frame: which session, which role, and the capability token for it.
     Hello { v: u32, role: Role, session: String, token: String },
