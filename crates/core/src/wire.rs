@@ -35,6 +35,8 @@ pub const MAX_FOCUS_PER_BATCH: usize = 64;
 pub const MAX_BEATS: usize = 200;
 pub const MAX_TAPS: usize = 400;
 pub const MAX_TARGET_POINTS: usize = 2_400;
+/// The coarsest clock step a page may report (µs): one second.
+pub const MAX_TIMER_RESOLUTION_US: u32 = 1_000_000;
 /// Pointer coordinates beyond this (px) are not on any screen.
 const MAX_ABS_COORDINATE_PX: f64 = 1_000_000.0;
 /// Times further than this from zero (µs, about 31 years) are not page timestamps.
@@ -158,6 +160,9 @@ pub struct BatchV1 {
     /// Round trips the browser timed itself (µs).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub client_rtt_us: Vec<u32>,
+    /// The step of the page's clock the probe has seen so far (µs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timer_resolution_us: Option<u32>,
 }
 
 /// Whether a challenge ran or was skipped.
@@ -351,6 +356,9 @@ pub enum ClientMsg {
         frames: Option<FrameTimingV1>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         client_rtt_us: Vec<u32>,
+        /// The step of the page's clock the probe has seen so far (µs).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timer_resolution_us: Option<u32>,
     },
     /// What the browser says about itself; sent once, after hello.
     Environment(EnvironmentV1),
@@ -661,6 +669,7 @@ pub struct Batch {
     pub tracking: Option<Outcome<TrackingRun>>,
     pub frames: Option<FrameTiming>,
     pub client_rtt_us: Vec<u32>,
+    pub timer_resolution_us: Option<u32>,
 }
 
 impl Batch {
@@ -680,6 +689,9 @@ impl Batch {
             evidence.frames = self.frames;
         }
         evidence.client_rtt_us.extend(self.client_rtt_us);
+        if self.timer_resolution_us.is_some() {
+            evidence.timer_resolution_us = self.timer_resolution_us;
+        }
     }
 }
 
@@ -697,6 +709,7 @@ impl BatchV1 {
                 input_delay_us: f.input_delay_us,
             }),
             client_rtt_us: batch.client_rtt_us.clone(),
+            timer_resolution_us: batch.timer_resolution_us,
         }
     }
 
@@ -716,6 +729,14 @@ impl BatchV1 {
                 self.client_rtt_us.clone()
             } else {
                 return Err(WireError::InvalidChallenge("too many client round trips"));
+            },
+            timer_resolution_us: match self.timer_resolution_us {
+                Some(step_us) if step_us == 0 || step_us > MAX_TIMER_RESOLUTION_US => {
+                    return Err(WireError::Malformed(format!(
+                        "timer resolution {step_us} µs is out of range"
+                    )))
+                }
+                step => step,
             },
         })
     }
@@ -844,6 +865,9 @@ pub struct EvidenceV1 {
     pub rtt_lost: u32,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub client_rtt_us: Vec<u32>,
+    /// The step of the page's clock the probe saw (µs); absent in evidence older than it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timer_resolution_us: Option<u32>,
 }
 
 fn is_zero(value: &u32) -> bool {
@@ -893,6 +917,7 @@ impl EvidenceV1 {
             rtt_page_at_us: evidence.rtt_page_at_us.clone(),
             rtt_lost: evidence.rtt_lost,
             client_rtt_us: evidence.client_rtt_us.clone(),
+            timer_resolution_us: evidence.timer_resolution_us,
             peer_rtts: evidence
                 .peer_rtts
                 .iter()
@@ -933,6 +958,9 @@ impl EvidenceV1 {
                 rtt_page_at_us: self.rtt_page_at_us.clone(),
                 rtt_lost: self.rtt_lost,
                 client_rtt_us: self.client_rtt_us.clone(),
+                timer_resolution_us: self
+                    .timer_resolution_us
+                    .filter(|&step_us| step_us > 0 && step_us <= MAX_TIMER_RESOLUTION_US),
                 peer_rtts: self
                     .peer_rtts
                     .iter()

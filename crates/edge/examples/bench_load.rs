@@ -206,7 +206,7 @@ async fn probe(
                     next_seq += 1;
                     let strokes = typing(seq);
                     log.made.insert(seq, strokes.len());
-                    let text = ClientMsg::Evidence { seq, strokes, pointer: vec![], focus: vec![], rhythm: None, tracking: None, frames: None, client_rtt_us: vec![] }.to_text();
+                    let text = ClientMsg::Evidence { seq, strokes, pointer: vec![], focus: vec![], rhythm: None, tracking: None, frames: None, client_rtt_us: vec![], timer_resolution_us: None }.to_text();
                     unacked.insert(seq, text.clone());
                     if socket.send(Message::Text(text.into())).await.is_err() { break; }
                 }

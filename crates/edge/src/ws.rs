@@ -377,8 +377,8 @@ async fn candidate_loop(
                         return Err(Refusal::new("rate_limited", "frames are arriving faster than a probe sends them", CLOSE_TRY_AGAIN_LATER));
                     }
                     Message::Text(text) => match ClientMsg::parse(&text).map_err(Refusal::from_wire)? {
-                        ClientMsg::Evidence { seq, strokes, pointer, focus, rhythm, tracking, frames, client_rtt_us } => {
-                            let batch = BatchV1 { strokes, pointer, focus, rhythm, tracking, frames, client_rtt_us };
+                        ClientMsg::Evidence { seq, strokes, pointer, focus, rhythm, tracking, frames, client_rtt_us, timer_resolution_us } => {
+                            let batch = BatchV1 { strokes, pointer, focus, rhythm, tracking, frames, client_rtt_us, timer_resolution_us };
                             if let Some(reply) = evidence(state, &live, session, seq, &batch, &committed_tx).await? {
                                 send(socket, &reply).await.map_err(|_| Refusal::new("closed", "socket closed", CLOSE_GOING_AWAY))?;
                             }

@@ -261,6 +261,7 @@ async fn a_candidates_evidence_reaches_the_interviewer_as_a_verifiable_verdict()
                 tracking: None,
                 frames: None,
                 client_rtt_us: vec![],
+                timer_resolution_us: None,
             },
         )
         .await;
@@ -278,6 +279,7 @@ async fn a_candidates_evidence_reaches_the_interviewer_as_a_verifiable_verdict()
             tracking: None,
             frames: None,
             client_rtt_us: vec![],
+            timer_resolution_us: None,
         },
     )
     .await;
@@ -293,6 +295,7 @@ async fn a_candidates_evidence_reaches_the_interviewer_as_a_verifiable_verdict()
             tracking: None,
             frames: None,
             client_rtt_us: vec![],
+            timer_resolution_us: None,
         },
     )
     .await;
@@ -311,6 +314,7 @@ async fn a_candidates_evidence_reaches_the_interviewer_as_a_verifiable_verdict()
             tracking: None,
             frames: None,
             client_rtt_us: vec![],
+            timer_resolution_us: None,
         },
     )
     .await;
@@ -406,6 +410,7 @@ async fn bad_input_is_refused_clearly_and_the_edge_keeps_serving() {
             tracking: None,
             frames: None,
             client_rtt_us: vec![],
+            timer_resolution_us: None,
         },
     )
     .await;
@@ -426,6 +431,7 @@ async fn bad_input_is_refused_clearly_and_the_edge_keeps_serving() {
             tracking: None,
             frames: None,
             client_rtt_us: vec![],
+            timer_resolution_us: None,
         },
     )
     .await;
@@ -460,6 +466,7 @@ async fn a_restarted_edge_keeps_its_keys_sessions_and_evidence() {
             tracking: None,
             frames: None,
             client_rtt_us: vec![],
+            timer_resolution_us: None,
         },
     )
     .await;
@@ -483,6 +490,7 @@ async fn a_restarted_edge_keeps_its_keys_sessions_and_evidence() {
             tracking: None,
             frames: None,
             client_rtt_us: vec![],
+            timer_resolution_us: None,
         },
     )
     .await;
@@ -660,6 +668,7 @@ async fn every_endpoint_answers_each_role_as_documented() {
             tracking: None,
             frames: None,
             client_rtt_us: vec![],
+            timer_resolution_us: None,
         },
     )
     .await;
@@ -678,6 +687,7 @@ async fn every_endpoint_answers_each_role_as_documented() {
             tracking: None,
             frames: None,
             client_rtt_us: vec![],
+            timer_resolution_us: None,
         },
     )
     .await;
@@ -820,6 +830,7 @@ async fn rate_limits_refuse_floods_with_a_clear_answer_and_others_keep_being_ser
             tracking: None,
             frames: None,
             client_rtt_us: vec![],
+            timer_resolution_us: None,
         },
     )
     .await;
