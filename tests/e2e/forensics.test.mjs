@@ -138,6 +138,10 @@ test("remote-desktop distortions of the same replays are flagged with the right 
       assert.ok(["remote", "remote_suspected"].includes(v.class), `${subject} with ${profile.name}: ${v.class} (p ${v.p_remote})`);
       assert.ok(pWithoutEnvironment(v) >= 0.5, `${subject} with ${profile.name}: input alone gives p ${pWithoutEnvironment(v)}`);
     }
-    assert.ok(weightOf(v, profile.reason) > 0, `${subject} with ${profile.name}: no ${profile.reason} reason in ${JSON.stringify(v.reasons.map((r) => r.code))}`);
+    // Jitter of 5 ms is within what a loaded machine does to repeats (docs/forensics.md): it no
+    // longer counts.
+    if (profile.name !== "jitter 5 ms") {
+      assert.ok(weightOf(v, profile.reason) > 0, `${subject} with ${profile.name}: no ${profile.reason} reason in ${JSON.stringify(v.reasons.map((r) => r.code))}`);
+    }
   });
 });

@@ -431,13 +431,13 @@ fn keystroke_reasons(keys: &KeyFeatures, reasons: &mut Vec<Reason>) {
         (keys.repeat_period_us, keys.repeat_jitter_us, fine)
     {
         // The operating system's repeat timer is steady to about a millisecond; repeats that
-        // cross a network arrive with its jitter. The spread is a median absolute deviation, so
-        // the few repeats a loaded machine delays do not count, and the weight is capped, so the
-        // held key alone never flags anyone.
+        // cross a network arrive with its jitter. The spread is robust to the two ways a loaded
+        // machine disturbs repeats (`features::KeyFeatures::repeat_jitter_us`), and the weight is
+        // capped, so the held key alone never flags anyone.
         let jitter_ms = ms(jitter_us as f64);
         reasons.push(Reason {
             code: "repeat_jitter",
-            weight: clamp((jitter_ms - 1.5) * 1.5, -0.3, REPEAT_JITTER_MAX_WEIGHT),
+            weight: clamp((jitter_ms - 1.0) * 2.0, -0.3, REPEAT_JITTER_MAX_WEIGHT),
             text: format!(
                 "auto-repeat came every {:.1} ms, typically {jitter_ms:.1} ms off that (a local keyboard: under 1 ms, a busy one a little more)",
                 ms(period_us as f64)

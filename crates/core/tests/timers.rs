@@ -163,8 +163,14 @@ fn the_rounding_that_used_to_flag_a_held_space_bar_is_not_measured() {
     let end_us = strokes.last().map_or(0, |s| s.up_at_us);
     let repeats = std::iter::once(500_000).chain(std::iter::repeat_n(40_000, 20)).collect();
     strokes.push(held_space(end_us, repeats));
-    let (features, coarse) = verdict(coarsen(&strokes, RFP_STEP, 0));
-    assert!(features.keys.repeat_jitter_us.unwrap_or(0) >= 4_000, "{:?}", features.keys);
+    let coarsened = coarsen(&strokes, RFP_STEP, 0);
+    // The interquartile range of the rounded intervals, which the old feature scored: 16.7 ms.
+    let mut intervals: Vec<u32> =
+        coarsened.iter().flat_map(|s| s.repeat_gaps_us.iter().skip(1).copied()).collect();
+    intervals.sort_unstable();
+    let quartile = |q: usize| intervals[(intervals.len() * q).div_ceil(4) - 1];
+    assert!(quartile(3) - quartile(1) >= 16_000, "{intervals:?}");
+    let (_, coarse) = verdict(coarsened);
     assert_eq!(weight(&coarse, "repeat_jitter"), 0.0);
     assert!(not_flagged(&coarse), "{:?} p {}", coarse.class, coarse.p_remote);
 }

@@ -69,12 +69,19 @@ function common(page) {
   };
 }
 
-/** Chromium through playwright-core; `initScript` runs before the page's own scripts. */
-export async function chromiumEngine({ initScript } = {}) {
+/**
+ * Chromium through playwright-core; `initScript` runs before the page's own scripts. With
+ * `display` it runs in a window on that X display (for real XTest input), else headless.
+ */
+export async function chromiumEngine({ initScript, display } = {}) {
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
-    headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync", "--disable-background-networking", "--disable-component-update"],
+    headless: !display,
+    env: display ? { ...process.env, DISPLAY: display } : process.env,
+    args: [
+      "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync", "--disable-background-networking",
+      "--disable-component-update", "--window-position=0,0", "--window-size=1024,800",
+    ],
   });
   const context = await browser.newContext({ viewport: { width: 1024, height: 800 } });
   if (initScript) await context.addInitScript(initScript);
@@ -94,12 +101,17 @@ export async function chromiumEngine({ initScript } = {}) {
   });
 }
 
-/** Firefox ESR through puppeteer-core over WebDriver BiDi; `prefs` are Firefox preferences. */
-export async function firefoxEngine({ prefs = {} } = {}) {
+/**
+ * Firefox ESR through puppeteer-core over WebDriver BiDi; `prefs` are Firefox preferences. With
+ * `display` it runs in a window on that X display (for real XTest input), else headless.
+ */
+export async function firefoxEngine({ prefs = {}, display } = {}) {
   const browser = await puppeteer.launch({
     browser: "firefox",
     executablePath: FIREFOX,
-    headless: true,
+    headless: !display,
+    env: display ? { ...process.env, DISPLAY: display } : process.env,
+    args: display ? ["--width=1024", "--height=800"] : [],
     defaultViewport: { width: 1024, height: 800 },
     extraPrefsFirefox: prefs,
   });
