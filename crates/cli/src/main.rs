@@ -63,10 +63,16 @@ enum Command {
         /// and open sockets, such as a portal that embeds the probe; repeat for more.
         #[arg(long = "allow-origin", env = "ONSITE_ALLOW_ORIGINS", value_delimiter = ',')]
         allowed_origins: Vec<String>,
-        /// API calls and socket opens allowed per client address per second (bursts of five
-        /// seconds' worth are allowed).
+        /// API calls and socket opens allowed per client network (IPv4 /24, IPv6 /64) per
+        /// second (bursts of five seconds' worth are allowed).
         #[arg(long, env = "ONSITE_RATE_LIMIT", default_value_t = 20.0)]
         rate_limit: f64,
+        /// How long a session takes evidence after it is created, in hours; its verdicts stay.
+        #[arg(long, env = "ONSITE_SESSION_LIFETIME_HOURS", default_value_t = 24)]
+        session_lifetime_hours: u64,
+        /// The most connections open at once from one network (IPv4 /24, IPv6 /64).
+        #[arg(long, env = "ONSITE_MAX_CONNECTIONS_PER_NETWORK", default_value_t = onsite_edge::DEFAULT_MAX_CONNECTIONS_PER_NETWORK)]
+        max_connections_per_network: usize,
     },
     /// Manages sessions on a running edge.
     Session {
@@ -162,6 +168,8 @@ fn main() -> ExitCode {
             retention_days,
             allowed_origins,
             rate_limit,
+            session_lifetime_hours,
+            max_connections_per_network,
         } => {
             let mut config = onsite_edge::Config::new(addr, data_dir, assets);
             if let Some(path) = edges {
@@ -181,6 +189,8 @@ fn main() -> ExitCode {
             config.retention_days = retention_days;
             config.allowed_origins = allowed_origins;
             config.rate_limit_per_s = rate_limit;
+            config.session_lifetime_s = session_lifetime_hours.saturating_mul(3600);
+            config.max_connections_per_network = max_connections_per_network;
             serve(config).map(|()| ExitCode::SUCCESS)
         }
         Command::Session {

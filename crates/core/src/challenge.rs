@@ -46,6 +46,9 @@ pub const MAX_TRACKING_LAG_US: i64 = 1_000_000;
 pub const TRACKING_REACH_US: i64 = 1_000_000;
 /// Tracking is resampled on this grid (µs).
 const GRID_US: i64 = 5_000;
+/// A tracking run longer than this many grid points (two minutes) is not estimated: the wire
+/// refuses runs over a minute, and this keeps the estimator's cost bounded whatever calls it.
+const MAX_GRID_POINTS: usize = 24_000;
 /// Velocities are displacements over this span (µs): a low-pass that leaves the lag alone (both
 /// series get the same filter) but lets a pointer that moves in jumps, because its person sees
 /// a new picture only every few hundred milliseconds, still correlate with the smooth target.
@@ -281,6 +284,9 @@ pub fn estimate_tracking(tracking: &Tracking) -> Option<TrackingEstimate> {
     let start_us = (first.at_us + TRACKING_REACH_US).max(tracking.pointer.first()?.at_us);
     let end_us = last.at_us.min(tracking.pointer.last()?.at_us);
     let count = usize::try_from((end_us - start_us) / GRID_US).ok()?;
+    if count > MAX_GRID_POINTS {
+        return None;
+    }
     let target = resample(&tracking.target, start_us, count)?;
     let pointer = resample(&tracking.pointer, start_us, count)?;
     let (lag_us, correlation) = best_lag(&target, &pointer)?;

@@ -42,6 +42,29 @@ const MAX_ABS_COORDINATE_PX: f64 = 1_000_000.0;
 /// Times further than this from zero (µs, about 31 years) are not page timestamps.
 const MAX_ABS_TIME_US: i64 = 1_000_000_000_000_000;
 
+// Bounds on every decoded quantity, checked here and nowhere else: past the boundary, the cost
+// of scoring a session is bounded by construction (a tracking run of a minute is 12,000 grid
+// points; one of 9×10⁸ s asked for 2.9 TB).
+
+/// A task's window (first to last beat, start to end of tracking) is at most this long (µs);
+/// both tasks take about 15 s.
+pub const MAX_TASK_SPAN_US: i64 = 60_000_000;
+/// A tap further than this from the first or last beat answers no beat (µs).
+pub const MAX_TAP_OUTSIDE_BEATS_US: i64 = 5_000_000;
+/// Target points may be drawn this long before the task window opens or after it closes (µs):
+/// the first frame is scheduled before the start is recorded.
+pub const TARGET_SLACK_US: i64 = 1_000_000;
+/// A key is held down at most this long (µs); the held-key task asks for about two seconds.
+pub const MAX_HOLD_US: i64 = 60_000_000;
+/// One auto-repeat gap is at most this long (µs); browsers repeat every 30-500 ms.
+pub const MAX_REPEAT_GAP_US: u32 = 5_000_000;
+/// The page's reported frame interval and input delay are at most this (µs).
+pub const MAX_FRAME_TIMING_US: i64 = 1_000_000;
+/// Screens are at most this many pixels across.
+pub const MAX_SCREEN_PX: u32 = 100_000;
+/// Session ids and capability tokens are at most this many bytes.
+pub const MAX_ID_BYTES: usize = 128;
+
 /// Why a frame was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum WireError {
@@ -68,7 +91,7 @@ pub enum WireError {
 }
 
 /// Who is on the other end of a WebSocket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Candidate,
@@ -220,6 +243,21 @@ pub struct FrameTimingV1 {
     pub input_delay_us: i64,
 }
 
+impl FrameTimingV1 {
+    /// Validates and decodes: negative values count as zero, values over
+    /// [`MAX_FRAME_TIMING_US`] are refused.
+    pub fn decode(self) -> Result<FrameTiming, WireError> {
+        if self.frame_interval_us > MAX_FRAME_TIMING_US || self.input_delay_us > MAX_FRAME_TIMING_US
+        {
+            return Err(WireError::InvalidChallenge("frame timing over a second"));
+        }
+        Ok(FrameTiming {
+            frame_interval_us: self.frame_interval_us.max(0),
+            input_delay_us: self.input_delay_us.max(0),
+        })
+    }
+}
+
 impl RhythmV1 {
     /// Encodes a rhythm outcome.
     pub fn from_outcome(outcome: &Outcome<Rhythm>) -> RhythmV1 {
@@ -258,6 +296,22 @@ impl RhythmV1 {
         }
         if self.beats_at_us.windows(2).any(|w| w[1] <= w[0]) {
             return Err(WireError::InvalidChallenge("beats out of order"));
+        }
+        if let (Some(&first_us), Some(&last_us)) =
+            (self.beats_at_us.first(), self.beats_at_us.last())
+        {
+            if last_us - first_us > MAX_TASK_SPAN_US {
+                return Err(WireError::InvalidChallenge("beats span more than a minute"));
+            }
+            let near = |t: &i64| {
+                *t >= first_us - MAX_TAP_OUTSIDE_BEATS_US
+                    && *t <= last_us + MAX_TAP_OUTSIDE_BEATS_US
+            };
+            if !self.taps_at_us.iter().all(near) {
+                return Err(WireError::InvalidChallenge("a tap lies far from every beat"));
+            }
+        } else if !self.taps_at_us.is_empty() {
+            return Err(WireError::InvalidChallenge("taps without beats"));
         }
         Ok(Outcome::Done(Rhythm {
             beats_at_us: self.beats_at_us.clone(),
@@ -311,6 +365,15 @@ impl TrackingV1 {
         {
             return Err(WireError::InvalidChallenge("task window out of range"));
         }
+        if self.ended_at_us - self.started_at_us > MAX_TASK_SPAN_US {
+            return Err(WireError::InvalidChallenge("task window spans more than a minute"));
+        }
+        let in_window = |t: &i64| {
+            *t >= self.started_at_us - TARGET_SLACK_US && *t <= self.ended_at_us + TARGET_SLACK_US
+        };
+        if !self.target_at_us.iter().all(in_window) {
+            return Err(WireError::InvalidChallenge("target drawn outside the task window"));
+        }
         let on_screen = |v: &f64| v.is_finite() && v.abs() <= MAX_ABS_COORDINATE_PX;
         if !self.target_x_px.iter().all(on_screen) || !self.target_y_px.iter().all(on_screen) {
             return Err(WireError::InvalidChallenge("target position out of range"));
@@ -336,6 +399,10 @@ impl TrackingV1 {
 /// Messages from a browser to the edge.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "t", rename_all = "snake_case", deny_unknown_fields)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "a message is parsed, handled and dropped one at a time; none are kept in bulk"
+)]
 pub enum ClientMsg {
     /// The first frame: which session, which role, and the capability token for it.
     Hello { v: u32, role: Role, session: String, token: String },
@@ -492,6 +559,24 @@ impl ClientMsg {
             }
             ClientMsg::Evidence { focus, .. } if focus.len() > MAX_FOCUS_PER_BATCH => {
                 Err(WireError::TooManyFocusChanges(focus.len()))
+            }
+            ClientMsg::Hello { session, token, .. }
+                if session.is_empty()
+                    || session.len() > MAX_ID_BYTES
+                    || token.len() > MAX_ID_BYTES =>
+            {
+                Err(WireError::Malformed("session id or token is empty or too long".into()))
+            }
+            ClientMsg::Measure { session, .. }
+                if session.is_empty() || session.len() > MAX_ID_BYTES =>
+            {
+                Err(WireError::Malformed("session id is empty or too long".into()))
+            }
+            ClientMsg::Environment(environment)
+                if environment.screen_w_px > MAX_SCREEN_PX
+                    || environment.screen_h_px > MAX_SCREEN_PX =>
+            {
+                Err(WireError::Malformed(format!("screens are at most {MAX_SCREEN_PX} px across")))
             }
             _ => Ok(msg),
         }
@@ -721,10 +806,7 @@ impl BatchV1 {
             focus: focus_from_wire(&self.focus)?,
             rhythm: self.rhythm.as_ref().map(RhythmV1::decode).transpose()?,
             tracking: self.tracking.as_ref().map(TrackingV1::decode).transpose()?,
-            frames: self.frames.map(|f| FrameTiming {
-                frame_interval_us: f.frame_interval_us.max(0),
-                input_delay_us: f.input_delay_us.max(0),
-            }),
+            frames: self.frames.map(FrameTimingV1::decode).transpose()?,
             client_rtt_us: if self.client_rtt_us.len() <= MAX_BEATS {
                 self.client_rtt_us.clone()
             } else {
@@ -785,6 +867,9 @@ pub fn focus_from_wire(changes: &[FocusV1]) -> Result<Vec<FocusChange>, WireErro
     if changes.len() > MAX_FOCUS_PER_BATCH {
         return Err(WireError::TooManyFocusChanges(changes.len()));
     }
+    if changes.iter().any(|c| c.at_us.abs() > MAX_ABS_TIME_US) {
+        return Err(WireError::InvalidChallenge("focus change time out of range"));
+    }
     Ok(changes
         .iter()
         .map(|c| FocusChange {
@@ -816,8 +901,14 @@ pub fn strokes_from_wire(strokes: &[StrokeV1]) -> Result<Vec<KeyStroke>, WireErr
             if s.up_us < s.down_us {
                 return Err(WireError::InvalidStroke { index, why: "key-up before key-down" });
             }
+            if s.up_us - s.down_us > MAX_HOLD_US {
+                return Err(WireError::InvalidStroke { index, why: "held for over a minute" });
+            }
             if s.repeat_gaps_us.len() > MAX_REPEAT_GAPS {
                 return Err(WireError::InvalidStroke { index, why: "too many repeat gaps" });
+            }
+            if s.repeat_gaps_us.iter().any(|&gap| gap > MAX_REPEAT_GAP_US) {
+                return Err(WireError::InvalidStroke { index, why: "a repeat gap over 5 s" });
             }
             Ok(KeyStroke {
                 down_at_us: s.down_us,
@@ -978,10 +1069,7 @@ impl EvidenceV1 {
                 },
                 rhythm: self.rhythm.as_ref().map(RhythmV1::decode).transpose()?,
                 tracking: self.tracking.as_ref().map(TrackingV1::decode).transpose()?,
-                frames: self.frames.map(|f| FrameTiming {
-                    frame_interval_us: f.frame_interval_us,
-                    input_delay_us: f.input_delay_us,
-                }),
+                frames: self.frames.map(FrameTimingV1::decode).transpose()?,
                 ..Evidence::default()
             };
         for chunk in self.strokes.chunks(MAX_STROKES_PER_BATCH) {
@@ -1131,6 +1219,93 @@ mod tests {
         check(
             r#"{"t":"environment","webdriver":false,"renderer":"unknown","screen_w_px":1,"screen_h_px":1,"gpu":"x"}"#,
             Err("unknown field `gpu`"),
+        );
+    }
+
+    /// Parses an evidence frame and decodes its batch, as the edge does on receipt.
+    fn check_batch(fields: &str, expected: Result<(), &str>) {
+        let text = format!(r#"{{"t":"evidence","seq":1,"strokes":[]{fields}}}"#);
+        let got = ClientMsg::parse(&text).and_then(|msg| match msg {
+            ClientMsg::Evidence {
+                strokes,
+                pointer,
+                focus,
+                rhythm,
+                tracking,
+                frames,
+                client_rtt_us,
+                ..
+            } => BatchV1 { strokes, pointer, focus, rhythm, tracking, frames, client_rtt_us }
+                .decode()
+                .map(|_| ()),
+            _ => Err(WireError::Malformed("not evidence".into())),
+        });
+        match expected {
+            Ok(()) => assert!(got.is_ok(), "{fields}: {got:?}"),
+            Err(part) => {
+                let message = got.err().map(|e| e.to_string()).unwrap_or_default();
+                assert!(message.contains(part), "{fields}: {message:?} lacks {part:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_decoded_quantity_is_bounded() {
+        // A task window of 15 s passes; one of 9×10⁸ s once made the estimator ask for 2.9 TB.
+        let tracking = |start_us: i64, end_us: i64, at_us: i64| {
+            format!(
+                r#","tracking":{{"status":"done","started_at_us":{start_us},"ended_at_us":{end_us},"target_at_us":[{at_us}],"target_x_px":[1.0],"target_y_px":[1.0]}}"#
+            )
+        };
+        check_batch(&tracking(0, 15_000_000, 1_000), Ok(()));
+        check_batch(&tracking(0, 900_000_000_000_000, 1_000), Err("spans more than a minute"));
+        check_batch(&tracking(0, 15_000_000, 20_000_000), Err("outside the task window"));
+        let rhythm = |beats: &str, taps: &str| {
+            format!(
+                r#","rhythm":{{"status":"done","beats_at_us":[{beats}],"taps_at_us":[{taps}],"answer":"key"}}"#
+            )
+        };
+        check_batch(&rhythm("0,600000,1200000", "590000"), Ok(()));
+        check_batch(&rhythm("0,61000000", ""), Err("beats span more than a minute"));
+        check_batch(&rhythm("0,600000", "900000000"), Err("far from every beat"));
+        check_batch(&rhythm("", "1"), Err("taps without beats"));
+        let stroke = |down_us: i64, up_us: i64, gaps: &str| {
+            format!(
+                r#""down_us":{down_us},"up_us":{up_us},"class":"letter","repeats":0,"repeat_gaps_us":[{gaps}],"trusted":true"#
+            )
+        };
+        let strokes = |one: String| format!(r#"{{"t":"evidence","seq":1,"strokes":[{{{one}}}]}}"#);
+        let decoded = |text: String| match ClientMsg::parse(&text) {
+            Ok(ClientMsg::Evidence { strokes, .. }) => {
+                strokes_from_wire(&strokes).map(|_| ()).map_err(|e| e.to_string())
+            }
+            other => Err(format!("{other:?}")),
+        };
+        assert!(decoded(strokes(stroke(0, 100_000, "500000"))).is_ok());
+        assert!(
+            decoded(strokes(stroke(0, 61_000_000, ""))).is_err_and(|e| e.contains("over a minute"))
+        );
+        assert!(decoded(strokes(stroke(0, 100_000, "6000000")))
+            .is_err_and(|e| e.contains("repeat gap")));
+        check_batch(r#","frames":{"frame_interval_us":16667,"input_delay_us":4000}"#, Ok(()));
+        check_batch(
+            r#","frames":{"frame_interval_us":137000000,"input_delay_us":0}"#,
+            Err("over a second"),
+        );
+        check_batch(r#","focus":[{"at_us":1000,"kind":"hidden"}]"#, Ok(()));
+        check_batch(
+            r#","focus":[{"at_us":9000000000000000000,"kind":"hidden"}]"#,
+            Err("out of range"),
+        );
+        let long = "s".repeat(MAX_ID_BYTES + 1);
+        check(
+            &format!(r#"{{"t":"hello","v":1,"role":"candidate","session":"{long}","token":"k"}}"#),
+            Err("too long"),
+        );
+        check(r#"{"t":"hello","v":1,"role":"candidate","session":"","token":"k"}"#, Err("empty"));
+        check(
+            r#"{"t":"environment","webdriver":false,"renderer":"hardware","screen_w_px":4000000000,"screen_h_px":900}"#,
+            Err("px across"),
         );
     }
 

@@ -44,6 +44,8 @@ fn start_edge(addr: &str, data: &std::path::Path) -> anyhow::Result<EdgeProcess>
         .args(["serve", "--addr", addr, "--data-dir"])
         .arg(data)
         .args(["--assets", &assets, "--rate-limit", "1000000"])
+        // Every simulated probe comes from 127.0.0.1, one network.
+        .args(["--max-connections-per-network", "100000"])
         .env("ONSITE_API_KEY", API_KEY)
         .env("RUST_LOG", "error")
         .stdout(Stdio::piped())

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
+use crate::limits;
 use crate::metrics::Metrics;
 use crate::secrets;
 use crate::store::SessionRow;
@@ -117,7 +118,7 @@ async fn rate_limit(
     next: Next,
 ) -> Response {
     Metrics::add(&state.metrics.http_requests);
-    if !state.limits.per_address.take(&peer.ip(), std::time::Instant::now()) {
+    if !state.limits.per_address.take(&limits::network_of(peer.ip()), std::time::Instant::now()) {
         Metrics::add(&state.metrics.rate_limited);
         state.metrics.refused("rate_limited");
         let mut response = ApiError(
@@ -390,6 +391,7 @@ async fn create_session(
             interviewer_token_sha256: secrets::sha256(interviewer_token.as_bytes()),
             created_at_ms: crate::clock::now_ms(),
             claimed_location: request.claimed_location,
+            finished_at_ms: None,
         })
         .await?;
     tracing::info!(session = %id, "session created");

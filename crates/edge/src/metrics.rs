@@ -14,6 +14,7 @@ const RTT_BUCKETS_MS: [f64; 10] = [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0
 pub struct Metrics {
     pub http_requests: AtomicU64,
     pub rate_limited: AtomicU64,
+    pub connections_refused: AtomicU64,
     pub sockets_opened: AtomicU64,
     pub sockets_open: AtomicU64,
     pub batches_stored: AtomicU64,
@@ -68,6 +69,12 @@ impl Metrics {
             "Requests and sockets refused by a rate limit.",
             "counter",
             self.rate_limited.load(Relaxed),
+        );
+        counter(
+            "onsite_connections_refused_total",
+            "TCP connections closed at once because their network held its share.",
+            "counter",
+            self.connections_refused.load(Relaxed),
         );
         counter(
             "onsite_sockets_opened_total",

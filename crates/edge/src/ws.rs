@@ -12,10 +12,10 @@ use onsite_core::evidence::ClaimedLocation;
 use onsite_core::geo::EdgeRtt;
 use onsite_core::jws::Claims;
 use onsite_core::wire::{
-    self, BatchV1, ClientMsg, EdgeRefV1, EnvironmentV1, EvidenceV1, MeasurementV1, Role, ServerMsg,
-    VerdictV1, WireError,
+    self, BatchV1, ClientMsg, EdgeRefV1, EnvironmentV1, MeasurementV1, Role, ServerMsg, VerdictV1,
+    WireError,
 };
-use onsite_core::{score, Evidence, Features};
+use onsite_core::Evidence;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::{interval, timeout, Instant, MissedTickBehavior};
 
@@ -24,6 +24,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use crate::limits::FrameBudget;
 use crate::live::{Accumulated, Live};
 use crate::metrics::Metrics;
+use crate::scoring::Scored;
 use crate::store::{Committed, RttRow, StoreError, VerdictRow};
 use crate::{secrets, State};
 
@@ -52,6 +53,8 @@ const MAX_STROKES_PER_SESSION: usize = 20_000;
 const MAX_POINTER_PER_SESSION: usize = 100_000;
 /// Round trips are re-scored every this many samples.
 const RESCORE_EVERY_RTT: usize = 10;
+/// A measuring socket must ask within this long, before it takes a measuring slot.
+const MEASURE_HELLO_TIMEOUT: Duration = Duration::from_secs(3);
 
 // Close codes (RFC 6455 section 7.4.1).
 const CLOSE_GOING_AWAY: u16 = 1001;
@@ -163,8 +166,18 @@ async fn hello(state: &State, socket: &mut WebSocket) -> Result<(String, Role), 
     if !secrets::digests_equal(&secrets::sha256(token.as_bytes()), expected) {
         return Err(unauthorized());
     }
-    // A reconnecting probe opens a few sockets; a loop that opens hundreds is refused.
-    if !state.limits.per_session.take(&session, std::time::Instant::now()) {
+    if role == Role::Candidate
+        && crate::clock::now_ms() > row.created_at_ms + state.session_lifetime_ms
+    {
+        return Err(Refusal::new(
+            "expired",
+            "this session has expired; ask for a new link",
+            CLOSE_POLICY,
+        ));
+    }
+    // A reconnecting probe opens a few sockets; a loop that opens hundreds is refused. Each
+    // role has its own allowance, so a candidate's flood cannot lock the interviewer out.
+    if !state.limits.per_session.take(&(session.clone(), role), std::time::Instant::now()) {
         Metrics::add(&state.metrics.rate_limited);
         return Err(Refusal::new(
             "rate_limited",
@@ -201,6 +214,7 @@ async fn load(
     for (seq, body) in state.store.batches(session).await? {
         // Stored batches were validated before they were written; a row that no longer parses
         // is skipped and logged rather than taking the session down.
+        accumulated.stored_bytes += body.len();
         match serde_json::from_str::<BatchV1>(&body)
             .map_err(|e| e.to_string())
             .and_then(|batch| batch.decode().map_err(|e| e.to_string()))
@@ -240,6 +254,8 @@ async fn load(
     if let Some(row) = state.store.session(session).await? {
         accumulated.evidence.claimed =
             row.claimed_location.as_deref().and_then(ClaimedLocation::parse);
+        accumulated.finished = row.finished_at_ms.is_some();
+        accumulated.expires_at_ms = row.created_at_ms + state.session_lifetime_ms;
     }
     accumulated.loaded = true;
     Ok(())
@@ -286,6 +302,7 @@ async fn candidate_loop(
     let opened = Instant::now();
     let mut last_frame_at = opened;
     let mut budget = FrameBudget::new(state.limits.frames_per_socket, opened.into_std());
+    let mut environment_seen = false;
     // Batches are committed by the writer task; each is acknowledged when its commit comes back
     // here, so this loop never waits for the database.
     let (committed_tx, mut committed) = tokio::sync::mpsc::unbounded_channel::<Committed>();
@@ -325,7 +342,13 @@ async fn candidate_loop(
                 pending.retain(|_, sent| sent.elapsed() < ECHO_LOST_AFTER);
                 let lost = u32::try_from(before - pending.len()).unwrap_or(u32::MAX);
                 if lost > 0 {
-                    state.store.add_lost(session, lost).await?;
+                    // Counted in the background: the echo path never waits for the database.
+                    let (store, session_id) = (state.store.clone(), session.to_owned());
+                    tokio::spawn(async move {
+                        if let Err(error) = store.add_lost(&session_id, lost).await {
+                            tracing::error!(session = session_id, %error, "cannot count lost echoes");
+                        }
+                    });
                     live.accumulated.lock().await.evidence.rtt_lost += lost;
                 }
                 echo_seq = echo_seq.wrapping_add(1);
@@ -383,19 +406,37 @@ async fn candidate_loop(
                                 send(socket, &reply).await.map_err(|_| Refusal::new("closed", "socket closed", CLOSE_GOING_AWAY))?;
                             }
                         }
+                        ClientMsg::Environment(_) if environment_seen => {
+                            send(socket, &error("environment_repeated", "the environment is sent once per connection")).await.map_err(|_| Refusal::new("closed", "socket closed", CLOSE_GOING_AWAY))?;
+                        }
+                        ClientMsg::Environment(_) if live.accumulated.lock().await.finished => {
+                            send(socket, &error("finished", "this session is finished; nothing more is recorded")).await.map_err(|_| Refusal::new("closed", "socket closed", CLOSE_GOING_AWAY))?;
+                        }
                         ClientMsg::Environment(environment) => {
-                            let text = serde_json::to_string(&environment).unwrap_or_default();
+                            environment_seen = true;
+                            let text = serde_json::to_string(&environment).expect("an environment always serialises");
                             state.store.set_environment(session, &text).await?;
                             let mut accumulated = live.accumulated.lock().await;
                             set_environment(&mut accumulated.evidence, &environment);
                             let snapshot = snapshot(&mut accumulated);
                             drop(accumulated);
-                            publish(state, &live, session, snapshot, false).await?;
+                            // Coalesced like every other verdict: a frame never signs one itself.
+                            schedule_publish(state, &live, session, snapshot);
                         }
                         ClientMsg::Finish => {
-                            // The final verdict is committed before the page hears "finished".
-                            let snapshot = snapshot(&mut *live.accumulated.lock().await);
-                            publish(state, &live, session, snapshot, true).await?;
+                            let mut accumulated = live.accumulated.lock().await;
+                            if !accumulated.finished {
+                                // Sealed first, so no batch slips in behind the final verdict;
+                                // the final verdict is committed before the page hears "finished".
+                                accumulated.finished = true;
+                                let snapshot = snapshot(&mut accumulated);
+                                drop(accumulated);
+                                state.store.finish_session(session, crate::clock::now_ms()).await?;
+                                live.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+                                publish(state, &live, session, snapshot, true).await?;
+                            } else {
+                                drop(accumulated);
+                            }
                             send(socket, &ServerMsg::Finished).await.map_err(|_| Refusal::new("closed", "socket closed", CLOSE_GOING_AWAY))?;
                         }
                         ClientMsg::Measured { token } => {
@@ -472,11 +513,18 @@ async fn evidence(
             .batch(
                 session,
                 seq,
-                serde_json::to_string(&BatchV1::from_batch(&batch)).unwrap_or_default(),
+                serde_json::to_string(&BatchV1::from_batch(&batch))
+                    .expect("a batch always serialises"),
                 committed.clone(),
             )
             .await?;
         return Ok(None);
+    }
+    if accumulated.finished {
+        return Ok(Some(error("finished", "this session is finished; nothing more is recorded")));
+    }
+    if crate::clock::now_ms() > accumulated.expires_at_ms {
+        return Ok(Some(error("expired", "this session has expired; nothing more is recorded")));
     }
     if seq != accumulated.last_seq + 1 {
         // Closing makes the probe reconnect and resend from its oldest unacknowledged batch.
@@ -495,7 +543,17 @@ async fn evidence(
         )));
     }
     // Store what was validated, re-encoded, rather than the frame as received.
-    let body = serde_json::to_string(&BatchV1::from_batch(&batch)).unwrap_or_default();
+    let body =
+        serde_json::to_string(&BatchV1::from_batch(&batch)).expect("a batch always serialises");
+    // Replaced task results count too, so a socket cannot fill the disk with frames that
+    // change nothing.
+    if accumulated.stored_bytes + body.len() > state.max_session_bytes {
+        return Ok(Some(error(
+            "session_full",
+            format!("a session stores at most {} KiB of evidence", state.max_session_bytes >> 10),
+        )));
+    }
+    accumulated.stored_bytes += body.len();
     state.writer.batch(session, seq, body, committed.clone()).await?;
     batch.absorb_into(&mut accumulated.evidence);
     accumulated.last_seq = seq;
@@ -510,8 +568,8 @@ async fn evidence(
 /// Verifies another edge's signed measurement and adds it to the session; a refusal is an error
 /// frame and changes nothing.
 async fn measured(
-    state: &State,
-    live: &Live,
+    state: &Arc<State>,
+    live: &Arc<Live>,
     session: &str,
     token: &str,
 ) -> Result<Option<ServerMsg>, StoreError> {
@@ -534,7 +592,7 @@ async fn measured(
                 });
                 let snapshot = snapshot(&mut accumulated);
                 drop(accumulated);
-                publish(state, live, session, snapshot, false).await?;
+                schedule_publish(state, live, session, snapshot);
                 return Ok(None);
             }
             // A key this peer does not have: try the next peer.
@@ -587,7 +645,9 @@ fn schedule_publish(
     let (state, live, session) = (state.clone(), live.clone(), session.to_owned());
     tokio::spawn(async move {
         let last = *live.last_scheduled.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(wait) = last.and_then(|at| MIN_VERDICT_GAP.checked_sub(at.elapsed())) {
+        let cost = *live.last_cost.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let gap = crate::scoring::gap_after(cost, MIN_VERDICT_GAP);
+        if let Some(wait) = last.and_then(|at| gap.checked_sub(at.elapsed())) {
             tokio::time::sleep(wait).await;
         }
         *live.last_scheduled.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
@@ -617,8 +677,12 @@ async fn publish(
         return Ok(());
     }
     *published = generation;
-    let evidence = &evidence;
-    let verdict = VerdictV1::from_verdict(&score(&Features::from_evidence(evidence)));
+    // Scored on the pool's threads, never on the async workers that carry everyone's echoes.
+    let Some(Scored { verdict, evidence_sha256, took }) = state.scoring.score(evidence).await
+    else {
+        return Ok(());
+    };
+    *live.last_cost.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = took;
     let now_s = crate::clock::now_s();
     let claims = Claims {
         iss: state.public_url.clone(),
@@ -628,13 +692,13 @@ async fn publish(
         exp: now_s + state.token_ttl_s,
         jti: onsite_core::b64::encode(&secrets::random_bytes(12)),
         verdict: verdict.clone(),
-        evidence_sha256: EvidenceV1::from_evidence(evidence).sha256_hex(),
+        evidence_sha256,
     };
     let token = state.keys.current().signer.sign(&claims);
     let row = VerdictRow {
         issued_at_s: i64::try_from(now_s).unwrap_or(i64::MAX),
         token: token.clone(),
-        verdict_json: serde_json::to_string(&verdict).unwrap_or_default(),
+        verdict_json: serde_json::to_string(&verdict).expect("a verdict always serialises"),
     };
     state.writer.verdict(session, &verdict.class, row, durable).await?;
     Metrics::add(&state.metrics.verdicts_signed);
@@ -719,14 +783,7 @@ pub(crate) async fn measure_upgrade(
 /// edge knows nothing of the session; the session's edge checks the signature, the session and
 /// the age.
 async fn measure(state: &State, socket: &mut WebSocket) -> Result<(), Refusal> {
-    let Ok(_permit) = state.measuring.try_acquire() else {
-        return Err(Refusal::new(
-            "busy",
-            "this edge is measuring too many browsers; try again shortly",
-            1013,
-        ));
-    };
-    let session = match timeout(HELLO_TIMEOUT, socket.recv()).await {
+    let session = match timeout(MEASURE_HELLO_TIMEOUT, socket.recv()).await {
         Ok(Some(Ok(Message::Text(text)))) => match ClientMsg::parse(&text)
             .map_err(Refusal::from_wire)?
         {
@@ -748,6 +805,14 @@ async fn measure(state: &State, socket: &mut WebSocket) -> Result<(), Refusal> {
                 CLOSE_POLICY,
             ))
         }
+    };
+    // A slot is taken only now, after a valid request: idle sockets hold none.
+    let Ok(_permit) = state.measuring.try_acquire() else {
+        return Err(Refusal::new(
+            "busy",
+            "this edge is measuring too many browsers; try again shortly",
+            CLOSE_TRY_AGAIN_LATER,
+        ));
     };
     let mut pending: HashMap<u32, Instant> = HashMap::new();
     let mut rtt_us: Vec<u32> = Vec::new();

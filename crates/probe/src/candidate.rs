@@ -30,7 +30,7 @@ const POINTER_PER_BATCH: usize = 300;
 const RECONNECT_FIRST_MS: u32 = 250;
 const RECONNECT_MAX_MS: u32 = 4000;
 /// Refusals that a reconnect cannot cure: the link itself is wrong.
-const PERMANENT_REFUSALS: [&str; 2] = ["unauthorized", "expected_hello"];
+const PERMANENT_REFUSALS: [&str; 3] = ["unauthorized", "expected_hello", "expired"];
 
 /// What the candidate page shows about the probe.
 #[derive(Debug, Clone, Default, PartialEq)]
