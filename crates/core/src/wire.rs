@@ -1234,10 +1234,20 @@ mod tests {
                 tracking,
                 frames,
                 client_rtt_us,
+                timer_resolution_us,
                 ..
-            } => BatchV1 { strokes, pointer, focus, rhythm, tracking, frames, client_rtt_us }
-                .decode()
-                .map(|_| ()),
+            } => BatchV1 {
+                strokes,
+                pointer,
+                focus,
+                rhythm,
+                tracking,
+                frames,
+                client_rtt_us,
+                timer_resolution_us,
+            }
+            .decode()
+            .map(|_| ()),
             _ => Err(WireError::Malformed("not evidence".into())),
         });
         match expected {

@@ -858,6 +858,7 @@ fn task_batch(seq: u64, tracking: Option<wire::TrackingV1>) -> ClientMsg {
         tracking,
         frames: None,
         client_rtt_us: vec![],
+        timer_resolution_us: None,
     }
 }
 
@@ -1135,6 +1136,7 @@ async fn a_finished_session_is_sealed_and_an_expired_one_takes_nothing() {
             tracking: None,
             frames: None,
             client_rtt_us: vec![],
+            timer_resolution_us: None,
         },
     )
     .await;
@@ -1155,6 +1157,7 @@ async fn a_finished_session_is_sealed_and_an_expired_one_takes_nothing() {
             tracking: None,
             frames: None,
             client_rtt_us: vec![],
+            timer_resolution_us: None,
         },
     )
     .await;
