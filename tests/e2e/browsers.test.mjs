@@ -45,7 +45,7 @@ async function withBusyCpu(work) {
  * The main flow in one engine: consent, typing, both tasks skipped, done; then the interviewer
  * page of the same session in the same engine. Returns what the page and the edge saw.
  */
-async function flow(engine, setting, { shots = false, pointer = false } = {}) {
+async function flow(engine, setting, { shots = false, pointer = false, deleteCoalesced = false } = {}) {
   const started = Date.now();
   const session = await edge.createSession();
   const shot = async (page) => {
@@ -56,7 +56,12 @@ async function flow(engine, setting, { shots = false, pointer = false } = {}) {
   };
   await engine.goto(session.candidate_url);
   await engine.waitFor("consent", /./);
+  if (deleteCoalesced) {
+    // Capture starts at consent and looks the method up on every event.
+    await engine.run("delete PointerEvent.prototype.getCoalescedEvents; return null;");
+  }
   const isolated = await engine.run("return self.crossOriginIsolated === true;");
+  const coalescedApi = await engine.run("return typeof PointerEvent.prototype.getCoalescedEvents === 'function';");
   await shot("consent");
   await engine.click("consent");
   await engine.focus("typing-box");
@@ -98,6 +103,7 @@ async function flow(engine, setting, { shots = false, pointer = false } = {}) {
     engine: `${engine.name} ${engine.version}`,
     setting,
     isolated,
+    get_coalesced_events: coalescedApi,
     flow_s: flowS,
     presses,
     stored_presses: evidence.strokes.length,
@@ -129,11 +135,14 @@ test("Chromium, without PointerEvent.getCoalescedEvents: presses and pointer sam
   }
 });
 
-test("Firefox ESR: the whole flow, and the interviewer page", async () => {
+test("Firefox ESR: the whole flow, and the interviewer page; then without getCoalescedEvents", async () => {
   const engine = await firefoxEngine();
   try {
     const seen = await flow(engine, "default", { shots: true, pointer: true });
     assert.ok(seen.timer_resolution_us_page <= 1_000, `Firefox's clock: ${seen.timer_resolution_us_page} µs`);
+    const without = await flow(engine, "no getCoalescedEvents", { pointer: true, deleteCoalesced: true });
+    assert.equal(without.get_coalesced_events, false);
+    assert.ok(without.pointer_samples >= 20, `pointer samples kept: ${without.pointer_samples}`);
   } finally {
     await engine.close();
   }
@@ -165,7 +174,7 @@ test("Firefox ESR on a busy CPU: the flow completes and a local typist is not fl
   });
 });
 
-test("WebKitGTK through WebKitWebDriver: the whole flow, and the interviewer page", async () => {
+test("WebKitGTK through WebKitWebDriver: the whole flow, and the interviewer page; then without getCoalescedEvents, and on a busy CPU", async () => {
   const engine = await webkitEngine();
   try {
     const seen = await flow(engine, "default", { shots: true });
@@ -173,6 +182,12 @@ test("WebKitGTK through WebKitWebDriver: the whole flow, and the interviewer pag
     // WebKit names every GPU "Apple GPU": the renderer is not measured there, and says so.
     assert.equal(seen.renderer, "unknown");
     assert.match(seen.reasons, /not measured: the browser does not say what draws its graphics/);
+    // No pointer sweep through this driver (its ~21 moves a second would read as a remote
+    // desktop's rate); the clicks' pointer events are the samples.
+    const without = await flow(engine, "no getCoalescedEvents", { deleteCoalesced: true });
+    assert.equal(without.get_coalesced_events, false);
+    assert.ok(without.pointer_samples >= 4, `pointer samples kept: ${without.pointer_samples}`);
+    await withBusyCpu(() => flow(engine, "CPU busy"));
   } finally {
     await engine.close();
   }
