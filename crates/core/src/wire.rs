@@ -1298,6 +1298,11 @@ mod tests {
         assert!(decoded(strokes(stroke(0, 100_000, "6000000")))
             .is_err_and(|e| e.contains("repeat gap")));
         check_batch(r#","frames":{"frame_interval_us":16667,"input_delay_us":4000}"#, Ok(()));
+        // The clock step the probe saw: a microsecond to a second.
+        check_batch(r#","timer_resolution_us":16667"#, Ok(()));
+        check_batch(r#","timer_resolution_us":0"#, Err("timer resolution 0"));
+        check_batch(r#","timer_resolution_us":2000000"#, Err("out of range"));
+        check_batch(r#","timer_resolution_us":-5"#, Err("invalid value"));
         check_batch(
             r#","frames":{"frame_interval_us":137000000,"input_delay_us":0}"#,
             Err("over a second"),
