@@ -245,3 +245,39 @@ proptest! {
         prop_assert!(not_flagged(&v), "{:?} p {}", v.class, v.p_remote);
     }
 }
+
+proptest! {
+    /// Timestamps of irregular events on a browser's grid read as that grid, from any offset.
+    #[test]
+    fn a_grid_is_read_as_itself(
+        step in prop::sample::select(vec![(5_i64, 1_i64), (20, 1), (100, 1), (1_000, 1), (50_000, 3), (100_000, 1)]),
+        offset_us in 0i64..1_000_000,
+        gaps_us in prop::collection::vec(30_000i64..400_000, 40..120),
+    ) {
+        let times: Vec<i64> = gaps_us
+            .iter()
+            .scan(1_000_000_i64, |at_us, gap| {
+                *at_us += gap;
+                Some(round_down(*at_us, step, offset_us))
+            })
+            .collect();
+        let expected = u32::try_from((step.0 + step.1 / 2) / step.1).unwrap_or(0);
+        prop_assert_eq!(onsite_core::timer::estimate_resolution_us(&times, &[]), Some(expected));
+    }
+
+    /// A clock finer than a millisecond is never taken for one that would switch features off.
+    #[test]
+    fn a_fine_clock_is_never_read_as_coarse(
+        gaps_us in prop::collection::vec(1i64..400_000, 20..200),
+    ) {
+        let times: Vec<i64> = gaps_us
+            .iter()
+            .scan(0_i64, |at_us, gap| {
+                *at_us += gap;
+                Some(*at_us)
+            })
+            .collect();
+        let step = onsite_core::timer::estimate_resolution_us(&times, &[]);
+        prop_assert!(step.is_some_and(|s| s <= 1_000), "{:?}", step);
+    }
+}
