@@ -7,6 +7,7 @@
 
 pub mod b64;
 pub mod challenge;
+pub mod codes;
 pub mod evidence;
 pub mod features;
 pub mod geo;

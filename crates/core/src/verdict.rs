@@ -3,7 +3,7 @@
 //! The model is a naive-Bayes sum of log-likelihood ratios on top of a prior. Each feature that
 //! has enough data adds a term with a sentence a person can check; a feature without data adds
 //! nothing. Too little evidence gives `inconclusive`, never `remote`. The weights are provisional
-//! (see `docs/scoring.md`); later work calibrates them on real typing and real remote desktops.
+//! (see `docs/verdicts.md`); later work calibrates them on real typing and real remote desktops.
 
 use crate::features::{Features, KeyFeatures, MIN_STROKES};
 use crate::geo::LocationCheck;

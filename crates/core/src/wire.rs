@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::challenge::{Answer, FrameTiming, Outcome, Point, Rhythm};
+use crate::codes::ErrorCode;
 use crate::evidence::{ClaimedLocation, EdgeSite};
 use crate::evidence::{
     Environment, Evidence, FocusChange, FocusKind, KeyClass, KeyStroke, PointerDevice, PointerKind,
@@ -534,7 +535,7 @@ pub enum ServerMsg {
     /// The candidate's `finish` was received and the final verdict is signed.
     Finished,
     Error {
-        code: String,
+        code: ErrorCode,
         message: String,
     },
 }
@@ -610,7 +611,7 @@ impl ServerMsg {
             seq: Option<u64>,
             token: Option<String>,
             verdict: Option<VerdictV1>,
-            code: Option<String>,
+            code: Option<ErrorCode>,
             message: Option<String>,
         }
         let flat: Flat =
@@ -634,7 +635,7 @@ impl ServerMsg {
             },
             "finished" => ServerMsg::Finished,
             "error" => ServerMsg::Error {
-                code: flat.code.clone().ok_or_else(|| missing("code"))?,
+                code: flat.code.ok_or_else(|| missing("code"))?,
                 message: flat.message.clone().ok_or_else(|| missing("message"))?,
             },
             other => return Err(WireError::Malformed(format!("unknown message type {other:?}"))),
@@ -1366,7 +1367,7 @@ mod tests {
             ServerMsg::Measurement { token: "a.b.c".into() },
             ServerMsg::Ack { seq: 7 },
             ServerMsg::Finished,
-            ServerMsg::Error { code: "out_of_order".into(), message: "expected 2".into() },
+            ServerMsg::Error { code: ErrorCode::OutOfOrder, message: "expected 2".into() },
         ];
         for msg in messages {
             assert_eq!(ServerMsg::parse(&msg.to_text()), Ok(msg));

@@ -11,6 +11,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use onsite_core::codes::ErrorCode;
 use onsite_core::jws::{self, Claims, Expect};
 use onsite_core::policy::Policy;
 use serde::{Deserialize, Serialize};
@@ -120,7 +121,7 @@ async fn rate_limit(
     Metrics::add(&state.metrics.http_requests);
     if !state.limits.per_address.take(&limits::network_of(peer.ip()), std::time::Instant::now()) {
         Metrics::add(&state.metrics.rate_limited);
-        state.metrics.refused("rate_limited");
+        state.metrics.refused(ErrorCode::RateLimited);
         let mut response = ApiError(
             StatusCode::TOO_MANY_REQUESTS,
             "too many requests from this address; wait a few seconds and try again".into(),
@@ -150,7 +151,7 @@ async fn guard(
         return rate_limit(Extract(state), connect, request, next).await;
     };
     if !origin_allowed(&state, request.headers(), &origin) {
-        state.metrics.refused("origin");
+        state.metrics.refused(ErrorCode::Origin);
         return ApiError(StatusCode::FORBIDDEN, format!("pages at {origin} may not call this edge; its operator can allow them with --allow-origin")).into_response();
     }
     let preflight = request.method() == Method::OPTIONS;

@@ -1,5 +1,6 @@
 //! Counters the edge keeps about itself, served as Prometheus text at `GET /metrics`.
 
+use onsite_core::codes::ErrorCode;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
@@ -44,7 +45,8 @@ impl Metrics {
     }
 
     /// Counts a refused frame or socket by its error code.
-    pub fn refused(&self, code: &'static str) {
+    pub fn refused(&self, code: ErrorCode) {
+        let code = code.as_str();
         let mut refusals = self.refusals.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         match refusals.iter_mut().find(|(known, _)| *known == code) {
             Some((_, count)) => *count += 1,
@@ -151,9 +153,9 @@ mod tests {
         for rtt_us in [500, 1_500, 30_000, 2_000_000] {
             metrics.observe_rtt(rtt_us);
         }
-        metrics.refused("malformed");
-        metrics.refused("malformed");
-        metrics.refused("rate_limited");
+        metrics.refused(ErrorCode::Malformed);
+        metrics.refused(ErrorCode::Malformed);
+        metrics.refused(ErrorCode::RateLimited);
         let text = metrics.render(Some(Counts { sessions: 2, batches: 5, verdicts: 7 }));
         assert!(text.contains("onsite_echo_rtt_ms_bucket{le=\"1\"} 1\n"), "{text}");
         assert!(text.contains("onsite_echo_rtt_ms_bucket{le=\"2\"} 2\n"), "{text}");

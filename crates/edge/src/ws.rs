@@ -8,6 +8,7 @@ use std::time::Duration;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State as Extract;
 use axum::response::Response;
+use onsite_core::codes::{CloseCode, ErrorCode};
 use onsite_core::evidence::ClaimedLocation;
 use onsite_core::geo::EdgeRtt;
 use onsite_core::jws::Claims;
@@ -56,13 +57,6 @@ const RESCORE_EVERY_RTT: usize = 10;
 /// A measuring socket must ask within this long, before it takes a measuring slot.
 const MEASURE_HELLO_TIMEOUT: Duration = Duration::from_secs(3);
 
-// Close codes (RFC 6455 section 7.4.1).
-const CLOSE_GOING_AWAY: u16 = 1001;
-const CLOSE_INVALID_PAYLOAD: u16 = 1007;
-const CLOSE_POLICY: u16 = 1008;
-const CLOSE_TOO_BIG: u16 = 1009;
-const CLOSE_TRY_AGAIN_LATER: u16 = 1013;
-
 pub(crate) async fn upgrade(Extract(state): Extract<Arc<State>>, ws: WebSocketUpgrade) -> Response {
     ws.max_message_size(MAX_PROTOCOL_BYTES)
         .max_frame_size(MAX_PROTOCOL_BYTES)
@@ -71,28 +65,37 @@ pub(crate) async fn upgrade(Extract(state): Extract<Arc<State>>, ws: WebSocketUp
 
 /// Why a socket is being closed.
 struct Refusal {
-    code: &'static str,
+    code: ErrorCode,
     message: String,
-    close_code: u16,
 }
 
 impl Refusal {
-    fn new(code: &'static str, message: impl Into<String>, close_code: u16) -> Refusal {
-        Refusal { code, message: message.into(), close_code }
+    fn new(code: ErrorCode, message: impl Into<String>) -> Refusal {
+        Refusal { code, message: message.into() }
+    }
+
+    /// The peer is gone: nothing more can be sent.
+    fn closed() -> Refusal {
+        Refusal::new(ErrorCode::Closed, "socket closed")
     }
 
     fn from_wire(error: WireError) -> Refusal {
         match error {
-            WireError::TooLarge(_) => Refusal::new("too_large", error.to_string(), CLOSE_TOO_BIG),
-            _ => Refusal::new("malformed", error.to_string(), CLOSE_INVALID_PAYLOAD),
+            WireError::TooLarge(_) => Refusal::new(ErrorCode::TooLarge, error.to_string()),
+            _ => Refusal::new(ErrorCode::Malformed, error.to_string()),
         }
+    }
+
+    /// How the socket closes: every refusal closes it.
+    fn close_code(&self) -> u16 {
+        self.code.close().unwrap_or(CloseCode::Policy).number()
     }
 }
 
 impl From<StoreError> for Refusal {
     fn from(error: StoreError) -> Refusal {
         tracing::error!(%error, "storage failed during a session");
-        Refusal::new("unavailable", "storage is unavailable; reconnect shortly", 1011)
+        Refusal::new(ErrorCode::Unavailable, "storage is unavailable; reconnect shortly")
     }
 }
 
@@ -107,17 +110,17 @@ async fn handle(state: Arc<State>, mut socket: WebSocket) {
     match outcome {
         Ok(()) => {}
         Err(refusal) => {
-            tracing::info!(code = refusal.code, message = %refusal.message, "closing socket");
+            tracing::info!(code = refusal.code.as_str(), message = %refusal.message, "closing socket");
             state.metrics.refused(refusal.code);
             let _ = send(
                 &mut socket,
-                &ServerMsg::Error { code: refusal.code.into(), message: refusal.message.clone() },
+                &ServerMsg::Error { code: refusal.code, message: refusal.message.clone() },
             )
             .await;
             let reason = refusal.message.chars().take(100).collect::<String>();
             let _ = socket
                 .send(Message::Close(Some(CloseFrame {
-                    code: refusal.close_code,
+                    code: refusal.close_code(),
                     reason: reason.into(),
                 })))
                 .await;
@@ -133,31 +136,21 @@ async fn send(socket: &mut WebSocket, msg: &ServerMsg) -> Result<(), axum::Error
 /// Reads the first frame, which must be a hello with a valid capability.
 async fn hello(state: &State, socket: &mut WebSocket) -> Result<(String, Role), Refusal> {
     let frame = match timeout(HELLO_TIMEOUT, socket.recv()).await {
-        Err(_) => return Err(Refusal::new("timeout", "no hello within 10 s", CLOSE_POLICY)),
+        Err(_) => return Err(Refusal::new(ErrorCode::Timeout, "no hello within 10 s")),
         Ok(None) | Ok(Some(Err(_))) => {
-            return Err(Refusal::new("closed", "socket closed before hello", CLOSE_POLICY))
+            return Err(Refusal::new(ErrorCode::Closed, "socket closed before hello"))
         }
         Ok(Some(Ok(frame))) => frame,
     };
     let Message::Text(text) = frame else {
-        return Err(Refusal::new(
-            "expected_hello",
-            "the first frame must be a JSON hello",
-            CLOSE_POLICY,
-        ));
+        return Err(Refusal::new(ErrorCode::ExpectedHello, "the first frame must be a JSON hello"));
     };
     let (role, session, token) = match ClientMsg::parse(&text).map_err(Refusal::from_wire)? {
         ClientMsg::Hello { role, session, token, .. } => (role, session, token),
-        _ => {
-            return Err(Refusal::new(
-                "expected_hello",
-                "the first frame must be a hello",
-                CLOSE_POLICY,
-            ))
-        }
+        _ => return Err(Refusal::new(ErrorCode::ExpectedHello, "the first frame must be a hello")),
     };
     let unauthorized =
-        || Refusal::new("unauthorized", "this link is not valid for this session", CLOSE_POLICY);
+        || Refusal::new(ErrorCode::Unauthorized, "this link is not valid for this session");
     let row = state.store.session(&session).await?.ok_or_else(unauthorized)?;
     let expected = match role {
         Role::Candidate => &row.candidate_token_sha256,
@@ -170,9 +163,8 @@ async fn hello(state: &State, socket: &mut WebSocket) -> Result<(String, Role), 
         && crate::clock::now_ms() > row.created_at_ms + state.session_lifetime_ms
     {
         return Err(Refusal::new(
-            "expired",
+            ErrorCode::Expired,
             "this session has expired; ask for a new link",
-            CLOSE_POLICY,
         ));
     }
     // A reconnecting probe opens a few sockets; a loop that opens hundreds is refused. Each
@@ -180,9 +172,8 @@ async fn hello(state: &State, socket: &mut WebSocket) -> Result<(String, Role), 
     if !state.limits.per_session.take(&(session.clone(), role), std::time::Instant::now()) {
         Metrics::add(&state.metrics.rate_limited);
         return Err(Refusal::new(
-            "rate_limited",
+            ErrorCode::RateLimited,
             "too many connections for this session; wait a few seconds",
-            CLOSE_TRY_AGAIN_LATER,
         ));
     }
     let edges = match role {
@@ -198,7 +189,7 @@ async fn hello(state: &State, socket: &mut WebSocket) -> Result<(String, Role), 
         &ServerMsg::Welcome { v: wire::PROTOCOL_VERSION, session: session.clone(), role, edges },
     )
     .await
-    .map_err(|_| Refusal::new("closed", "socket closed", CLOSE_GOING_AWAY))?;
+    .map_err(|_| Refusal::closed())?;
     Ok((session, role))
 }
 
@@ -314,7 +305,7 @@ async fn candidate_loop(
         tokio::select! {
             biased;
             _ = &mut stop => {
-                return Err(Refusal::new("shutting_down", "the edge is restarting; reconnect shortly", CLOSE_GOING_AWAY));
+                return Err(Refusal::new(ErrorCode::ShuttingDown, "the edge is restarting; reconnect shortly"));
             }
             Some(Committed { seq, result }) = committed.recv() => match result {
                 Ok(new) => {
@@ -324,19 +315,19 @@ async fn candidate_loop(
                     let mut accumulated = live.accumulated.lock().await;
                     accumulated.committed_seq = accumulated.committed_seq.max(seq);
                     drop(accumulated);
-                    send(socket, &ServerMsg::Ack { seq }).await.map_err(|_| Refusal::new("closed", "socket closed", CLOSE_GOING_AWAY))?;
+                    send(socket, &ServerMsg::Ack { seq }).await.map_err(|_| Refusal::closed())?;
                 }
                 Err(error) => {
                     // What is in memory may now be ahead of the store: read it in again on the
                     // next socket, and let the probe resend what was not acknowledged.
                     tracing::error!(session, seq, error, "cannot store a batch");
                     *live.accumulated.lock().await = Accumulated::default();
-                    return Err(Refusal::new("unavailable", "storage is unavailable; reconnect shortly", 1011));
+                    return Err(Refusal::new(ErrorCode::Unavailable, "storage is unavailable; reconnect shortly"));
                 }
             },
             _ = echo.tick() => {
                 if last_frame_at.elapsed() >= IDLE_TIMEOUT {
-                    return Err(Refusal::new("idle", "no frames for 5 minutes", CLOSE_POLICY));
+                    return Err(Refusal::new(ErrorCode::Idle, "no frames for 5 minutes"));
                 }
                 let before = pending.len();
                 pending.retain(|_, sent| sent.elapsed() < ECHO_LOST_AFTER);
@@ -380,7 +371,7 @@ async fn candidate_loop(
                             continue;
                         }
                         let Some((seq, page_at_us)) = wire::parse_echo_reply(&bytes) else {
-                            return Err(Refusal::new("malformed", "binary frames must be echo replies", CLOSE_INVALID_PAYLOAD));
+                            return Err(Refusal::new(ErrorCode::Malformed, "binary frames must be echo replies"));
                         };
                         // A reply to a probe we did not send, or sent long ago, is ignored.
                         let Some(sent) = pending.remove(&seq) else { continue };
@@ -397,20 +388,20 @@ async fn candidate_loop(
                     }
                     Message::Text(_) if !budget.take(std::time::Instant::now()) => {
                         Metrics::add(&state.metrics.rate_limited);
-                        return Err(Refusal::new("rate_limited", "frames are arriving faster than a probe sends them", CLOSE_TRY_AGAIN_LATER));
+                        return Err(Refusal::new(ErrorCode::RateLimited, "frames are arriving faster than a probe sends them"));
                     }
                     Message::Text(text) => match ClientMsg::parse(&text).map_err(Refusal::from_wire)? {
                         ClientMsg::Evidence { seq, strokes, pointer, focus, rhythm, tracking, frames, client_rtt_us, timer_resolution_us } => {
                             let batch = BatchV1 { strokes, pointer, focus, rhythm, tracking, frames, client_rtt_us, timer_resolution_us };
                             if let Some(reply) = evidence(state, &live, session, seq, &batch, &committed_tx).await? {
-                                send(socket, &reply).await.map_err(|_| Refusal::new("closed", "socket closed", CLOSE_GOING_AWAY))?;
+                                send(socket, &reply).await.map_err(|_| Refusal::closed())?;
                             }
                         }
                         ClientMsg::Environment(_) if environment_seen => {
-                            send(socket, &error("environment_repeated", "the environment is sent once per connection")).await.map_err(|_| Refusal::new("closed", "socket closed", CLOSE_GOING_AWAY))?;
+                            send(socket, &error(ErrorCode::EnvironmentRepeated, "the environment is sent once per connection")).await.map_err(|_| Refusal::closed())?;
                         }
                         ClientMsg::Environment(_) if live.accumulated.lock().await.finished => {
-                            send(socket, &error("finished", "this session is finished; nothing more is recorded")).await.map_err(|_| Refusal::new("closed", "socket closed", CLOSE_GOING_AWAY))?;
+                            send(socket, &error(ErrorCode::Finished, "this session is finished; nothing more is recorded")).await.map_err(|_| Refusal::closed())?;
                         }
                         ClientMsg::Environment(environment) => {
                             environment_seen = true;
@@ -437,15 +428,15 @@ async fn candidate_loop(
                             } else {
                                 drop(accumulated);
                             }
-                            send(socket, &ServerMsg::Finished).await.map_err(|_| Refusal::new("closed", "socket closed", CLOSE_GOING_AWAY))?;
+                            send(socket, &ServerMsg::Finished).await.map_err(|_| Refusal::closed())?;
                         }
                         ClientMsg::Measured { token } => {
                             if let Some(reply) = measured(state, &live, session, &token).await? {
-                                send(socket, &reply).await.map_err(|_| Refusal::new("closed", "socket closed", CLOSE_GOING_AWAY))?;
+                                send(socket, &reply).await.map_err(|_| Refusal::closed())?;
                             }
                         }
                         ClientMsg::Hello { .. } | ClientMsg::Measure { .. } => {
-                            return Err(Refusal::new("unexpected_hello", "hello was already said on this socket", CLOSE_POLICY));
+                            return Err(Refusal::new(ErrorCode::UnexpectedHello, "hello was already said on this socket"));
                         }
                     },
                     Message::Close(_) => return Ok(()),
@@ -499,7 +490,7 @@ async fn evidence(
     let batch = batch.decode().map_err(Refusal::from_wire)?;
     let mut accumulated = live.accumulated.lock().await;
     if seq == 0 {
-        return Err(Refusal::new("bad_seq", "evidence batches count from 1", CLOSE_POLICY));
+        return Err(Refusal::new(ErrorCode::BadSeq, "evidence batches count from 1"));
     }
     if seq <= accumulated.last_seq {
         // A resend of a batch already received: change nothing, and acknowledge again once it
@@ -521,24 +512,28 @@ async fn evidence(
         return Ok(None);
     }
     if accumulated.finished {
-        return Ok(Some(error("finished", "this session is finished; nothing more is recorded")));
+        return Ok(Some(error(
+            ErrorCode::Finished,
+            "this session is finished; nothing more is recorded",
+        )));
     }
     if crate::clock::now_ms() > accumulated.expires_at_ms {
-        return Ok(Some(error("expired", "this session has expired; nothing more is recorded")));
+        return Ok(Some(error(
+            ErrorCode::Expired,
+            "this session has expired; nothing more is recorded",
+        )));
     }
     if seq != accumulated.last_seq + 1 {
         // Closing makes the probe reconnect and resend from its oldest unacknowledged batch.
         return Err(Refusal::new(
-            "out_of_order",
+            ErrorCode::OutOfOrder,
             format!("expected batch {}, got {seq}", accumulated.last_seq + 1),
-            CLOSE_POLICY,
         ));
     }
     if accumulated.evidence.strokes.len() + batch.strokes.len() > MAX_STROKES_PER_SESSION
         || accumulated.evidence.pointer.len() + batch.pointer.len() > MAX_POINTER_PER_SESSION
     {
-        return Ok(Some(error(
-            "session_full",
+        return Ok(Some(error(ErrorCode::SessionFull,
             format!("a session holds at most {MAX_STROKES_PER_SESSION} key presses and {MAX_POINTER_PER_SESSION} pointer samples"),
         )));
     }
@@ -549,7 +544,7 @@ async fn evidence(
     // change nothing.
     if accumulated.stored_bytes + body.len() > state.max_session_bytes {
         return Ok(Some(error(
-            "session_full",
+            ErrorCode::SessionFull,
             format!("a session stores at most {} KiB of evidence", state.max_session_bytes >> 10),
         )));
     }
@@ -602,7 +597,7 @@ async fn measured(
             Err(error) => refusal = error.to_string(),
         }
     }
-    Ok(Some(error("measurement_refused", refusal)))
+    Ok(Some(error(ErrorCode::MeasurementRefused, refusal)))
 }
 
 fn set_environment(evidence: &mut Evidence, environment: &EnvironmentV1) {
@@ -610,8 +605,8 @@ fn set_environment(evidence: &mut Evidence, environment: &EnvironmentV1) {
     evidence.time_zone = environment.time_zone.clone().filter(|zone| wire::valid_time_zone(zone));
 }
 
-fn error(code: &str, message: impl Into<String>) -> ServerMsg {
-    ServerMsg::Error { code: code.into(), message: message.into() }
+fn error(code: ErrorCode, message: impl Into<String>) -> ServerMsg {
+    ServerMsg::Error { code, message: message.into() }
 }
 
 /// A copy of the evidence to score, with its generation.
@@ -715,13 +710,13 @@ async fn interviewer(state: &State, socket: &mut WebSocket, session: &str) -> Re
         if let Ok(verdict) = serde_json::from_str::<VerdictV1>(&row.verdict_json) {
             send(socket, &ServerMsg::Verdict { token: row.token, verdict })
                 .await
-                .map_err(|_| Refusal::new("closed", "socket closed", CLOSE_GOING_AWAY))?;
+                .map_err(|_| Refusal::closed())?;
         }
     }
     loop {
         tokio::select! {
             _ = stopping.changed() => {
-                return Err(Refusal::new("shutting_down", "the edge is restarting; reconnect shortly", CLOSE_GOING_AWAY));
+                return Err(Refusal::new(ErrorCode::ShuttingDown, "the edge is restarting; reconnect shortly"));
             }
             pushed = verdicts.recv() => match pushed {
                 Ok(text) => {
@@ -739,7 +734,7 @@ async fn interviewer(state: &State, socket: &mut WebSocket, session: &str) -> Re
                 }
                 Ok(None) | Ok(Some(Err(_))) | Ok(Some(Ok(Message::Close(_)))) => return Ok(()),
                 Ok(Some(Ok(Message::Text(_)))) | Ok(Some(Ok(Message::Binary(_)))) => {
-                    return Err(Refusal::new("forbidden", "an interviewer link can only listen, not send evidence", CLOSE_POLICY));
+                    return Err(Refusal::new(ErrorCode::Forbidden, "an interviewer link can only listen, not send evidence"));
                 }
                 Ok(Some(Ok(_))) => {}
             },
@@ -762,15 +757,12 @@ pub(crate) async fn measure_upgrade(
             if let Err(refusal) = measure(&state, &mut socket).await {
                 let _ = send(
                     &mut socket,
-                    &ServerMsg::Error {
-                        code: refusal.code.into(),
-                        message: refusal.message.clone(),
-                    },
+                    &ServerMsg::Error { code: refusal.code, message: refusal.message.clone() },
                 )
                 .await;
                 let _ = socket
                     .send(Message::Close(Some(CloseFrame {
-                        code: refusal.close_code,
+                        code: refusal.close_code(),
                         reason: refusal.message.into(),
                     })))
                     .await;
@@ -792,26 +784,23 @@ async fn measure(state: &State, socket: &mut WebSocket) -> Result<(), Refusal> {
             }
             _ => {
                 return Err(Refusal::new(
-                    "expected_measure",
+                    ErrorCode::ExpectedMeasure,
                     "the first frame must be a measure request",
-                    CLOSE_POLICY,
                 ))
             }
         },
         _ => {
             return Err(Refusal::new(
-                "expected_measure",
+                ErrorCode::ExpectedMeasure,
                 "the first frame must be a measure request",
-                CLOSE_POLICY,
             ))
         }
     };
     // A slot is taken only now, after a valid request: idle sockets hold none.
     let Ok(_permit) = state.measuring.try_acquire() else {
         return Err(Refusal::new(
-            "busy",
+            ErrorCode::Busy,
             "this edge is measuring too many browsers; try again shortly",
-            CLOSE_TRY_AGAIN_LATER,
         ));
     };
     let mut pending: HashMap<u32, Instant> = HashMap::new();
@@ -825,13 +814,13 @@ async fn measure(state: &State, socket: &mut WebSocket) -> Result<(), Refusal> {
             _ = ticker.tick(), if sent < MEASURE_PROBES => {
                 sent += 1;
                 pending.insert(sent, Instant::now());
-                socket.send(Message::Binary(wire::echo_frame(sent).to_vec().into())).await.map_err(|_| Refusal::new("closed", "socket closed", CLOSE_GOING_AWAY))?;
+                socket.send(Message::Binary(wire::echo_frame(sent).to_vec().into())).await.map_err(|_| Refusal::closed())?;
             }
             _ = tokio::time::sleep_until(finish_at) => break,
             frame = socket.recv() => match frame {
                 Some(Ok(Message::Binary(bytes))) => {
                     let Some((seq, _)) = wire::parse_echo_reply(&bytes) else {
-                        return Err(Refusal::new("malformed", "binary frames must be echo replies", CLOSE_INVALID_PAYLOAD));
+                        return Err(Refusal::new(ErrorCode::Malformed, "binary frames must be echo replies"));
                     };
                     if let Some(at) = pending.remove(&seq) {
                         rtt_us.push(u32::try_from(at.elapsed().as_micros()).unwrap_or(u32::MAX));
@@ -854,11 +843,12 @@ async fn measure(state: &State, socket: &mut WebSocket) -> Result<(), Refusal> {
         lost,
     };
     let token = state.keys.current().signer.sign_payload(&measurement);
-    send(socket, &ServerMsg::Measurement { token })
-        .await
-        .map_err(|_| Refusal::new("closed", "socket closed", CLOSE_GOING_AWAY))?;
+    send(socket, &ServerMsg::Measurement { token }).await.map_err(|_| Refusal::closed())?;
     let _ = socket
-        .send(Message::Close(Some(CloseFrame { code: 1000, reason: "measured".into() })))
+        .send(Message::Close(Some(CloseFrame {
+            code: CloseCode::Normal.number(),
+            reason: "measured".into(),
+        })))
         .await;
     Ok(())
 }

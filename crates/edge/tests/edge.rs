@@ -209,7 +209,7 @@ async fn refusal(socket: &mut Socket) -> (String, Option<CloseCode>) {
         match frame {
             Some(Ok(Message::Text(text))) => {
                 if let Ok(ServerMsg::Error { code, .. }) = ServerMsg::parse(&text) {
-                    error = code;
+                    error = code.as_str().to_owned();
                 }
             }
             Some(Ok(Message::Close(frame))) => return (error, frame.map(|f| f.code)),
@@ -945,7 +945,9 @@ async fn verdicts_are_coalesced_whatever_frame_triggers_them() {
     for socket in &mut sockets {
         for _ in 0..4 {
             match next_text(socket).await {
-                ServerMsg::Error { code, .. } if code == "environment_repeated" => repeated += 1,
+                ServerMsg::Error { code, .. } if code.as_str() == "environment_repeated" => {
+                    repeated += 1
+                }
                 other => panic!("expected environment_repeated, got {other:?}"),
             }
         }
@@ -986,7 +988,7 @@ async fn a_session_stores_at_most_its_byte_budget() {
         match next_text(&mut candidate).await {
             ServerMsg::Ack { .. } => acked += 1,
             ServerMsg::Error { code, message } => {
-                assert_eq!(code, "session_full", "{message}");
+                assert_eq!(code.as_str(), "session_full", "{message}");
                 full_at = Some(seq);
                 break;
             }
@@ -1077,7 +1079,7 @@ async fn a_candidates_reconnects_never_lock_the_interviewer_out() {
         .await;
         let frame = tokio::time::timeout(Duration::from_secs(10), socket.next()).await;
         if let Ok(Some(Ok(Message::Text(text)))) = frame {
-            if matches!(ServerMsg::parse(&text), Ok(ServerMsg::Error { code, .. }) if code == "rate_limited")
+            if matches!(ServerMsg::parse(&text), Ok(ServerMsg::Error { code, .. }) if code.as_str() == "rate_limited")
             {
                 refused += 1;
             }
@@ -1162,7 +1164,7 @@ async fn a_finished_session_is_sealed_and_an_expired_one_takes_nothing() {
     )
     .await;
     match next_text(&mut later).await {
-        ServerMsg::Error { code, .. } => assert_eq!(code, "finished"),
+        ServerMsg::Error { code, .. } => assert_eq!(code.as_str(), "finished"),
         other => panic!("expected a refusal, got {other:?}"),
     }
     send(&mut later, &ClientMsg::Finish).await;

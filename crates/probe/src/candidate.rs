@@ -1,6 +1,7 @@
 //! The candidate's probe: key and pointer capture plus a socket, sending what was captured in
 //! numbered batches and keeping each batch until the edge acknowledges it.
 
+use onsite_core::codes::ErrorCode;
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -29,8 +30,6 @@ const POINTER_PER_BATCH: usize = 300;
 /// Reconnecting after a lost connection: the first wait, doubled each failure up to the last.
 const RECONNECT_FIRST_MS: u32 = 250;
 const RECONNECT_MAX_MS: u32 = 4000;
-/// Refusals that a reconnect cannot cure: the link itself is wrong.
-const PERMANENT_REFUSALS: [&str; 3] = ["unauthorized", "expected_hello", "expired"];
 
 /// What the candidate page shows about the probe.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -91,7 +90,7 @@ struct Shared {
     on_status: Rc<dyn Fn(ProbeStatus)>,
     config: ProbeConfig,
     /// The last refusal's code, to tell a lost connection from a wrong link.
-    last_refusal: Option<String>,
+    last_refusal: Option<ErrorCode>,
     /// The pending reconnect and how long the next one waits.
     reconnect: Option<Timeout>,
     reconnect_wait_ms: u32,
@@ -321,10 +320,8 @@ fn handle(shared: &Rc<RefCell<Shared>>, event: SocketEvent) {
             }
             SocketEvent::Closed { code, reason } => {
                 s.status.connected = false;
-                let permanent = s
-                    .last_refusal
-                    .as_deref()
-                    .is_some_and(|code| PERMANENT_REFUSALS.contains(&code));
+                // A refusal that a reconnect cannot cure: the link itself is wrong or spent.
+                let permanent = s.last_refusal.is_some_and(ErrorCode::is_permanent);
                 if permanent && !s.status.finished {
                     s.status.problem = Some(if reason.is_empty() {
                         format!("the server refused this link (code {code}); ask for a new link")

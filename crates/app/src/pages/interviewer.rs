@@ -4,6 +4,7 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use onsite_core::codes::ErrorCode;
 use onsite_core::jws::{self, Claims, Expect, Jwks};
 use onsite_core::wire::{ClientMsg, Role, ServerMsg, VerdictV1, PROTOCOL_VERSION};
 use onsite_probe::{page, EdgeSocket, SocketEvent};
@@ -160,7 +161,7 @@ pub fn InterviewerPage(capability: Capability) -> impl IntoView {
                     )),
                 },
                 SocketEvent::Error { code, message } => {
-                    if code == "unauthorized" {
+                    if code == ErrorCode::Unauthorized {
                         refused.set_value(true);
                         link.set(Link::Closed(format!(
                             "{message}; ask for a new interviewer link"
