@@ -166,6 +166,7 @@ fn batch(seq: u64, tracking: Option<TrackingV1>, pointer: Vec<PointerV1>) -> Str
         tracking,
         frames: None,
         client_rtt_us: vec![],
+        timer_resolution_us: None,
     }
     .to_text()
 }
