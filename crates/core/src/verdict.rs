@@ -14,6 +14,17 @@ pub const PRIOR_REMOTE: f64 = 0.05;
 pub const REMOTE_AT: f64 = 0.90;
 /// At or above this probability the verdict is `remote_suspected`.
 pub const SUSPECT_AT: f64 = 0.50;
+/// Key features that compare times with a 2 ms threshold (`zero_dwell`, `near_simultaneous`,
+/// `burst_release`) or a spread with 1 ms (`repeat_jitter`) need a clock at least this fine (µs);
+/// with a coarser one they are not measured. Linux desktops give 1 ms, and the thresholds were
+/// set on such timestamps.
+pub const FINE_KEY_TIMER_US: u32 = 1_000;
+/// `pointer_rate` tells 8 ms from 20-40 ms between samples: it needs a clock this fine (µs).
+pub const FINE_POINTER_TIMER_US: u32 = 5_000;
+/// The most `repeat_jitter` adds: below the prior's distance to `remote_suspected`
+/// (logit 0.5 − logit 0.05 = 2.94), so a held key's jitter alone never flags anyone. A busy
+/// machine scatters repeats too.
+pub const REPEAT_JITTER_MAX_WEIGHT: f64 = 2.5;
 
 /// What the verdict says about the session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,8 +93,11 @@ pub fn score(features: &Features) -> Verdict {
     let net = &features.net;
     let mut reasons = Vec::new();
 
+    timer_reasons(features, &mut reasons);
     keystroke_reasons(keys, &mut reasons);
-    pointer_reasons(&features.pointer, &mut reasons);
+    // Pointer samples carry the same page clock as key events; the clock is read off the key
+    // events, whose irregular human gaps cannot pass for a grid the way a steady pointer rate can.
+    pointer_reasons(&features.pointer, keys.timer_resolution_us, &mut reasons);
     loop_reasons(&features.challenges, &mut reasons);
     if let Some(location) = &features.location {
         location_reasons(location, &mut reasons);
@@ -302,8 +316,67 @@ mod band {
     pub const NEAR_SIMULTANEOUS_MAX: f64 = 0.03;
 }
 
+/// Whether a clock step allows a feature that needs `finest_us`; an unknown step (too few
+/// timestamps to tell) is taken as fine, since the features then lack data anyway.
+fn fine_enough(resolution_us: Option<u32>, finest_us: u32) -> bool {
+    resolution_us.is_none_or(|step_us| step_us <= finest_us)
+}
+
+/// A feature the clock is too coarse for: said, weighed 0.
+fn not_measured(code: &'static str, resolution_us: Option<u32>, needs: &str) -> Reason {
+    let step = resolution_us.map_or_else(String::new, crate::timer::describe_resolution);
+    Reason {
+        code,
+        weight: 0.0,
+        text: format!(
+            "not measured: this browser's clock steps by {step}, too coarse for {needs}; it counts neither way"
+        ),
+    }
+}
+
+fn timer_reasons(features: &Features, reasons: &mut Vec<Reason>) {
+    let Some(step_us) = features.keys.timer_resolution_us else { return };
+    let reported = match features.reported_timer_resolution_us {
+        Some(reported_us) if reported_us != step_us => format!(
+            " (the page reported {}; the timestamps decide)",
+            crate::timer::describe_resolution(reported_us)
+        ),
+        _ => String::new(),
+    };
+    let consequence = if step_us > FINE_KEY_TIMER_US {
+        "timing features that need a finer clock are not measured"
+    } else {
+        "fine enough for every key timing feature"
+    };
+    reasons.push(Reason {
+        code: "timer_resolution",
+        weight: 0.0,
+        text: format!(
+            "key events were timed with a clock that steps by {}{reported}: {consequence}",
+            crate::timer::describe_resolution(step_us)
+        ),
+    });
+}
+
 fn keystroke_reasons(keys: &KeyFeatures, reasons: &mut Vec<Reason>) {
-    if let Some(fraction) = keys.zero_dwell_fraction {
+    let step_us = keys.timer_resolution_us;
+    let fine = fine_enough(step_us, FINE_KEY_TIMER_US);
+    let two_ms = "a 2 ms threshold";
+    if !fine {
+        if keys.zero_dwell_fraction.is_some() {
+            reasons.push(not_measured("zero_dwell", step_us, two_ms));
+        }
+        if keys.near_simultaneous_fraction.is_some() {
+            reasons.push(not_measured("near_simultaneous", step_us, two_ms));
+        }
+        if keys.burst_fraction.is_some() {
+            reasons.push(not_measured("burst_release", step_us, two_ms));
+        }
+        if keys.repeat_jitter_us.is_some() {
+            reasons.push(not_measured("repeat_jitter", step_us, "a jitter of a millisecond"));
+        }
+    }
+    if let Some(fraction) = keys.zero_dwell_fraction.filter(|_| fine) {
         // People hold a key for tens of ms; remote tools that send key-up with key-down give 0 ms.
         reasons.push(Reason {
             code: "zero_dwell",
@@ -315,7 +388,7 @@ fn keystroke_reasons(keys: &KeyFeatures, reasons: &mut Vec<Reason>) {
             ),
         });
     }
-    if let Some(fraction) = keys.near_simultaneous_fraction {
+    if let Some(fraction) = keys.near_simultaneous_fraction.filter(|_| fine) {
         // Rollover overlaps presses but almost never puts two events within 2 ms.
         reasons.push(Reason {
             code: "near_simultaneous",
@@ -327,7 +400,7 @@ fn keystroke_reasons(keys: &KeyFeatures, reasons: &mut Vec<Reason>) {
             ),
         });
     }
-    if let Some(fraction) = keys.burst_fraction {
+    if let Some(fraction) = keys.burst_fraction.filter(|_| fine) {
         // Remote desktops release queued input together: 23-33 % of gaps under 2 ms via x11vnc.
         reasons.push(Reason {
             code: "burst_release",
@@ -354,15 +427,19 @@ fn keystroke_reasons(keys: &KeyFeatures, reasons: &mut Vec<Reason>) {
         };
         reasons.push(Reason { code: "auto_repeat", weight, text });
     }
-    if let (Some(period_us), Some(jitter_us)) = (keys.repeat_period_us, keys.repeat_jitter_us) {
+    if let (Some(period_us), Some(jitter_us), true) =
+        (keys.repeat_period_us, keys.repeat_jitter_us, fine)
+    {
         // The operating system's repeat timer is steady to about a millisecond; repeats that
-        // cross a network arrive with its jitter.
+        // cross a network arrive with its jitter. The spread is robust to the two ways a loaded
+        // machine disturbs repeats (`features::KeyFeatures::repeat_jitter_us`), and the weight is
+        // capped, so the held key alone never flags anyone.
         let jitter_ms = ms(jitter_us as f64);
         reasons.push(Reason {
             code: "repeat_jitter",
-            weight: clamp((jitter_ms - 1.0) * 3.0, -0.3, 5.0),
+            weight: clamp((jitter_ms - 1.0) * 2.0, -0.3, REPEAT_JITTER_MAX_WEIGHT),
             text: format!(
-                "auto-repeat came every {:.1} ms with {jitter_ms:.1} ms of jitter (a local keyboard: under 1 ms)",
+                "auto-repeat came every {:.1} ms, typically {jitter_ms:.1} ms off that (a local keyboard: under 1 ms, a busy one a little more)",
                 ms(period_us as f64)
             ),
         });
@@ -401,8 +478,20 @@ fn keystroke_reasons(keys: &KeyFeatures, reasons: &mut Vec<Reason>) {
     }
 }
 
-fn pointer_reasons(pointer: &crate::features::PointerFeatures, reasons: &mut Vec<Reason>) {
-    if let Some(interval_us) = pointer.sample_interval_us {
+fn pointer_reasons(
+    pointer: &crate::features::PointerFeatures,
+    step_us: Option<u32>,
+    reasons: &mut Vec<Reason>,
+) {
+    let fine = fine_enough(step_us, FINE_POINTER_TIMER_US);
+    if !fine && pointer.sample_interval_us.is_some() {
+        reasons.push(not_measured(
+            "pointer_rate",
+            step_us,
+            "telling 8 ms from 20 ms between pointer samples",
+        ));
+    }
+    if let Some(interval_us) = pointer.sample_interval_us.filter(|_| fine) {
         // A local mouse reports 60-1000 times a second; remote desktops send 20-25 positions a
         // second when they rate-limit pointer updates.
         let interval_ms = ms(interval_us as f64);
@@ -467,6 +556,13 @@ fn environment_reasons(environment: &crate::evidence::Environment, reasons: &mut
             weight: 1.5,
             text: "the browser reports that automation software controls it (navigator.webdriver)"
                 .into(),
+        });
+    }
+    if environment.renderer == Renderer::Unknown {
+        reasons.push(Reason {
+            code: "software_renderer",
+            weight: 0.0,
+            text: "not measured: the browser does not say what draws its graphics (WebGL is off, or the name is masked, as WebKit's \"Apple GPU\" is)".into(),
         });
     }
     if environment.renderer == Renderer::Software {

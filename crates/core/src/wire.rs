@@ -36,6 +36,8 @@ pub const MAX_FOCUS_PER_BATCH: usize = 64;
 pub const MAX_BEATS: usize = 200;
 pub const MAX_TAPS: usize = 400;
 pub const MAX_TARGET_POINTS: usize = 2_400;
+/// The coarsest clock step a page may report (µs): one second.
+pub const MAX_TIMER_RESOLUTION_US: u32 = 1_000_000;
 /// Pointer coordinates beyond this (px) are not on any screen.
 const MAX_ABS_COORDINATE_PX: f64 = 1_000_000.0;
 /// Times further than this from zero (µs, about 31 years) are not page timestamps.
@@ -186,6 +188,9 @@ pub struct BatchV1 {
     /// Round trips the browser timed itself (µs).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub client_rtt_us: Vec<u32>,
+    /// The step of the page's clock the probe has seen so far (µs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timer_resolution_us: Option<u32>,
 }
 
 /// Whether a challenge ran or was skipped.
@@ -726,6 +731,7 @@ pub struct Batch {
     pub tracking: Option<Outcome<TrackingRun>>,
     pub frames: Option<FrameTiming>,
     pub client_rtt_us: Vec<u32>,
+    pub timer_resolution_us: Option<u32>,
 }
 
 impl Batch {
@@ -745,6 +751,9 @@ impl Batch {
             evidence.frames = self.frames;
         }
         evidence.client_rtt_us.extend(self.client_rtt_us);
+        if self.timer_resolution_us.is_some() {
+            evidence.timer_resolution_us = self.timer_resolution_us;
+        }
     }
 }
 
@@ -763,6 +772,7 @@ impl BatchV1 {
                 input_delay_us: f.input_delay_us,
             }),
             client_rtt_us: batch.client_rtt_us.clone(),
+            timer_resolution_us: batch.timer_resolution_us,
         }
     }
 
@@ -779,6 +789,14 @@ impl BatchV1 {
                 self.client_rtt_us.clone()
             } else {
                 return Err(WireError::InvalidChallenge("too many client round trips"));
+            },
+            timer_resolution_us: match self.timer_resolution_us {
+                Some(step_us) if step_us == 0 || step_us > MAX_TIMER_RESOLUTION_US => {
+                    return Err(WireError::Malformed(format!(
+                        "timer resolution {step_us} µs is out of range"
+                    )))
+                }
+                step => step,
             },
         })
     }
@@ -916,6 +934,9 @@ pub struct EvidenceV1 {
     pub rtt_lost: u32,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub client_rtt_us: Vec<u32>,
+    /// The step of the page's clock the probe saw (µs); absent in evidence older than it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timer_resolution_us: Option<u32>,
 }
 
 fn is_zero(value: &u32) -> bool {
@@ -969,6 +990,7 @@ impl EvidenceV1 {
             rtt_page_at_us: evidence.rtt_page_at_us.clone(),
             rtt_lost: evidence.rtt_lost,
             client_rtt_us: evidence.client_rtt_us.clone(),
+            timer_resolution_us: evidence.timer_resolution_us,
             peer_rtts: evidence
                 .peer_rtts
                 .iter()
@@ -1009,6 +1031,9 @@ impl EvidenceV1 {
                 rtt_page_at_us: self.rtt_page_at_us.clone(),
                 rtt_lost: self.rtt_lost,
                 client_rtt_us: self.client_rtt_us.clone(),
+                timer_resolution_us: self
+                    .timer_resolution_us
+                    .filter(|&step_us| step_us > 0 && step_us <= MAX_TIMER_RESOLUTION_US),
                 peer_rtts: self
                     .peer_rtts
                     .iter()
@@ -1238,6 +1263,11 @@ mod tests {
         assert!(decoded(strokes(stroke(0, 100_000, "6000000")))
             .is_err_and(|e| e.contains("repeat gap")));
         check_batch(r#","frames":{"frame_interval_us":16667,"input_delay_us":4000}"#, Ok(()));
+        // The clock step the probe saw: a microsecond to a second.
+        check_batch(r#","timer_resolution_us":16667"#, Ok(()));
+        check_batch(r#","timer_resolution_us":0"#, Err("timer resolution 0"));
+        check_batch(r#","timer_resolution_us":2000000"#, Err("out of range"));
+        check_batch(r#","timer_resolution_us":-5"#, Err("invalid value"));
         check_batch(
             r#","frames":{"frame_interval_us":137000000,"input_delay_us":0}"#,
             Err("over a second"),

@@ -45,6 +45,8 @@ pub struct ProbeStatus {
     pub unacked_batches: usize,
     /// Times the connection was lost and made again.
     pub reconnects: u32,
+    /// The step of the page's clock seen in key events (µs), once there are enough of them.
+    pub timer_resolution_us: Option<u32>,
     pub finished: bool,
     /// A sentence for the candidate when something went wrong.
     pub problem: Option<String>,
@@ -347,8 +349,12 @@ fn flush_batch(shared: &Rc<RefCell<Shared>>) {
     let strokes: Vec<StrokeV1> =
         s.keys.borrow_mut().take().iter().map(StrokeV1::from_stroke).collect();
     let (samples, changes) = s.pointer.borrow_mut().take();
-    let total = s.keys.borrow().total();
+    let (total, timer_resolution_us) = {
+        let keys = s.keys.borrow();
+        (keys.total(), keys.timer_resolution_us())
+    };
     s.status.keystrokes = total;
+    s.status.timer_resolution_us = timer_resolution_us;
     s.status.pointer_samples =
         s.status.pointer_samples.saturating_add(u32::try_from(samples.len()).unwrap_or(u32::MAX));
     // Focus changes are few (a batch allows 64); more in half a second would be a bug upstream.
@@ -381,6 +387,7 @@ fn flush_batch(shared: &Rc<RefCell<Shared>>) {
             tracking,
             frames,
             client_rtt_us: std::mem::take(&mut client_rtt_us),
+            timer_resolution_us,
         });
         if let Some(socket) = &s.socket {
             let _ = socket.send(&batch);

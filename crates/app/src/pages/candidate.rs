@@ -215,7 +215,7 @@ pub fn CandidatePage(capability: Capability) -> impl IntoView {
                 <div class="progress" role="progressbar" aria-label="Typing progress" aria-valuemin="0" aria-valuemax="100" aria-valuenow=percent>
                     <progress max="100" value=percent></progress>
                 </div>
-                <p class="muted" data-testid="probe-status">
+                <p class="muted" data-testid="probe-status" data-timer-resolution-us=move || status.get().timer_resolution_us.map(|us| us.to_string())>
                     {move || {
                         let s = status.get();
                         let link = if s.connected { "connected" } else { "connecting…" };
