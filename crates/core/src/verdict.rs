@@ -87,6 +87,140 @@ pub struct Verdict {
     pub reasons: Vec<Reason>,
 }
 
+/// A weight that grows linearly with a feature, within bounds:
+/// `clamp(scale·(value − offset), floor, cap)`. Each one is a row of the weight table in
+/// `docs/verdicts.md`, which a test checks against these constants.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Linear {
+    pub code: &'static str,
+    /// The feature's name in the formula, as the docs write it.
+    pub var: &'static str,
+    pub offset: f64,
+    /// Weight per unit of the feature, or, when `per` is set, one unit of weight per `per`.
+    pub scale: f64,
+    pub per: Option<f64>,
+    pub floor: f64,
+    pub cap: f64,
+}
+
+impl Linear {
+    /// The weight at `value`.
+    pub fn weight(&self, value: f64) -> f64 {
+        let moved = value - self.offset;
+        clamp(self.per.map_or(moved * self.scale, |per| moved / per), self.floor, self.cap)
+    }
+
+    /// The formula as the docs write it, such as `clamp(40·(f − 0.02), −0.3, 6)`.
+    pub fn formula(&self) -> String {
+        let number = |v: f64| format!("{v}").replace('-', "−");
+        let moved = if self.offset == 0.0 {
+            self.var.to_owned()
+        } else {
+            format!("{} − {}", self.var, number(self.offset))
+        };
+        let scaled = match self.per {
+            Some(per) => format!("({moved}) / {}", number(per)),
+            None if self.offset == 0.0 => format!("{}·{moved}", number(self.scale)),
+            None => format!("{}·({moved})", number(self.scale)),
+        };
+        format!("clamp({scaled}, {}, {})", number(self.floor), number(self.cap))
+    }
+}
+
+/// Presses held under 2 ms, as a fraction of presses.
+pub const ZERO_DWELL: Linear = Linear {
+    code: "zero_dwell",
+    var: "f",
+    offset: 0.02,
+    scale: 40.0,
+    per: None,
+    floor: -0.3,
+    cap: 6.0,
+};
+/// Gaps under 2 ms between events of different presses, as a fraction of such gaps.
+pub const NEAR_SIMULTANEOUS: Linear = Linear {
+    code: "near_simultaneous",
+    var: "f",
+    offset: 0.05,
+    scale: 20.0,
+    per: None,
+    floor: -0.3,
+    cap: 4.0,
+};
+/// Key events in bursts of three or more within 2 ms, as a fraction of events.
+pub const BURST_RELEASE: Linear = Linear {
+    code: "burst_release",
+    var: "f",
+    offset: 0.02,
+    scale: 25.0,
+    per: None,
+    floor: -0.2,
+    cap: 4.0,
+};
+/// Untrusted presses, as a fraction of presses.
+pub const UNTRUSTED_EVENTS: Linear = Linear {
+    code: "untrusted_events",
+    var: "f",
+    offset: 0.0,
+    scale: 6.0,
+    per: None,
+    floor: 0.0,
+    cap: 3.0,
+};
+/// Latency added to the person's own loop (ms).
+pub const LOOP_LATENCY: Linear = Linear {
+    code: "loop_latency",
+    var: "added",
+    offset: 40.0,
+    scale: 1.0,
+    per: Some(15.0),
+    floor: -1.0,
+    cap: 6.0,
+};
+/// Auto-repeat jitter (ms); capped so a held key alone never flags anyone.
+pub const REPEAT_JITTER: Linear = Linear {
+    code: "repeat_jitter",
+    var: "jitter",
+    offset: 1.0,
+    scale: 2.0,
+    per: None,
+    floor: -0.3,
+    cap: REPEAT_JITTER_MAX_WEIGHT,
+};
+/// Perfectly straight pointer movements, as a fraction of movements (weighed from half on).
+pub const STRAIGHT_LINES: Linear = Linear {
+    code: "straight_lines",
+    var: "f",
+    offset: 0.0,
+    scale: 3.0,
+    per: None,
+    floor: 0.0,
+    cap: 3.0,
+};
+
+/// Every linear weight rule, for the docs' table.
+pub const LINEAR_WEIGHTS: [Linear; 7] = [
+    ZERO_DWELL,
+    NEAR_SIMULTANEOUS,
+    BURST_RELEASE,
+    UNTRUSTED_EVENTS,
+    LOOP_LATENCY,
+    REPEAT_JITTER,
+    STRAIGHT_LINES,
+];
+
+/// Fixed weights: (code, weight).
+pub const FIXED_WEIGHTS: [(&str, f64); 4] = [
+    ("webdriver", 1.5),
+    ("software_renderer", 0.7),
+    ("small_screen", 0.3),
+    ("untrusted_pointer", 1.5),
+];
+
+fn fixed(code: &str) -> f64 {
+    FIXED_WEIGHTS.iter().find(|(known, _)| *known == code).map_or(0.0, |(_, weight)| *weight)
+}
+
 /// Scores features into a verdict.
 pub fn score(features: &Features) -> Verdict {
     let keys = &features.keys;
@@ -277,7 +411,7 @@ fn loop_reasons(estimate: &crate::challenge::LoopEstimate, reasons: &mut Vec<Rea
         let added_ms = ms(added.estimate_us as f64);
         reasons.push(Reason {
             code: "loop_latency",
-            weight: clamp((added_ms - 40.0) / 15.0, -1.0, 6.0),
+            weight: LOOP_LATENCY.weight(added_ms),
             text: format!(
                 "answers to what the screen showed came {added_ms:.0} ms later than a local person's (95% interval {:.0} to {:.0} ms)",
                 ms(added.low_us as f64),
@@ -380,7 +514,7 @@ fn keystroke_reasons(keys: &KeyFeatures, reasons: &mut Vec<Reason>) {
         // People hold a key for tens of ms; remote tools that send key-up with key-down give 0 ms.
         reasons.push(Reason {
             code: "zero_dwell",
-            weight: clamp((fraction - 0.02) * 40.0, -0.3, 6.0),
+            weight: ZERO_DWELL.weight(fraction),
             text: format!(
                 "{} of key presses were released within 2 ms (local typing: {})",
                 percent(fraction),
@@ -392,7 +526,7 @@ fn keystroke_reasons(keys: &KeyFeatures, reasons: &mut Vec<Reason>) {
         // Rollover overlaps presses but almost never puts two events within 2 ms.
         reasons.push(Reason {
             code: "near_simultaneous",
-            weight: clamp((fraction - 0.05) * 20.0, -0.3, 4.0),
+            weight: NEAR_SIMULTANEOUS.weight(fraction),
             text: format!(
                 "{} of gaps between different keys' events were under 2 ms (local typing: at most {})",
                 percent(fraction),
@@ -404,7 +538,7 @@ fn keystroke_reasons(keys: &KeyFeatures, reasons: &mut Vec<Reason>) {
         // Remote desktops release queued input together: 23-33 % of gaps under 2 ms via x11vnc.
         reasons.push(Reason {
             code: "burst_release",
-            weight: clamp((fraction - 0.02) * 25.0, -0.2, 4.0),
+            weight: BURST_RELEASE.weight(fraction),
             text: format!("{} of key events arrived in bursts of three or more within 2 ms (local typing: none)", percent(fraction)),
         });
     }
@@ -437,7 +571,7 @@ fn keystroke_reasons(keys: &KeyFeatures, reasons: &mut Vec<Reason>) {
         let jitter_ms = ms(jitter_us as f64);
         reasons.push(Reason {
             code: "repeat_jitter",
-            weight: clamp((jitter_ms - 1.0) * 2.0, -0.3, REPEAT_JITTER_MAX_WEIGHT),
+            weight: REPEAT_JITTER.weight(jitter_ms),
             text: format!(
                 "auto-repeat came every {:.1} ms, typically {jitter_ms:.1} ms off that (a local keyboard: under 1 ms, a busy one a little more)",
                 ms(period_us as f64)
@@ -448,7 +582,7 @@ fn keystroke_reasons(keys: &KeyFeatures, reasons: &mut Vec<Reason>) {
         let share = f64::from(keys.untrusted) / f64::from(keys.strokes);
         reasons.push(Reason {
             code: "untrusted_events",
-            weight: clamp(share * 6.0, 0.0, 3.0),
+            weight: UNTRUSTED_EVENTS.weight(share),
             text: format!(
                 "{} of {} key presses were synthetic (not from a real keyboard)",
                 keys.untrusted, keys.strokes
@@ -515,7 +649,7 @@ fn pointer_reasons(
         if fraction >= 0.5 {
             reasons.push(Reason {
                 code: "straight_lines",
-                weight: clamp(fraction * 3.0, 0.0, 3.0),
+                weight: STRAIGHT_LINES.weight(fraction),
                 text: format!(
                     "{} of {} pointer movements were perfectly straight lines, as scripted input draws them",
                     percent(fraction),
@@ -527,7 +661,7 @@ fn pointer_reasons(
     if pointer.untrusted > 0 {
         reasons.push(Reason {
             code: "untrusted_pointer",
-            weight: 1.5,
+            weight: fixed("untrusted_pointer"),
             text: format!(
                 "{} pointer events were synthetic (not from a real mouse or touch)",
                 pointer.untrusted
@@ -553,7 +687,7 @@ fn environment_reasons(environment: &crate::evidence::Environment, reasons: &mut
     if environment.webdriver {
         reasons.push(Reason {
             code: "webdriver",
-            weight: 1.5,
+            weight: fixed("webdriver"),
             text: "the browser reports that automation software controls it (navigator.webdriver)"
                 .into(),
         });
@@ -568,7 +702,7 @@ fn environment_reasons(environment: &crate::evidence::Environment, reasons: &mut
     if environment.renderer == Renderer::Software {
         reasons.push(Reason {
             code: "software_renderer",
-            weight: 0.7,
+            weight: fixed("software_renderer"),
             text:
                 "graphics are drawn in software, as in virtual machines and remote-desktop sessions"
                     .into(),
@@ -581,7 +715,7 @@ fn environment_reasons(environment: &crate::evidence::Environment, reasons: &mut
     {
         reasons.push(Reason {
             code: "small_screen",
-            weight: 0.3,
+            weight: fixed("small_screen"),
             text: format!("the screen is {width_px}×{height_px} px, smaller than a laptop's"),
         });
     }
