@@ -561,14 +561,16 @@ impl ClientMsg {
 
     /// Encodes the message as a text frame.
     pub fn to_text(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+        // Plain structs with string keys and finite numbers: serialising cannot fail.
+        serde_json::to_string(self).expect("a message always serialises")
     }
 }
 
 impl ServerMsg {
     /// Encodes the message as a text frame.
     pub fn to_text(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+        // Plain structs with string keys and finite numbers: serialising cannot fail.
+        serde_json::to_string(self).expect("a message always serialises")
     }
 
     /// Parses a text frame from the edge.
@@ -1069,7 +1071,9 @@ impl EvidenceV1 {
 
     /// The canonical bytes: compact JSON with fields in declaration order.
     pub fn canonical_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec(self).unwrap_or_default()
+        // Bounded, finite values with string keys: serialising cannot fail, and an empty digest
+        // input would sign nothing.
+        serde_json::to_vec(self).expect("evidence always serialises")
     }
 
     /// The SHA-256 of the canonical bytes, in hexadecimal: what a token commits to.
