@@ -223,9 +223,9 @@ pub struct Evidence {
     pub focus: Vec<FocusChange>,
     pub rtt_us: Vec<u64>,
     pub environment: Option<Environment>,
-    pub rhythm: Option<crate::challenge::Outcome<crate::challenge::Rhythm>>,
-    pub tracking: Option<crate::challenge::Outcome<TrackingRun>>,
-    pub frames: Option<crate::challenge::FrameTiming>,
+    pub rhythm: Option<crate::estimators::Outcome<crate::estimators::Rhythm>>,
+    pub tracking: Option<crate::estimators::Outcome<TrackingRun>>,
+    pub frames: Option<crate::estimators::FrameTiming>,
     /// The browser's time zone (`Intl`), an IANA name such as `America/Chicago`.
     pub time_zone: Option<String>,
     /// Where the edge that timed `rtt_us` stands.
@@ -281,7 +281,7 @@ impl ClaimedLocation {
 pub struct TrackingRun {
     pub started_at_us: i64,
     pub ended_at_us: i64,
-    pub target: Vec<crate::challenge::Point>,
+    pub target: Vec<crate::estimators::Point>,
 }
 
 impl Evidence {

@@ -4,7 +4,7 @@
 //! evidence reads as "not enough data" rather than as a number that looks like a measurement.
 //! Integer arithmetic and nearest-rank quantiles keep the results identical on every platform.
 
-use crate::challenge::{self, Challenges, LoopEstimate, Outcome, Point, Tracking};
+use crate::estimators::{self, Challenges, LoopEstimate, Outcome, Point, Tracking};
 use crate::evidence::{Environment, Evidence, FocusKind, KeyStroke, PointerKind, PointerSample};
 use crate::geo::{check_claim, time_zone_fits, EdgeRtt, LocationCheck};
 
@@ -233,7 +233,7 @@ fn challenges(evidence: &Evidence) -> LoopEstimate {
         }),
         Outcome::Skipped => Outcome::Skipped,
     });
-    challenge::estimate(&Challenges {
+    estimators::estimate(&Challenges {
         rhythm: evidence.rhythm.clone(),
         tracking,
         frames: evidence.frames,
@@ -794,7 +794,7 @@ mod tests {
 #[cfg(test)]
 mod series_tests {
     use super::*;
-    use crate::challenge::{Answer, Rhythm};
+    use crate::estimators::{Answer, Rhythm};
     use crate::evidence::KeyClass;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;

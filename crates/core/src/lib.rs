@@ -6,8 +6,8 @@
 //! verify a token the edge signed.
 
 pub mod b64;
-pub mod challenge;
 pub mod codes;
+pub mod estimators;
 pub mod evidence;
 pub mod features;
 pub mod geo;

@@ -359,8 +359,8 @@ fn location_reasons(location: &crate::features::LocationFeatures, reasons: &mut 
     }
 }
 
-fn loop_reasons(estimate: &crate::challenge::LoopEstimate, reasons: &mut Vec<Reason>) {
-    use crate::challenge::{
+fn loop_reasons(estimate: &crate::estimators::LoopEstimate, reasons: &mut Vec<Reason>) {
+    use crate::estimators::{
         LOCAL_ASYNCHRONY_SD_US, LOCAL_ASYNCHRONY_US, LOCAL_TRACKING_LAG_SD_US,
         LOCAL_TRACKING_LAG_US,
     };

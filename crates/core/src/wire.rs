@@ -8,8 +8,8 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::challenge::{Answer, FrameTiming, Outcome, Point, Rhythm};
 use crate::codes::ErrorCode;
+use crate::estimators::{Answer, FrameTiming, Outcome, Point, Rhythm};
 use crate::evidence::{ClaimedLocation, EdgeSite};
 use crate::evidence::{
     Environment, Evidence, FocusChange, FocusKind, KeyClass, KeyStroke, PointerDevice, PointerKind,

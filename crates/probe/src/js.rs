@@ -8,7 +8,7 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
 use crate::candidate::{CandidateProbe, ProbeConfig};
-use crate::keys::{KeyCapture, KeyRecorder};
+use crate::capture::{KeyCapture, KeyRecorder};
 
 /// A probe streaming key and pointer timings to an edge.
 #[wasm_bindgen(js_name = Probe)]

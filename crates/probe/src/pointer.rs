@@ -9,7 +9,7 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast as _, JsValue};
 use web_sys::{EventTarget, PointerEvent};
 
-use crate::keys::to_us;
+use crate::capture::to_us;
 use crate::listen::Listeners;
 
 /// Pointer samples and focus changes since the last batch.

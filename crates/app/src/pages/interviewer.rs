@@ -9,7 +9,7 @@ use onsite_core::jws::{self, Claims, Expect, Jwks};
 use onsite_core::wire::{ClientMsg, Role, ServerMsg, VerdictV1, PROTOCOL_VERSION};
 use onsite_probe::{page, EdgeSocket, SocketEvent};
 
-use onsite_core::challenge::{LOCAL_ASYNCHRONY_US, LOCAL_TRACKING_LAG_US};
+use onsite_core::estimators::{LOCAL_ASYNCHRONY_US, LOCAL_TRACKING_LAG_US};
 use onsite_core::features::{Series, LOCAL_DWELL_BAND_US, LOCAL_FLIGHT_BAND_US};
 use onsite_core::wire::EvidenceV1;
 use onsite_core::{Evidence, Features};

@@ -9,14 +9,14 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use onsite_core::challenge::{Answer, FrameTiming, Outcome, Point, Rhythm};
+use onsite_core::estimators::{Answer, FrameTiming, Outcome, Point, Rhythm};
 use onsite_core::evidence::TrackingRun;
 use onsite_core::features::quantile;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast as _;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, KeyboardEvent, PointerEvent};
 
-use crate::keys::to_us;
+use crate::capture::to_us;
 use crate::listen::Listeners;
 use crate::ProbeError;
 
