@@ -161,228 +161,232 @@ fn batch(seq: u64, tracking: Option<TrackingV1>, pointer: Vec<PointerV1>) -> Str
         .to_text()
 }
 
-/// The attacks, each run until `until` from its own networks.
+/// Runs the named attack until `until`, from its own networks; returns what it did.
 async fn attack(name: &str, edge: SocketAddr, until: Instant) -> anyhow::Result<String> {
-    let note;
     match name {
-        // The 1.5 KB frame that once aborted the edge, sent again and again.
-        "crash" => {
-            let frame = batch(1, Some(tracking(900_000_000_000_000, 40)), vec![]);
-            let mut sent = 0;
-            while Instant::now() < until {
-                let session = create_session(edge).await?;
-                if let Some(mut socket) = join(edge, "127.0.2.1", Role::Candidate, &session).await {
-                    let _ = socket.send(Message::Text(frame.clone().into())).await;
-                    sent += 1;
-                    while let Ok(Some(Ok(_))) =
-                        tokio::time::timeout(Duration::from_secs(1), socket.next()).await
-                    {
-                    }
-                }
-            }
-            note = format!("{sent} crashing frames");
-        }
-        // Several candidate links sending the costliest results the wire allows, as fast as
-        // their frame budget lets them: each makes the session's evidence worth re-scoring.
-        "stall" => {
-            let mut tasks = Vec::new();
-            for link in 0..4 {
-                tasks.push(tokio::spawn(async move {
-                    let session = create_session(edge).await?;
-                    let source = format!("127.0.3.{}", link + 1);
-                    let mut socket = join(edge, &source, Role::Candidate, &session)
-                        .await
-                        .context("stall socket refused")?;
-                    let pointer: Vec<PointerV1> = (0..150)
-                        .map(|i| PointerV1 {
-                            at_us: i * 400_000,
-                            kind: PointerKindName::Move,
-                            x_px: ((i as f64 * 0.05).sin() * 300.0 + 400.0).round(),
-                            y_px: ((i as f64 * 0.03).cos() * 200.0 + 300.0).round(),
-                            coalesced: 1,
-                            device: PointerDeviceName::Mouse,
-                            trusted: true,
-                        })
-                        .collect();
-                    // Built once; only the batch number changes from frame to frame.
-                    let template = batch(999_999_999, Some(tracking(60_000_000, 1_200)), pointer);
-                    anyhow::ensure!(template.len() < wire::MAX_FRAME_BYTES, "frame too large");
-                    let mut seq = 0;
-                    while Instant::now() < until {
-                        seq += 1;
-                        let frame = template.replacen("999999999", &seq.to_string(), 1);
-                        if socket.send(Message::Text(frame.into())).await.is_err() {
-                            break;
-                        }
-                        tokio::time::sleep(Duration::from_millis(60)).await;
-                        while let Ok(Some(Ok(_))) =
-                            tokio::time::timeout(Duration::from_millis(1), socket.next()).await
-                        {
-                        }
-                    }
-                    anyhow::Ok(seq)
-                }));
-            }
-            let mut frames = 0;
-            for task in tasks {
-                frames += task.await?.unwrap_or(0);
-            }
-            note = format!("{frames} maximal frames from 4 links");
-        }
-        // Environment frames on many sockets: each once signed and stored a verdict.
-        "verdict_spam" => {
-            let session = create_session(edge).await?;
-            let environment = ClientMsg::Environment(EnvironmentV1 {
-                webdriver: false,
-                renderer: RendererName::Hardware,
-                screen_w_px: 1440,
-                screen_h_px: 900,
-                time_zone: None,
-            })
-            .to_text();
-            let mut sent = 0;
-            while Instant::now() < until {
-                if let Some(mut socket) = join(edge, "127.0.4.1", Role::Candidate, &session).await {
-                    for _ in 0..50 {
-                        if socket.send(Message::Text(environment.clone().into())).await.is_err() {
-                            break;
-                        }
-                        sent += 1;
-                    }
-                } else {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
-            note = format!("{sent} environment frames");
-        }
-        // Batches of replaced task results until the session is full.
-        "storage_spam" => {
-            // Frames near the 64 KiB limit, at the socket's frame budget: what once stored 170
-            // batches (8.9 MB) in 6 s from one socket.
-            let pointer = |count: i64| -> Vec<PointerV1> {
-                (0..count)
-                    .map(|i| PointerV1 {
-                        at_us: i * 50_000,
-                        kind: PointerKindName::Move,
-                        x_px: (i % 800) as f64,
-                        y_px: (i % 600) as f64,
-                        coalesced: 1,
-                        device: PointerDeviceName::Mouse,
-                        trusted: true,
-                    })
-                    .collect()
-            };
-            // As many pointer samples as fit under the frame limit.
-            let template = (0..=60)
-                .rev()
-                .map(|tens| {
-                    batch(999_999_999, Some(tracking(15_000_000, 1_500)), pointer(tens * 10))
-                })
-                .find(|frame| frame.len() < wire::MAX_FRAME_BYTES - 100)
-                .context("no frame fits")?;
-            anyhow::ensure!(template.len() < wire::MAX_FRAME_BYTES, "frame too large");
-            let (mut stored, mut full, mut sent_bytes) = (0, 0, 0usize);
-            while Instant::now() < until {
-                let session = create_session(edge).await?;
-                let Some(mut socket) = join(edge, "127.0.5.1", Role::Candidate, &session).await
-                else {
-                    continue;
-                };
-                let mut seq = 0;
-                'session: while Instant::now() < until {
-                    seq += 1;
-                    let frame = template.replacen("999999999", &seq.to_string(), 1);
-                    sent_bytes += frame.len();
-                    if socket.send(Message::Text(frame.into())).await.is_err() {
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_millis(45)).await;
-                    while let Ok(Some(Ok(message))) =
-                        tokio::time::timeout(Duration::from_millis(1), socket.next()).await
-                    {
-                        if let Message::Text(text) = message {
-                            if text.contains("\"ack\"") {
-                                stored += 1;
-                            } else if text.contains("session_full") {
-                                full += 1;
-                                break 'session;
-                            }
-                        }
-                    }
-                }
-            }
-            note = format!(
-                "{} MB sent, {stored} batches stored, {full} sessions filled",
-                sent_bytes / 1_000_000
-            );
-        }
-        // Half-open connections trickling a byte every few seconds, from one network.
-        "slowloris" => {
-            let mut open = Vec::new();
-            let mut refused = 0;
-            for i in 0..1_100 {
-                match connect_from(edge, &format!("127.0.6.{}", 1 + i % 4)).await {
-                    Ok(mut stream) => {
-                        let _ = stream.write_all(b"GET / HTTP/1.1\r\n").await;
-                        open.push(stream);
-                    }
-                    Err(_) => refused += 1,
-                }
-            }
-            while Instant::now() < until {
-                tokio::time::sleep(Duration::from_secs(2)).await;
-                let mut alive = Vec::new();
-                for mut stream in open {
-                    if stream.write_all(b"X").await.is_ok() {
-                        alive.push(stream);
-                    }
-                }
-                open = alive;
-            }
-            note = format!("{} of 1100 still open at the end, {refused} refused", open.len());
-        }
-        // Idle measuring sockets from five addresses, and then a real measuring request.
-        "echo_idle" => {
-            let mut idle = Vec::new();
-            for i in 0..1_200 {
-                if let Ok(socket) =
-                    socket_from(edge, &format!("127.0.7.{}", 1 + i % 5), "/api/v1/echo").await
-                {
-                    idle.push(socket);
-                }
-            }
-            let mut real =
-                socket_from(edge, &format!("{HONEST_NETWORK}.251"), "/api/v1/echo").await?;
-            let measure = ClientMsg::Measure { v: PROTOCOL_VERSION, session: "bench".into() };
-            real.send(Message::Text(measure.to_text().into())).await?;
-            let first = tokio::time::timeout(Duration::from_secs(3), real.next()).await;
-            let measured = matches!(first, Ok(Some(Ok(Message::Binary(_)))));
-            note = format!("{} idle sockets held; a real request measured: {measured}", idle.len());
-            tokio::time::sleep(until.saturating_duration_since(Instant::now())).await;
-        }
-        // The candidate link reconnecting in a loop while the interviewer tries to join.
-        "lockout" => {
-            let (id, candidate, interviewer) = create_session_links(edge).await?;
-            let (candidate, interviewer) = ((id.clone(), candidate), (id, interviewer));
-            let mut refused = 0;
-            let mut welcomed = 0;
-            while Instant::now() < until {
-                if join(edge, "127.0.8.1", Role::Candidate, &candidate).await.is_none() {
-                    refused += 1;
-                }
-                if refused > 0
-                    && join(edge, "127.0.9.1", Role::Interviewer, &interviewer).await.is_some()
-                {
-                    welcomed += 1;
-                }
-            }
-            note = format!(
-                "{refused} candidate reconnects refused, the interviewer welcomed {welcomed} times"
-            );
-        }
+        "crash" => crash(edge, until).await,
+        "stall" => stall(edge, until).await,
+        "verdict_spam" => verdict_spam(edge, until).await,
+        "storage_spam" => storage_spam(edge, until).await,
+        "slowloris" => slowloris(edge, until).await,
+        "echo_idle" => echo_idle(edge, until).await,
+        "lockout" => lockout(edge, until).await,
         _ => anyhow::bail!("unknown attack {name}"),
     }
+}
+
+/// The 1.5 KB frame that once aborted the edge, sent again and again.
+async fn crash(edge: SocketAddr, until: Instant) -> anyhow::Result<String> {
+    let frame = batch(1, Some(tracking(900_000_000_000_000, 40)), vec![]);
+    let mut sent = 0;
+    while Instant::now() < until {
+        let session = create_session(edge).await?;
+        if let Some(mut socket) = join(edge, "127.0.2.1", Role::Candidate, &session).await {
+            let _ = socket.send(Message::Text(frame.clone().into())).await;
+            sent += 1;
+            while let Ok(Some(Ok(_))) =
+                tokio::time::timeout(Duration::from_secs(1), socket.next()).await
+            {}
+        }
+    }
+    Ok(format!("{sent} crashing frames"))
+}
+
+/// Several candidate links sending the costliest results the wire allows, as fast as
+/// their frame budget lets them: each makes the session's evidence worth re-scoring.
+async fn stall(edge: SocketAddr, until: Instant) -> anyhow::Result<String> {
+    let mut tasks = Vec::new();
+    for link in 0..4 {
+        tasks.push(tokio::spawn(async move {
+            let session = create_session(edge).await?;
+            let source = format!("127.0.3.{}", link + 1);
+            let mut socket = join(edge, &source, Role::Candidate, &session)
+                .await
+                .context("stall socket refused")?;
+            let pointer: Vec<PointerV1> = (0..150)
+                .map(|i| PointerV1 {
+                    at_us: i * 400_000,
+                    kind: PointerKindName::Move,
+                    x_px: ((i as f64 * 0.05).sin() * 300.0 + 400.0).round(),
+                    y_px: ((i as f64 * 0.03).cos() * 200.0 + 300.0).round(),
+                    coalesced: 1,
+                    device: PointerDeviceName::Mouse,
+                    trusted: true,
+                })
+                .collect();
+            // Built once; only the batch number changes from frame to frame.
+            let template = batch(999_999_999, Some(tracking(60_000_000, 1_200)), pointer);
+            anyhow::ensure!(template.len() < wire::MAX_FRAME_BYTES, "frame too large");
+            let mut seq = 0;
+            while Instant::now() < until {
+                seq += 1;
+                let frame = template.replacen("999999999", &seq.to_string(), 1);
+                if socket.send(Message::Text(frame.into())).await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(60)).await;
+                while let Ok(Some(Ok(_))) =
+                    tokio::time::timeout(Duration::from_millis(1), socket.next()).await
+                {
+                }
+            }
+            anyhow::Ok(seq)
+        }));
+    }
+    let mut frames = 0;
+    for task in tasks {
+        frames += task.await?.unwrap_or(0);
+    }
+    Ok(format!("{frames} maximal frames from 4 links"))
+}
+
+/// Environment frames on many sockets: each once signed and stored a verdict.
+async fn verdict_spam(edge: SocketAddr, until: Instant) -> anyhow::Result<String> {
+    let session = create_session(edge).await?;
+    let environment = ClientMsg::Environment(EnvironmentV1 {
+        webdriver: false,
+        renderer: RendererName::Hardware,
+        screen_w_px: 1440,
+        screen_h_px: 900,
+        time_zone: None,
+    })
+    .to_text();
+    let mut sent = 0;
+    while Instant::now() < until {
+        if let Some(mut socket) = join(edge, "127.0.4.1", Role::Candidate, &session).await {
+            for _ in 0..50 {
+                if socket.send(Message::Text(environment.clone().into())).await.is_err() {
+                    break;
+                }
+                sent += 1;
+            }
+        } else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    Ok(format!("{sent} environment frames"))
+}
+
+/// Batches of replaced task results until the session is full.
+async fn storage_spam(edge: SocketAddr, until: Instant) -> anyhow::Result<String> {
+    // Frames near the 64 KiB limit, at the socket's frame budget: what once stored 170
+    // batches (8.9 MB) in 6 s from one socket.
+    let pointer = |count: i64| -> Vec<PointerV1> {
+        (0..count)
+            .map(|i| PointerV1 {
+                at_us: i * 50_000,
+                kind: PointerKindName::Move,
+                x_px: (i % 800) as f64,
+                y_px: (i % 600) as f64,
+                coalesced: 1,
+                device: PointerDeviceName::Mouse,
+                trusted: true,
+            })
+            .collect()
+    };
+    // As many pointer samples as fit under the frame limit.
+    let template = (0..=60)
+        .rev()
+        .map(|tens| batch(999_999_999, Some(tracking(15_000_000, 1_500)), pointer(tens * 10)))
+        .find(|frame| frame.len() < wire::MAX_FRAME_BYTES - 100)
+        .context("no frame fits")?;
+    anyhow::ensure!(template.len() < wire::MAX_FRAME_BYTES, "frame too large");
+    let (mut stored, mut full, mut sent_bytes) = (0, 0, 0usize);
+    while Instant::now() < until {
+        let session = create_session(edge).await?;
+        let Some(mut socket) = join(edge, "127.0.5.1", Role::Candidate, &session).await else {
+            continue;
+        };
+        let mut seq = 0;
+        'session: while Instant::now() < until {
+            seq += 1;
+            let frame = template.replacen("999999999", &seq.to_string(), 1);
+            sent_bytes += frame.len();
+            if socket.send(Message::Text(frame.into())).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(45)).await;
+            while let Ok(Some(Ok(message))) =
+                tokio::time::timeout(Duration::from_millis(1), socket.next()).await
+            {
+                if let Message::Text(text) = message {
+                    if text.contains("\"ack\"") {
+                        stored += 1;
+                    } else if text.contains("session_full") {
+                        full += 1;
+                        break 'session;
+                    }
+                }
+            }
+        }
+    }
+    Ok(format!(
+        "{} MB sent, {stored} batches stored, {full} sessions filled",
+        sent_bytes / 1_000_000
+    ))
+}
+
+/// Half-open connections trickling a byte every few seconds, from one network.
+async fn slowloris(edge: SocketAddr, until: Instant) -> anyhow::Result<String> {
+    let mut open = Vec::new();
+    let mut refused = 0;
+    for i in 0..1_100 {
+        match connect_from(edge, &format!("127.0.6.{}", 1 + i % 4)).await {
+            Ok(mut stream) => {
+                let _ = stream.write_all(b"GET / HTTP/1.1\r\n").await;
+                open.push(stream);
+            }
+            Err(_) => refused += 1,
+        }
+    }
+    while Instant::now() < until {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let mut alive = Vec::new();
+        for mut stream in open {
+            if stream.write_all(b"X").await.is_ok() {
+                alive.push(stream);
+            }
+        }
+        open = alive;
+    }
+    Ok(format!("{} of 1100 still open at the end, {refused} refused", open.len()))
+}
+
+/// Idle measuring sockets from five addresses, and then a real measuring request.
+async fn echo_idle(edge: SocketAddr, until: Instant) -> anyhow::Result<String> {
+    let mut idle = Vec::new();
+    for i in 0..1_200 {
+        if let Ok(socket) =
+            socket_from(edge, &format!("127.0.7.{}", 1 + i % 5), "/api/v1/echo").await
+        {
+            idle.push(socket);
+        }
+    }
+    let mut real = socket_from(edge, &format!("{HONEST_NETWORK}.251"), "/api/v1/echo").await?;
+    let measure = ClientMsg::Measure { v: PROTOCOL_VERSION, session: "bench".into() };
+    real.send(Message::Text(measure.to_text().into())).await?;
+    let first = tokio::time::timeout(Duration::from_secs(3), real.next()).await;
+    let measured = matches!(first, Ok(Some(Ok(Message::Binary(_)))));
+    let note = format!("{} idle sockets held; a real request measured: {measured}", idle.len());
+    tokio::time::sleep(until.saturating_duration_since(Instant::now())).await;
     Ok(note)
+}
+
+/// The candidate link reconnecting in a loop while the interviewer tries to join.
+async fn lockout(edge: SocketAddr, until: Instant) -> anyhow::Result<String> {
+    let (id, candidate, interviewer) = create_session_links(edge).await?;
+    let (candidate, interviewer) = ((id.clone(), candidate), (id, interviewer));
+    let mut refused = 0;
+    let mut welcomed = 0;
+    while Instant::now() < until {
+        if join(edge, "127.0.8.1", Role::Candidate, &candidate).await.is_none() {
+            refused += 1;
+        }
+        if refused > 0 && join(edge, "127.0.9.1", Role::Interviewer, &interviewer).await.is_some() {
+            welcomed += 1;
+        }
+    }
+    Ok(format!("{refused} candidate reconnects refused, the interviewer welcomed {welcomed} times"))
 }
 
 #[tokio::main]

@@ -133,6 +133,52 @@ async fn send(socket: &mut WebSocket, msg: &ServerMsg) -> Result<(), axum::Error
     socket.send(Message::Text(msg.to_text().into())).await
 }
 
+/// The edge's echo probes on one socket: their numbers, the fast-then-slow schedule and which
+/// are in flight. Time is passed in, so the bookkeeping is tested without a clock.
+struct Echoes {
+    seq: u32,
+    pending: HashMap<u32, std::time::Instant>,
+    opened: std::time::Instant,
+}
+
+impl Echoes {
+    fn new(opened: std::time::Instant) -> Echoes {
+        Echoes { seq: 0, pending: HashMap::new(), opened }
+    }
+
+    /// Forgets probes unanswered for [`ECHO_LOST_AFTER`] at `now`; returns how many.
+    fn expire(&mut self, now: std::time::Instant) -> u32 {
+        let before = self.pending.len();
+        self.pending.retain(|_, sent| now.saturating_duration_since(*sent) < ECHO_LOST_AFTER);
+        u32::try_from(before - self.pending.len()).unwrap_or(u32::MAX)
+    }
+
+    /// Numbers a probe sent at `now`; the flag says the fast schedule ends with it.
+    fn next(&mut self, now: std::time::Instant) -> (u32, bool) {
+        self.seq = self.seq.wrapping_add(1);
+        self.pending.insert(self.seq, now);
+        (self.seq, self.seq == ECHO_FAST_COUNT)
+    }
+
+    /// A reply to probe `seq` arriving at `now`: the round trip, and the edge's clock half-way
+    /// through it (µs since the socket opened), or `None` for a probe not in flight.
+    ///
+    /// NTP-style: the page read its clock about half a round trip after the probe left, so the
+    /// page's clock minus this is the offset between the two clocks.
+    fn reply(&mut self, seq: u32, now: std::time::Instant) -> Option<(u64, i64)> {
+        let sent = self.pending.remove(&seq)?;
+        let rtt_us = u64::try_from(now.saturating_duration_since(sent).as_micros()).ok()?;
+        let sent_us =
+            i64::try_from(sent.saturating_duration_since(self.opened).as_micros()).ok()?;
+        Some((rtt_us, sent_us + i64::try_from(rtt_us / 2).ok()?))
+    }
+
+    /// Forgets every probe in flight: a sealed session counts none of them lost.
+    fn clear(&mut self) {
+        self.pending.clear();
+    }
+}
+
 /// Reads the first frame, which must be a hello with a valid capability.
 async fn hello(state: &State, socket: &mut WebSocket) -> Result<(String, Role), Refusal> {
     let frame = match timeout(HELLO_TIMEOUT, socket.recv()).await {
@@ -297,10 +343,9 @@ async fn candidate_loop(
     let mut stopping = state.live.stopping();
     let mut echo = interval(ECHO_FAST);
     echo.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut echo_seq: u32 = 0;
-    let mut pending: HashMap<u32, Instant> = HashMap::new();
-    let mut last_client_echo: Option<Instant> = None;
     let opened = Instant::now();
+    let mut echoes = Echoes::new(opened.into_std());
+    let mut last_client_echo: Option<Instant> = None;
     let mut last_frame_at = opened;
     let mut budget = FrameBudget::new(state.limits.frames_per_socket, opened.into_std());
     let mut environment_seen = false;
@@ -341,12 +386,11 @@ async fn candidate_loop(
                 }
                 // A sealed session's evidence is final: no more probes, nothing counted lost.
                 if live.accumulated.lock().await.finished {
-                    pending.clear();
+                    echoes.clear();
                     continue;
                 }
-                let before = pending.len();
-                pending.retain(|_, sent| sent.elapsed() < ECHO_LOST_AFTER);
-                let lost = u32::try_from(before - pending.len()).unwrap_or(u32::MAX);
+                let now = std::time::Instant::now();
+                let lost = echoes.expire(now);
                 if lost > 0 {
                     // Counted in the background: the echo path never waits for the database.
                     let (store, session_id) = (state.store.clone(), session.to_owned());
@@ -357,13 +401,12 @@ async fn candidate_loop(
                     });
                     live.accumulated.lock().await.evidence.rtt_lost += lost;
                 }
-                echo_seq = echo_seq.wrapping_add(1);
-                if echo_seq == ECHO_FAST_COUNT {
+                let (echo_seq, slow_down) = echoes.next(now);
+                if slow_down {
                     echo = interval(ECHO_SLOW);
                     echo.set_missed_tick_behavior(MissedTickBehavior::Delay);
                     echo.reset();
                 }
-                pending.insert(echo_seq, Instant::now());
                 if socket.send(Message::Binary(wire::echo_frame(echo_seq).to_vec().into())).await.is_err() {
                     return Ok(());
                 }
@@ -389,14 +432,8 @@ async fn candidate_loop(
                             return Err(Refusal::new(ErrorCode::Malformed, "binary frames must be echo replies"));
                         };
                         // A reply to a probe we did not send, or sent long ago, is ignored.
-                        let Some(sent) = pending.remove(&seq) else { continue };
-                        let rtt_us = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX);
-                        // NTP-style: the page read its clock about half a round trip after the
-                        // probe left, so page clock minus the edge's clock at that moment is
-                        // the offset between them.
+                        let Some((rtt_us, edge_mid_us)) = echoes.reply(seq, std::time::Instant::now()) else { continue };
                         if let Some(page_at_us) = page_at_us {
-                            let edge_mid_us = i64::try_from(sent.duration_since(opened).as_micros()).unwrap_or(i64::MAX)
-                                + i64::try_from(rtt_us / 2).unwrap_or(0);
                             offsets_us.push(page_at_us - edge_mid_us);
                         }
                         record_rtt(state, &live, session, rtt_us, page_at_us).await?;
@@ -405,60 +442,85 @@ async fn candidate_loop(
                         Metrics::add(&state.metrics.rate_limited);
                         return Err(Refusal::new(ErrorCode::RateLimited, "frames are arriving faster than a probe sends them"));
                     }
-                    Message::Text(text) => match ClientMsg::parse(&text).map_err(Refusal::from_wire)? {
-                        ClientMsg::Evidence(batch) => {
-                            if let Some(reply) = evidence(state, &live, session, batch.seq, &batch, &committed_tx).await? {
-                                send(socket, &reply).await.map_err(|_| Refusal::closed())?;
-                            }
-                        }
-                        ClientMsg::Environment(_) if environment_seen => {
-                            send(socket, &error(ErrorCode::EnvironmentRepeated, "the environment is sent once per connection")).await.map_err(|_| Refusal::closed())?;
-                        }
-                        ClientMsg::Environment(_) if live.accumulated.lock().await.finished => {
-                            send(socket, &error(ErrorCode::Finished, "this session is finished; nothing more is recorded")).await.map_err(|_| Refusal::closed())?;
-                        }
-                        ClientMsg::Environment(environment) => {
-                            environment_seen = true;
-                            let text = serde_json::to_string(&environment).expect("an environment always serialises");
-                            state.store.set_environment(session, &text).await?;
-                            let mut accumulated = live.accumulated.lock().await;
-                            set_environment(&mut accumulated.evidence, &environment);
-                            let snapshot = snapshot(&mut accumulated);
-                            drop(accumulated);
-                            // Coalesced like every other verdict: a frame never signs one itself.
-                            schedule_publish(state, &live, session, snapshot);
-                        }
-                        ClientMsg::Finish => {
-                            let mut accumulated = live.accumulated.lock().await;
-                            if !accumulated.finished {
-                                // Sealed first, so no batch slips in behind the final verdict;
-                                // the final verdict is committed before the page hears "finished".
-                                accumulated.finished = true;
-                                let snapshot = snapshot(&mut accumulated);
-                                drop(accumulated);
-                                state.store.finish_session(session, crate::clock::now_ms()).await?;
-                                live.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
-                                publish(state, &live, session, snapshot, true).await?;
-                            } else {
-                                drop(accumulated);
-                            }
-                            send(socket, &ServerMsg::Finished).await.map_err(|_| Refusal::closed())?;
-                        }
-                        ClientMsg::Measured { token } => {
-                            if let Some(reply) = measured(state, &live, session, &token).await? {
-                                send(socket, &reply).await.map_err(|_| Refusal::closed())?;
-                            }
-                        }
-                        ClientMsg::Hello { .. } | ClientMsg::Measure { .. } => {
-                            return Err(Refusal::new(ErrorCode::UnexpectedHello, "hello was already said on this socket"));
-                        }
-                    },
+                    Message::Text(text) => {
+                        text_frame(state, &live, session, socket, &text, &mut environment_seen, &committed_tx).await?;
+                    }
                     Message::Close(_) => return Ok(()),
                     Message::Ping(_) | Message::Pong(_) => {}
                 }
             }
         }
     }
+}
+
+/// One text frame from the candidate: evidence, environment, finish or another edge's
+/// measurement. A refusal closes the socket; an error frame changes nothing.
+async fn text_frame(
+    state: &Arc<State>,
+    live: &Arc<Live>,
+    session: &str,
+    socket: &mut WebSocket,
+    text: &str,
+    environment_seen: &mut bool,
+    committed_tx: &tokio::sync::mpsc::UnboundedSender<Committed>,
+) -> Result<(), Refusal> {
+    let reply = match ClientMsg::parse(text).map_err(Refusal::from_wire)? {
+        ClientMsg::Evidence(batch) => {
+            evidence(state, live, session, batch.seq, &batch, committed_tx).await?
+        }
+        ClientMsg::Environment(_) if *environment_seen => Some(error(
+            ErrorCode::EnvironmentRepeated,
+            "the environment is sent once per connection",
+        )),
+        ClientMsg::Environment(_) if live.accumulated.lock().await.finished => {
+            Some(error(ErrorCode::Finished, "this session is finished; nothing more is recorded"))
+        }
+        ClientMsg::Environment(environment) => {
+            *environment_seen = true;
+            let text =
+                serde_json::to_string(&environment).expect("an environment always serialises");
+            state.store.set_environment(session, &text).await?;
+            let mut accumulated = live.accumulated.lock().await;
+            set_environment(&mut accumulated.evidence, &environment);
+            let snapshot = snapshot(&mut accumulated);
+            drop(accumulated);
+            // Coalesced like every other verdict: a frame never signs one itself.
+            schedule_publish(state, live, session, snapshot);
+            None
+        }
+        ClientMsg::Finish => {
+            finish(state, live, session).await?;
+            Some(ServerMsg::Finished)
+        }
+        ClientMsg::Measured { token } => measured(state, live, session, &token).await?,
+        ClientMsg::Hello { .. } | ClientMsg::Measure { .. } => {
+            return Err(Refusal::new(
+                ErrorCode::UnexpectedHello,
+                "hello was already said on this socket",
+            ));
+        }
+    };
+    match reply {
+        Some(reply) => send(socket, &reply).await.map_err(|_| Refusal::closed()),
+        None => Ok(()),
+    }
+}
+
+/// Seals the session once: sealed first, so no batch slips in behind the final verdict, and
+/// the final verdict is committed before the page hears "finished". A second finish changes
+/// nothing.
+async fn finish(state: &Arc<State>, live: &Arc<Live>, session: &str) -> Result<(), Refusal> {
+    let mut accumulated = live.accumulated.lock().await;
+    if accumulated.finished {
+        return Ok(());
+    }
+    accumulated.finished = true;
+    let snapshot = snapshot(&mut accumulated);
+    drop(accumulated);
+    state.store.finish_session(session, crate::clock::now_ms()).await?;
+    live.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+    publish(state, live, session, snapshot, true).await?;
+    Ok(())
 }
 
 async fn record_rtt(
@@ -865,4 +927,29 @@ async fn measure(state: &State, socket: &mut WebSocket) -> Result<(), Refusal> {
         })))
         .await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn echoes_are_timed_counted_lost_and_slowed_in_virtual_time() {
+        let opened = std::time::Instant::now();
+        let at = |ms: u64| opened + Duration::from_millis(ms);
+        let mut echoes = Echoes::new(opened);
+        assert_eq!(echoes.next(at(0)), (1, false));
+        assert_eq!(echoes.next(at(250)), (2, false));
+        assert_eq!(echoes.reply(1, at(12)), Some((12_000, 6_000)), "12 ms, half-way at 6 ms");
+        assert_eq!(echoes.reply(1, at(13)), None, "a second reply to one probe is ignored");
+        assert_eq!(echoes.reply(99, at(13)), None, "a probe never sent");
+        assert_eq!(echoes.expire(at(5_249)), 0, "probe 2 is not lost yet");
+        assert_eq!(echoes.expire(at(5_250)), 1, "unanswered for 5 s: lost");
+        assert_eq!(echoes.reply(2, at(5_300)), None, "a reply after it was counted lost");
+        let slowed: Vec<bool> = (3..=ECHO_FAST_COUNT).map(|_| echoes.next(at(6_000)).1).collect();
+        assert_eq!(slowed.iter().filter(|&&s| s).count(), 1);
+        assert_eq!(slowed.last(), Some(&true), "the schedule slows after the fast probes");
+        echoes.clear();
+        assert_eq!(echoes.expire(at(60_000)), 0, "cleared probes are not counted lost");
+    }
 }
