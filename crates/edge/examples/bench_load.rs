@@ -7,6 +7,9 @@
 //! Settings: `BENCH_SESSIONS` (default 2000), `BENCH_SECONDS` (default 40), `BENCH_CRASH`
 //! (default 1), `ONSITE_BIN` (default target/release/onsite), `ONSITE_ASSETS` (default dist).
 
+// A benchmark's client times what it sees on its own clock.
+#![allow(clippy::disallowed_methods)]
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::process::Command;

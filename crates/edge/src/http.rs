@@ -120,7 +120,7 @@ async fn rate_limit(
     next: Next,
 ) -> Response {
     Metrics::add(&state.metrics.http_requests);
-    if !state.limits.per_address.take(&limits::network_of(peer.ip()), std::time::Instant::now()) {
+    if !state.limits.per_address.take(&limits::network_of(peer.ip()), crate::clock::monotonic()) {
         Metrics::add(&state.metrics.rate_limited);
         state.metrics.refused(ErrorCode::RateLimited);
         let mut response = ApiError(

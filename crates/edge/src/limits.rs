@@ -189,7 +189,7 @@ mod tests {
     #[test]
     fn a_bucket_allows_its_burst_then_refills_at_its_rate() {
         let buckets = Buckets::new(Rate { per_s: 2.0, burst: 3.0 });
-        let start = Instant::now();
+        let start = crate::clock::monotonic();
         let taken = (0..5).filter(|_| buckets.take(&"a", start)).count();
         assert_eq!(taken, 3, "the burst");
         assert!(
@@ -223,7 +223,7 @@ mod tests {
             assert_eq!(network_of(address), network.parse::<IpAddr>().expect("network"));
         }
         let buckets = Buckets::new(Rate { per_s: 0.0, burst: 2.0 });
-        let start = Instant::now();
+        let start = crate::clock::monotonic();
         let taken = ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"]
             .iter()
             .filter(|a| buckets.take(&network_of(a.parse().expect("address")), start))
@@ -247,7 +247,7 @@ mod tests {
 
     #[test]
     fn a_socket_budget_refuses_a_flood_and_allows_a_steady_sender() {
-        let start = Instant::now();
+        let start = crate::clock::monotonic();
         let mut budget = FrameBudget::new(Rate { per_s: 20.0, burst: 60.0 }, start);
         let flood = (0..100).filter(|_| budget.take(start)).count();
         assert_eq!(flood, 60);

@@ -3,7 +3,7 @@
 //! are spaced by what its own scoring costs.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use onsite_core::wire::{EvidenceV1, VerdictV1};
 use onsite_core::{score, Evidence, Features};
@@ -44,7 +44,7 @@ impl Scoring {
         let permit = self.permits.clone().acquire_owned().await.ok()?;
         let joined = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            let started = Instant::now();
+            let started = crate::clock::monotonic();
             let verdict = VerdictV1::from_verdict(&score(&Features::from_evidence(&evidence)));
             let evidence_sha256 = EvidenceV1::from_evidence(&evidence).sha256_hex();
             Scored { verdict, evidence_sha256, took: started.elapsed() }

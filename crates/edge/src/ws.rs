@@ -215,7 +215,7 @@ async fn hello(state: &State, socket: &mut WebSocket) -> Result<(String, Role), 
     }
     // A reconnecting probe opens a few sockets; a loop that opens hundreds is refused. Each
     // role has its own allowance, so a candidate's flood cannot lock the interviewer out.
-    if !state.limits.per_session.take(&(session.clone(), role), std::time::Instant::now()) {
+    if !state.limits.per_session.take(&(session.clone(), role), crate::clock::monotonic()) {
         Metrics::add(&state.metrics.rate_limited);
         return Err(Refusal::new(
             ErrorCode::RateLimited,
@@ -343,7 +343,7 @@ async fn candidate_loop(
     let mut stopping = state.live.stopping();
     let mut echo = interval(ECHO_FAST);
     echo.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let opened = Instant::now();
+    let opened = crate::clock::monotonic_tokio();
     let mut echoes = Echoes::new(opened.into_std());
     let mut last_client_echo: Option<Instant> = None;
     let mut last_frame_at = opened;
@@ -389,7 +389,7 @@ async fn candidate_loop(
                     echoes.clear();
                     continue;
                 }
-                let now = std::time::Instant::now();
+                let now = crate::clock::monotonic();
                 let lost = echoes.expire(now);
                 if lost > 0 {
                     // Counted in the background: the echo path never waits for the database.
@@ -413,7 +413,7 @@ async fn candidate_loop(
             }
             // No timer per frame on this hot path: idleness is checked on the echo tick.
             frame = socket.recv() => {
-                last_frame_at = Instant::now();
+                last_frame_at = crate::clock::monotonic_tokio();
                 let frame = match frame {
                     None | Some(Err(_)) => return Ok(()),
                     Some(Ok(frame)) => frame,
@@ -423,7 +423,7 @@ async fn candidate_loop(
                         // The browser's own probe goes straight back, at most one per 20 ms.
                         if wire::is_client_echo(&bytes) {
                             if last_client_echo.is_none_or(|at: Instant| at.elapsed() >= CLIENT_ECHO_MIN_GAP) {
-                                last_client_echo = Some(Instant::now());
+                                last_client_echo = Some(crate::clock::monotonic_tokio());
                                 let _ = socket.send(Message::Binary(bytes)).await;
                             }
                             continue;
@@ -432,13 +432,13 @@ async fn candidate_loop(
                             return Err(Refusal::new(ErrorCode::Malformed, "binary frames must be echo replies"));
                         };
                         // A reply to a probe we did not send, or sent long ago, is ignored.
-                        let Some((rtt_us, edge_mid_us)) = echoes.reply(seq, std::time::Instant::now()) else { continue };
+                        let Some((rtt_us, edge_mid_us)) = echoes.reply(seq, crate::clock::monotonic()) else { continue };
                         if let Some(page_at_us) = page_at_us {
                             offsets_us.push(page_at_us - edge_mid_us);
                         }
                         record_rtt(state, &live, session, rtt_us, page_at_us).await?;
                     }
-                    Message::Text(_) if !budget.take(std::time::Instant::now()) => {
+                    Message::Text(_) if !budget.take(crate::clock::monotonic()) => {
                         Metrics::add(&state.metrics.rate_limited);
                         return Err(Refusal::new(ErrorCode::RateLimited, "frames are arriving faster than a probe sends them"));
                     }
@@ -722,7 +722,7 @@ fn schedule_publish(
             tokio::time::sleep(wait).await;
         }
         *live.last_scheduled.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
-            Some(std::time::Instant::now());
+            Some(crate::clock::monotonic());
         let Some(snapshot) =
             live.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()
         else {
@@ -884,12 +884,13 @@ async fn measure(state: &State, socket: &mut WebSocket) -> Result<(), Refusal> {
     let mut lost = 0u32;
     let mut ticker = interval(MEASURE_EVERY);
     let mut sent = 0u32;
-    let finish_at = Instant::now() + MEASURE_EVERY * MEASURE_PROBES + MEASURE_LOST_AFTER;
+    let finish_at =
+        crate::clock::monotonic_tokio() + MEASURE_EVERY * MEASURE_PROBES + MEASURE_LOST_AFTER;
     loop {
         tokio::select! {
             _ = ticker.tick(), if sent < MEASURE_PROBES => {
                 sent += 1;
-                pending.insert(sent, Instant::now());
+                pending.insert(sent, crate::clock::monotonic_tokio());
                 socket.send(Message::Binary(wire::echo_frame(sent).to_vec().into())).await.map_err(|_| Refusal::closed())?;
             }
             _ = tokio::time::sleep_until(finish_at) => break,
@@ -935,7 +936,7 @@ mod tests {
 
     #[test]
     fn echoes_are_timed_counted_lost_and_slowed_in_virtual_time() {
-        let opened = std::time::Instant::now();
+        let opened = crate::clock::monotonic();
         let at = |ms: u64| opened + Duration::from_millis(ms);
         let mut echoes = Echoes::new(opened);
         assert_eq!(echoes.next(at(0)), (1, false));

@@ -1,6 +1,9 @@
 //! The edge end to end over real sockets: a real server on loopback, a real SQLite file, real
 //! WebSockets, and the real signing and verifying path.
 
+// A test's client times what it sees on its own clock.
+#![allow(clippy::disallowed_methods)]
+
 mod support;
 
 use std::time::Duration;

@@ -1,6 +1,9 @@
 //! The store against real databases: a SQLite file always, and PostgreSQL when `scripts/test`
 //! provides one (`ONSITE_TEST_POSTGRES`); the same assertions run on both.
 
+// A test's client times what it sees on its own clock.
+#![allow(clippy::disallowed_methods)]
+
 mod support;
 
 use onsite_edge::store::{Backend, SessionRow, Store, StoreError, VerdictRow};

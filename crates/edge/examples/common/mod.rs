@@ -1,6 +1,8 @@
 //! What the edge benchmarks share: the edge as a child process, its CPU and memory from /proc,
 //! session creation over raw HTTP, and settings from the environment.
 
+// A benchmark's client times what it sees on its own clock.
+#![allow(clippy::disallowed_methods)]
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
