@@ -513,7 +513,9 @@ async fn a_claimed_location_is_checked_against_the_round_trips_and_the_time_zone
         let location = verdict.location.expect("a location check");
         assert_eq!(location.status, status, "{claim}: {:?}", verdict.reasons);
         if claim == "Chicago" {
-            assert!(location.by_km.is_some_and(|km| km > 1_000.0), "{location:?}");
+            // Chicago is 1,145 km from New York; the disc the round trip allows shrinks that by
+            // up to a few hundred km on a loaded machine (1.5 ms of loopback gave 999 km).
+            assert!(location.by_km.is_some_and(|km| km > 500.0), "{location:?}");
         }
         let weight = |code: &str| verdict.reasons.iter().find(|r| r.code == code).map(|r| r.weight);
         assert_eq!(weight("time_zone"), Some(time_zone_weight), "{claim}");
