@@ -34,14 +34,26 @@ ensure_chromium() {
   fi
 }
 
-# npm packages: wasm-opt (binaryen) for the build, playwright-core for the browser tests.
+# The other engines the cross-browser test runs (tests/e2e/browsers.test.mjs): Debian's Firefox
+# ESR (driven over WebDriver BiDi by puppeteer-core) and WebKitGTK's WebKitWebDriver with its
+# MiniBrowser, which needs a display: Xvfb.
+ensure_other_browsers() {
+  if ! command -v firefox-esr >/dev/null || ! command -v WebKitWebDriver >/dev/null || ! command -v Xvfb >/dev/null; then
+    step "installing Debian's firefox-esr, webkit2gtk-driver and xvfb"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq firefox-esr webkit2gtk-driver xvfb >/dev/null
+  fi
+}
+
+# npm packages: wasm-opt (binaryen) for the build, playwright-core and puppeteer-core (which
+# downloads no browser of its own: PUPPETEER_SKIP_DOWNLOAD) for the browser tests.
 # Debian's own binaryen writes broken wasm; the npm one is used instead.
 ensure_node_packages() {
   local dir
   for dir in tools tests/e2e; do
     if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
       step "installing npm packages in $dir"
-      (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+      (cd "$dir" && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
       touch "$dir/node_modules"
     fi
   done

@@ -16,10 +16,20 @@ fuzz_target!(|data: &[u8]| {
         tracking,
         frames,
         client_rtt_us,
+        timer_resolution_us,
         ..
     }) = ClientMsg::parse(text)
     {
-        let batch = BatchV1 { strokes, pointer, focus, rhythm, tracking, frames, client_rtt_us };
+        let batch = BatchV1 {
+            strokes,
+            pointer,
+            focus,
+            rhythm,
+            tracking,
+            frames,
+            client_rtt_us,
+            timer_resolution_us,
+        };
         let _ = batch.decode();
     }
     if let Ok(file) = serde_json::from_str::<EvidenceV1>(text) {

@@ -131,11 +131,17 @@ test("remote-desktop distortions of the same replays are flagged with the right 
   }
   cases.forEach(({ subject, profile }, i) => {
     const v = verdicts[i];
-    assert.ok(["remote", "remote_suspected"].includes(v.class), `${subject} with ${profile.name}: ${v.class} (p ${v.p_remote})`);
-    // Every distortion but the faintest jitter is caught by the input evidence alone.
-    if (profile.name !== "jitter 5 ms") {
+    // Repeat jitter is weighed at most 2.5, below the prior's distance to remote_suspected: a
+    // busy machine scatters repeats too, so a held key's jitter alone flags no one and counts
+    // only with another sign. Every other distortion is caught by the input evidence alone.
+    if (profile.reason !== "repeat_jitter") {
+      assert.ok(["remote", "remote_suspected"].includes(v.class), `${subject} with ${profile.name}: ${v.class} (p ${v.p_remote})`);
       assert.ok(pWithoutEnvironment(v) >= 0.5, `${subject} with ${profile.name}: input alone gives p ${pWithoutEnvironment(v)}`);
     }
-    assert.ok(weightOf(v, profile.reason) > 0, `${subject} with ${profile.name}: no ${profile.reason} reason in ${JSON.stringify(v.reasons.map((r) => r.code))}`);
+    // Jitter of 5 ms is within what a loaded machine does to repeats (docs/forensics.md): it no
+    // longer counts.
+    if (profile.name !== "jitter 5 ms") {
+      assert.ok(weightOf(v, profile.reason) > 0, `${subject} with ${profile.name}: no ${profile.reason} reason in ${JSON.stringify(v.reasons.map((r) => r.code))}`);
+    }
   });
 });

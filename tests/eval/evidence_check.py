@@ -11,7 +11,7 @@ import numpy as np
 
 def velocity_lag_ms(target, pointer, grid_us=5000, max_lag_ms=1000, span_us=400_000):
     """The lag maximising the correlation of target and pointer velocities (displacements over
-    400 ms) on a 5 ms grid over 0-1000 ms, as crates/core/src/challenge.rs computes it, on the
+    400 ms) on a 5 ms grid over 0-1000 ms, as crates/core/src/estimators.rs computes it, on the
     samples given."""
     start_us, end_us = max(target[0, 0], pointer[0, 0]), min(target[-1, 0], pointer[-1, 0])
     times_us = np.arange(start_us, end_us, grid_us)

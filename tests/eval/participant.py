@@ -32,7 +32,7 @@ import numpy as np
 
 from senses import LocalIo, RemoteIo
 
-# Okabe-Ito colours the widget draws with (www/style.css, crates/probe/src/challenge.rs).
+# Okabe-Ito colours the widget draws with (www/style.css, crates/probe/src/tasks.rs).
 PRIMARY_RGB = (0, 114, 178)
 TARGET_RGB = (213, 94, 0)
 # The CMU password and Return, with the key each CSV column names.

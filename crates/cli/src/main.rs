@@ -63,8 +63,8 @@ enum Command {
         /// and open sockets, such as a portal that embeds the probe; repeat for more.
         #[arg(long = "allow-origin", env = "ONSITE_ALLOW_ORIGINS", value_delimiter = ',')]
         allowed_origins: Vec<String>,
-        /// API calls and socket opens allowed per client address per second (bursts of five
-        /// seconds' worth are allowed).
+        /// API calls and socket opens allowed per client network (IPv4 /24, IPv6 /64) per
+        /// second (bursts of five seconds' worth are allowed).
         #[arg(long, env = "ONSITE_RATE_LIMIT", default_value_t = 20.0)]
         rate_limit: f64,
         /// The audience (`aud`) of the verdicts this edge signs, and the one /api/v1/verify
@@ -72,6 +72,12 @@ enum Command {
         /// so verdicts of another deployment do not verify here.
         #[arg(long, env = "ONSITE_AUDIENCE", default_value = onsite_core::jws::DEFAULT_AUDIENCE)]
         audience: String,
+        /// How long a session takes evidence after it is created, in hours; its verdicts stay.
+        #[arg(long, env = "ONSITE_SESSION_LIFETIME_HOURS", default_value_t = 24)]
+        session_lifetime_hours: u64,
+        /// The most connections open at once from one network (IPv4 /24, IPv6 /64).
+        #[arg(long, env = "ONSITE_MAX_CONNECTIONS_PER_NETWORK", default_value_t = onsite_edge::DEFAULT_MAX_CONNECTIONS_PER_NETWORK)]
+        max_connections_per_network: usize,
     },
     /// Manages sessions on a running edge.
     Session {
@@ -178,6 +184,8 @@ fn main() -> ExitCode {
             allowed_origins,
             rate_limit,
             audience,
+            session_lifetime_hours,
+            max_connections_per_network,
         } => {
             let mut config = onsite_edge::Config::new(addr, data_dir, assets);
             if let Some(path) = edges {
@@ -198,6 +206,8 @@ fn main() -> ExitCode {
             config.allowed_origins = allowed_origins;
             config.rate_limit_per_s = rate_limit;
             config.audience = audience;
+            config.session_lifetime_s = session_lifetime_hours.saturating_mul(3600);
+            config.max_connections_per_network = max_connections_per_network;
             serve(config).map(|()| ExitCode::SUCCESS)
         }
         Command::Session {
@@ -325,6 +335,8 @@ fn read_source(source: &str, what: &str) -> Result<String> {
     std::fs::read_to_string(source).with_context(|| format!("cannot read the {what} from {source}"))
 }
 
+// The CLI reads the wall clock to judge a token's age.
+#[allow(clippy::disallowed_methods)]
 fn now_s() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs()
 }

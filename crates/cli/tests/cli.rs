@@ -139,3 +139,22 @@ fn verify_fails_closed_and_checks_session_issuer_audience_and_type() {
         assert!(stderr.contains(part), "{what}: {stderr}");
     }
 }
+
+#[test]
+fn evidence_that_once_crashed_the_scorer_gets_a_clear_error() {
+    // A tracking run spanning 9×10⁸ s: scoring it asked for 2.9 TB and aborted (exit 134).
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("crash.json");
+    let span_us: i64 = 900_000_000_000_000;
+    let times: Vec<String> = (0..40).map(|i| (i * (span_us / 40)).to_string()).collect();
+    let evidence = format!(
+        r#"{{"v":1,"strokes":[],"rtt_us":[],"tracking":{{"status":"done","started_at_us":0,"ended_at_us":{span_us},"target_at_us":[{}],"target_x_px":[{}],"target_y_px":[{}]}}}}"#,
+        times.join(","),
+        vec!["1.0"; 40].join(","),
+        vec!["1.0"; 40].join(",")
+    );
+    std::fs::write(&path, evidence).expect("write");
+    let (code, _, stderr) = onsite(&["score", &path.display().to_string()]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("spans more than a minute"), "{stderr}");
+}

@@ -172,7 +172,8 @@ impl Renderer {
     /// Classifies an `UNMASKED_RENDERER_WEBGL` string; the string itself is not kept.
     pub fn classify(name: &str) -> Renderer {
         let lower = name.to_ascii_lowercase();
-        if lower.is_empty() {
+        // WebKit names every GPU "Apple GPU", whatever draws: the name says nothing.
+        if lower.is_empty() || lower == "apple gpu" {
             Renderer::Unknown
         } else if ["swiftshader", "llvmpipe", "softpipe", "software", "basic render"]
             .iter()
@@ -222,9 +223,9 @@ pub struct Evidence {
     pub focus: Vec<FocusChange>,
     pub rtt_us: Vec<u64>,
     pub environment: Option<Environment>,
-    pub rhythm: Option<crate::challenge::Outcome<crate::challenge::Rhythm>>,
-    pub tracking: Option<crate::challenge::Outcome<TrackingRun>>,
-    pub frames: Option<crate::challenge::FrameTiming>,
+    pub rhythm: Option<crate::estimators::Outcome<crate::estimators::Rhythm>>,
+    pub tracking: Option<crate::estimators::Outcome<TrackingRun>>,
+    pub frames: Option<crate::estimators::FrameTiming>,
     /// The browser's time zone (`Intl`), an IANA name such as `America/Chicago`.
     pub time_zone: Option<String>,
     /// Where the edge that timed `rtt_us` stands.
@@ -240,6 +241,9 @@ pub struct Evidence {
     pub rtt_lost: u32,
     /// Round trips the browser timed itself, to the same edge (µs).
     pub client_rtt_us: Vec<u32>,
+    /// The step of the page's clock as the probe saw it in its key events (µs); scoring does not
+    /// rely on it, it estimates the step again from the timestamps themselves.
+    pub timer_resolution_us: Option<u32>,
 }
 
 /// An edge at a known place.
@@ -277,7 +281,7 @@ impl ClaimedLocation {
 pub struct TrackingRun {
     pub started_at_us: i64,
     pub ended_at_us: i64,
-    pub target: Vec<crate::challenge::Point>,
+    pub target: Vec<crate::estimators::Point>,
 }
 
 impl Evidence {

@@ -4,7 +4,7 @@
 //! evidence reads as "not enough data" rather than as a number that looks like a measurement.
 //! Integer arithmetic and nearest-rank quantiles keep the results identical on every platform.
 
-use crate::challenge::{self, Challenges, LoopEstimate, Outcome, Point, Tracking};
+use crate::estimators::{self, Challenges, LoopEstimate, Outcome, Point, Tracking};
 use crate::evidence::{Environment, Evidence, FocusKind, KeyStroke, PointerKind, PointerSample};
 use crate::geo::{check_claim, time_zone_fits, EdgeRtt, LocationCheck};
 
@@ -67,11 +67,20 @@ pub struct KeyFeatures {
     /// Presses held at least [`LONG_HOLD_US`] (count), and how many of them auto-repeated.
     pub long_holds: u32,
     pub long_holds_repeating: u32,
-    /// Median and interquartile range of the intervals between auto-repeats (µs).
+    /// Median of the intervals between auto-repeats, and their jitter (µs): the smaller of two
+    /// robust spreads, each blind to one way a busy machine disturbs repeats and both large for
+    /// a network that delays every repeat by a random amount. One is the repeats' median lateness
+    /// behind the steadiest schedule that fits them ([`repeat_lateness_us`]: blind to a few
+    /// repeats delivered late); the other is how far the short intervals spread below the
+    /// floor, the 20th minus the 5th percentile (blind to a repeat timer that fires late, which
+    /// stretches intervals but never shortens one below the period).
     pub repeat_period_us: Option<i64>,
     pub repeat_jitter_us: Option<i64>,
     /// Share of key timestamps, relative to the first, on a whole millisecond (0-1).
     pub whole_ms_fraction: Option<f64>,
+    /// The step of the clock the key events were timed with (µs), estimated from their
+    /// timestamps and repeat gaps (`crate::timer`); `None` with too few of them.
+    pub timer_resolution_us: Option<u32>,
 }
 
 /// Pointer features.
@@ -132,6 +141,9 @@ pub struct Features {
     pub challenges: LoopEstimate,
     /// Whether the claimed location fits the round trips, and its time zone the browser's.
     pub location: Option<LocationFeatures>,
+    /// The clock step the probe said it saw (µs): shown, never relied on, since a page could
+    /// claim a coarse clock to have features left out.
+    pub reported_timer_resolution_us: Option<u32>,
 }
 
 /// The claimed location against the round trips and the time zone.
@@ -166,6 +178,7 @@ impl Features {
             environment: evidence.environment,
             challenges: challenges(evidence),
             location: location(evidence),
+            reported_timer_resolution_us: evidence.timer_resolution_us,
         }
     }
 }
@@ -220,7 +233,7 @@ fn challenges(evidence: &Evidence) -> LoopEstimate {
         }),
         Outcome::Skipped => Outcome::Skipped,
     });
-    challenge::estimate(&Challenges {
+    estimators::estimate(&Challenges {
         rhythm: evidence.rhythm.clone(),
         tracking,
         frames: evidence.frames,
@@ -291,11 +304,22 @@ fn key_features(strokes: &[&KeyStroke]) -> KeyFeatures {
         .collect();
     intervals.sort_unstable();
     let (repeat_period_us, repeat_jitter_us) = if intervals.len() >= MIN_REPEAT_INTERVALS {
-        let (median, iqr, _) = spread(&intervals);
-        (median, iqr)
+        let mut lateness: Vec<i64> =
+            strokes.iter().flat_map(|s| repeat_lateness_us(&s.repeat_gaps_us)).collect();
+        lateness.sort_unstable();
+        let below_floor_us =
+            quantile(&intervals, 1, 5).zip(quantile(&intervals, 1, 20)).map(|(p20, p5)| p20 - p5);
+        let jitter_us = match (quantile(&lateness, 1, 2), below_floor_us) {
+            (Some(late_us), Some(below_us)) => Some(late_us.min(below_us)),
+            (late_us, below_us) => late_us.or(below_us),
+        };
+        (quantile(&intervals, 1, 2), jitter_us)
     } else {
         (None, None)
     };
+    let timestamps: Vec<i64> = events.iter().map(|e| e.0).collect();
+    let repeat_gaps: Vec<i64> =
+        strokes.iter().flat_map(|s| s.repeat_gaps_us.iter().map(|&gap| i64::from(gap))).collect();
 
     let origin = events.first().map_or(0, |e| e.0);
     let whole_ms = events.iter().filter(|e| (e.0 - origin) % 1000 == 0).count();
@@ -318,6 +342,7 @@ fn key_features(strokes: &[&KeyStroke]) -> KeyFeatures {
         repeat_period_us,
         repeat_jitter_us,
         whole_ms_fraction: enough.then(|| ratio(whole_ms, events.len())),
+        timer_resolution_us: crate::timer::estimate_resolution_us(&timestamps, &repeat_gaps),
     }
 }
 
@@ -433,6 +458,43 @@ fn net_features(evidence: &Evidence) -> NetFeatures {
         ),
         client_min_us: client.first().copied().filter(|_| client.len() >= MIN_RTT_SAMPLES),
     }
+}
+
+/// How late each auto-repeat of one press came behind a steady schedule (µs), from its gaps
+/// (key-down to first repeat, then repeat to repeat).
+///
+/// An operating system's repeat timer is periodic, and anything between it and the page (a busy
+/// scheduler, a network) can only delay a repeat. The period is the median of the slopes between
+/// every pair of repeats (Theil-Sen: a few late repeats do not move it), the schedule is placed
+/// at the earliest repeats (the 10th percentile of residuals), and each repeat's lateness is its
+/// distance behind it. A busy machine delays some repeats and leaves the median at zero; a
+/// network that delays every repeat by a random amount moves it.
+pub fn repeat_lateness_us(gaps_us: &[u32]) -> Vec<i64> {
+    // The first gap is the repeat delay, not a period.
+    let times_us: Vec<i64> = std::iter::once(0)
+        .chain(gaps_us.iter().skip(1).scan(0_i64, |at_us, &gap| {
+            *at_us += i64::from(gap);
+            Some(*at_us)
+        }))
+        .collect();
+    if times_us.len() < 3 {
+        return Vec::new();
+    }
+    let mut slopes: Vec<i64> = Vec::new();
+    for (i, &earlier) in times_us.iter().enumerate() {
+        for (j, &later) in times_us.iter().enumerate().skip(i + 1) {
+            let steps = i64::try_from(j - i).unwrap_or(i64::MAX);
+            slopes.push((later - earlier) / steps);
+        }
+    }
+    slopes.sort_unstable();
+    let Some(period_us) = quantile(&slopes, 1, 2) else { return Vec::new() };
+    let residuals: Vec<i64> =
+        times_us.iter().zip(0_i64..).map(|(&at_us, k)| at_us - k * period_us).collect();
+    let mut sorted = residuals.clone();
+    sorted.sort_unstable();
+    let Some(schedule_us) = quantile(&sorted, 1, 10) else { return Vec::new() };
+    residuals.iter().map(|r| (r - schedule_us).max(0)).collect()
 }
 
 /// The nearest-rank quantile `num/den` of sorted values; exact on integers, so the same on every
@@ -600,22 +662,50 @@ mod tests {
         assert_eq!(keys(strokes).rollover_fraction, Some(20.0 / 39.0));
     }
 
+    /// Repeat gaps when repeat `k` comes `delay_us(k)` late behind a 33 ms timer.
+    fn delayed_repeats(count: i64, delay_us: impl Fn(i64) -> i64) -> Vec<u32> {
+        std::iter::once(500_000)
+            .chain(
+                (1..count)
+                    .map(|k| u32::try_from(33_000 + delay_us(k) - delay_us(k - 1)).unwrap_or(0)),
+            )
+            .collect()
+    }
+
     #[test]
     fn auto_repeat_period_and_jitter() {
         let mut strokes: Vec<KeyStroke> = (0..30).map(|i| stroke(i * 200, 90)).collect();
-        let gaps = |jitter_us: u32| {
-            (0..12)
-                .map(|i| if i == 0 { 500_000 } else { 33_000 + (i % 3) * jitter_us })
-                .collect::<Vec<u32>>()
-        };
-        strokes.push(KeyStroke { repeats: 12, repeat_gaps_us: gaps(0), ..stroke(7_000, 900) });
+        let steady_gaps = delayed_repeats(12, |_| 0);
+        strokes.push(KeyStroke { repeats: 12, repeat_gaps_us: steady_gaps, ..stroke(7_000, 900) });
         let steady = keys(strokes.clone());
         assert_eq!((steady.long_holds, steady.long_holds_repeating), (1, 1));
         assert_eq!((steady.repeat_period_us, steady.repeat_jitter_us), (Some(33_000), Some(0)));
+        // Every repeat 0-8 ms late, in a scrambled order, as across a network.
+        let network = |k: i64| (k * k * 37 + k * 11) % 97 * 80;
         if let Some(held) = strokes.last_mut() {
-            held.repeat_gaps_us = gaps(4_000);
+            held.repeat_gaps_us = delayed_repeats(32, network);
         }
-        assert_eq!(keys(strokes.clone()).repeat_jitter_us, Some(8_000));
+        let jitter_us = keys(strokes.clone()).repeat_jitter_us.unwrap_or(0);
+        assert!((1_000..=5_000).contains(&jitter_us), "{jitter_us} µs");
+        // A repeat timer that fires late on a loaded machine stretches some intervals and never
+        // shortens one: as Chromium under two busy loops gave them (ms, X server timestamps).
+        if let Some(held) = strokes.last_mut() {
+            held.repeat_gaps_us = [
+                661, 41, 40, 50, 43, 45, 40, 44, 40, 52, 40, 60, 40, 44, 42, 40, 41, 45, 44, 44,
+                44, 41,
+            ]
+            .iter()
+            .map(|ms| ms * 1_000)
+            .collect();
+        }
+        assert_eq!(keys(strokes.clone()).repeat_jitter_us, Some(0));
+        // A busy machine delays a few repeats by a lot and the next comes early: the rest keep
+        // the timer's schedule.
+        let busy = |k: i64| if k % 4 == 1 { 4_000 + k * 500 } else { 0 };
+        if let Some(held) = strokes.last_mut() {
+            held.repeat_gaps_us = delayed_repeats(24, busy);
+        }
+        assert_eq!(keys(strokes.clone()).repeat_jitter_us, Some(0));
         if let Some(held) = strokes.last_mut() {
             held.repeats = 0;
             held.repeat_gaps_us.clear();
@@ -704,7 +794,7 @@ mod tests {
 #[cfg(test)]
 mod series_tests {
     use super::*;
-    use crate::challenge::{Answer, Rhythm};
+    use crate::estimators::{Answer, Rhythm};
     use crate::evidence::KeyClass;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;

@@ -6,12 +6,14 @@
 //! verify a token the edge signed.
 
 pub mod b64;
-pub mod challenge;
+pub mod codes;
+pub mod estimators;
 pub mod evidence;
 pub mod features;
 pub mod geo;
 pub mod jws;
 pub mod policy;
+pub mod timer;
 pub mod verdict;
 pub mod wire;
 

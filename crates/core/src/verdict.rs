@@ -3,7 +3,7 @@
 //! The model is a naive-Bayes sum of log-likelihood ratios on top of a prior. Each feature that
 //! has enough data adds a term with a sentence a person can check; a feature without data adds
 //! nothing. Too little evidence gives `inconclusive`, never `remote`. The weights are provisional
-//! (see `docs/scoring.md`); later work calibrates them on real typing and real remote desktops.
+//! (see `docs/verdicts.md`); later work calibrates them on real typing and real remote desktops.
 
 use crate::features::{Features, KeyFeatures, MIN_STROKES};
 use crate::geo::LocationCheck;
@@ -14,6 +14,17 @@ pub const PRIOR_REMOTE: f64 = 0.05;
 pub const REMOTE_AT: f64 = 0.90;
 /// At or above this probability the verdict is `remote_suspected`.
 pub const SUSPECT_AT: f64 = 0.50;
+/// Key features that compare times with a 2 ms threshold (`zero_dwell`, `near_simultaneous`,
+/// `burst_release`) or a spread with 1 ms (`repeat_jitter`) need a clock at least this fine (µs);
+/// with a coarser one they are not measured. Linux desktops give 1 ms, and the thresholds were
+/// set on such timestamps.
+pub const FINE_KEY_TIMER_US: u32 = 1_000;
+/// `pointer_rate` tells 8 ms from 20-40 ms between samples: it needs a clock this fine (µs).
+pub const FINE_POINTER_TIMER_US: u32 = 5_000;
+/// The most `repeat_jitter` adds: below the prior's distance to `remote_suspected`
+/// (logit 0.5 − logit 0.05 = 2.94), so a held key's jitter alone never flags anyone. A busy
+/// machine scatters repeats too.
+pub const REPEAT_JITTER_MAX_WEIGHT: f64 = 2.5;
 
 /// What the verdict says about the session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,14 +87,151 @@ pub struct Verdict {
     pub reasons: Vec<Reason>,
 }
 
+/// A weight that grows linearly with a feature, within bounds:
+/// `clamp(scale·(value − offset), floor, cap)`. Each one is a row of the weight table in
+/// `docs/verdicts.md`, which a test checks against these constants.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Linear {
+    pub code: &'static str,
+    /// The feature's name in the formula, as the docs write it.
+    pub var: &'static str,
+    pub offset: f64,
+    /// Weight per unit of the feature, or, when `per` is set, one unit of weight per `per`.
+    pub scale: f64,
+    pub per: Option<f64>,
+    pub floor: f64,
+    pub cap: f64,
+}
+
+impl Linear {
+    /// The weight at `value`.
+    pub fn weight(&self, value: f64) -> f64 {
+        let moved = value - self.offset;
+        clamp(self.per.map_or(moved * self.scale, |per| moved / per), self.floor, self.cap)
+    }
+
+    /// The formula as the docs write it, such as `clamp(40·(f − 0.02), −0.3, 6)`.
+    pub fn formula(&self) -> String {
+        let number = |v: f64| format!("{v}").replace('-', "−");
+        let moved = if self.offset == 0.0 {
+            self.var.to_owned()
+        } else {
+            format!("{} − {}", self.var, number(self.offset))
+        };
+        let scaled = match self.per {
+            Some(per) => format!("({moved}) / {}", number(per)),
+            None if self.offset == 0.0 => format!("{}·{moved}", number(self.scale)),
+            None => format!("{}·({moved})", number(self.scale)),
+        };
+        format!("clamp({scaled}, {}, {})", number(self.floor), number(self.cap))
+    }
+}
+
+/// Presses held under 2 ms, as a fraction of presses.
+pub const ZERO_DWELL: Linear = Linear {
+    code: "zero_dwell",
+    var: "f",
+    offset: 0.02,
+    scale: 40.0,
+    per: None,
+    floor: -0.3,
+    cap: 6.0,
+};
+/// Gaps under 2 ms between events of different presses, as a fraction of such gaps.
+pub const NEAR_SIMULTANEOUS: Linear = Linear {
+    code: "near_simultaneous",
+    var: "f",
+    offset: 0.05,
+    scale: 20.0,
+    per: None,
+    floor: -0.3,
+    cap: 4.0,
+};
+/// Key events in bursts of three or more within 2 ms, as a fraction of events.
+pub const BURST_RELEASE: Linear = Linear {
+    code: "burst_release",
+    var: "f",
+    offset: 0.02,
+    scale: 25.0,
+    per: None,
+    floor: -0.2,
+    cap: 4.0,
+};
+/// Untrusted presses, as a fraction of presses.
+pub const UNTRUSTED_EVENTS: Linear = Linear {
+    code: "untrusted_events",
+    var: "f",
+    offset: 0.0,
+    scale: 6.0,
+    per: None,
+    floor: 0.0,
+    cap: 3.0,
+};
+/// Latency added to the person's own loop (ms).
+pub const LOOP_LATENCY: Linear = Linear {
+    code: "loop_latency",
+    var: "added",
+    offset: 40.0,
+    scale: 1.0,
+    per: Some(15.0),
+    floor: -1.0,
+    cap: 6.0,
+};
+/// Auto-repeat jitter (ms); capped so a held key alone never flags anyone.
+pub const REPEAT_JITTER: Linear = Linear {
+    code: "repeat_jitter",
+    var: "jitter",
+    offset: 1.0,
+    scale: 2.0,
+    per: None,
+    floor: -0.3,
+    cap: REPEAT_JITTER_MAX_WEIGHT,
+};
+/// Perfectly straight pointer movements, as a fraction of movements (weighed from half on).
+pub const STRAIGHT_LINES: Linear = Linear {
+    code: "straight_lines",
+    var: "f",
+    offset: 0.0,
+    scale: 3.0,
+    per: None,
+    floor: 0.0,
+    cap: 3.0,
+};
+
+/// Every linear weight rule, for the docs' table.
+pub const LINEAR_WEIGHTS: [Linear; 7] = [
+    ZERO_DWELL,
+    NEAR_SIMULTANEOUS,
+    BURST_RELEASE,
+    UNTRUSTED_EVENTS,
+    LOOP_LATENCY,
+    REPEAT_JITTER,
+    STRAIGHT_LINES,
+];
+
+/// Fixed weights: (code, weight).
+pub const FIXED_WEIGHTS: [(&str, f64); 4] = [
+    ("webdriver", 1.5),
+    ("software_renderer", 0.7),
+    ("small_screen", 0.3),
+    ("untrusted_pointer", 1.5),
+];
+
+fn fixed(code: &str) -> f64 {
+    FIXED_WEIGHTS.iter().find(|(known, _)| *known == code).map_or(0.0, |(_, weight)| *weight)
+}
+
 /// Scores features into a verdict.
 pub fn score(features: &Features) -> Verdict {
     let keys = &features.keys;
     let net = &features.net;
     let mut reasons = Vec::new();
 
+    timer_reasons(features, &mut reasons);
     keystroke_reasons(keys, &mut reasons);
-    pointer_reasons(&features.pointer, &mut reasons);
+    // Pointer samples carry the same page clock as key events; the clock is read off the key
+    // events, whose irregular human gaps cannot pass for a grid the way a steady pointer rate can.
+    pointer_reasons(&features.pointer, keys.timer_resolution_us, &mut reasons);
     loop_reasons(&features.challenges, &mut reasons);
     if let Some(location) = &features.location {
         location_reasons(location, &mut reasons);
@@ -211,8 +359,8 @@ fn location_reasons(location: &crate::features::LocationFeatures, reasons: &mut 
     }
 }
 
-fn loop_reasons(estimate: &crate::challenge::LoopEstimate, reasons: &mut Vec<Reason>) {
-    use crate::challenge::{
+fn loop_reasons(estimate: &crate::estimators::LoopEstimate, reasons: &mut Vec<Reason>) {
+    use crate::estimators::{
         LOCAL_ASYNCHRONY_SD_US, LOCAL_ASYNCHRONY_US, LOCAL_TRACKING_LAG_SD_US,
         LOCAL_TRACKING_LAG_US,
     };
@@ -263,7 +411,7 @@ fn loop_reasons(estimate: &crate::challenge::LoopEstimate, reasons: &mut Vec<Rea
         let added_ms = ms(added.estimate_us as f64);
         reasons.push(Reason {
             code: "loop_latency",
-            weight: clamp((added_ms - 40.0) / 15.0, -1.0, 6.0),
+            weight: LOOP_LATENCY.weight(added_ms),
             text: format!(
                 "answers to what the screen showed came {added_ms:.0} ms later than a local person's (95% interval {:.0} to {:.0} ms)",
                 ms(added.low_us as f64),
@@ -302,12 +450,71 @@ mod band {
     pub const NEAR_SIMULTANEOUS_MAX: f64 = 0.03;
 }
 
+/// Whether a clock step allows a feature that needs `finest_us`; an unknown step (too few
+/// timestamps to tell) is taken as fine, since the features then lack data anyway.
+fn fine_enough(resolution_us: Option<u32>, finest_us: u32) -> bool {
+    resolution_us.is_none_or(|step_us| step_us <= finest_us)
+}
+
+/// A feature the clock is too coarse for: said, weighed 0.
+fn not_measured(code: &'static str, resolution_us: Option<u32>, needs: &str) -> Reason {
+    let step = resolution_us.map_or_else(String::new, crate::timer::describe_resolution);
+    Reason {
+        code,
+        weight: 0.0,
+        text: format!(
+            "not measured: this browser's clock steps by {step}, too coarse for {needs}; it counts neither way"
+        ),
+    }
+}
+
+fn timer_reasons(features: &Features, reasons: &mut Vec<Reason>) {
+    let Some(step_us) = features.keys.timer_resolution_us else { return };
+    let reported = match features.reported_timer_resolution_us {
+        Some(reported_us) if reported_us != step_us => format!(
+            " (the page reported {}; the timestamps decide)",
+            crate::timer::describe_resolution(reported_us)
+        ),
+        _ => String::new(),
+    };
+    let consequence = if step_us > FINE_KEY_TIMER_US {
+        "timing features that need a finer clock are not measured"
+    } else {
+        "fine enough for every key timing feature"
+    };
+    reasons.push(Reason {
+        code: "timer_resolution",
+        weight: 0.0,
+        text: format!(
+            "key events were timed with a clock that steps by {}{reported}: {consequence}",
+            crate::timer::describe_resolution(step_us)
+        ),
+    });
+}
+
 fn keystroke_reasons(keys: &KeyFeatures, reasons: &mut Vec<Reason>) {
-    if let Some(fraction) = keys.zero_dwell_fraction {
+    let step_us = keys.timer_resolution_us;
+    let fine = fine_enough(step_us, FINE_KEY_TIMER_US);
+    let two_ms = "a 2 ms threshold";
+    if !fine {
+        if keys.zero_dwell_fraction.is_some() {
+            reasons.push(not_measured("zero_dwell", step_us, two_ms));
+        }
+        if keys.near_simultaneous_fraction.is_some() {
+            reasons.push(not_measured("near_simultaneous", step_us, two_ms));
+        }
+        if keys.burst_fraction.is_some() {
+            reasons.push(not_measured("burst_release", step_us, two_ms));
+        }
+        if keys.repeat_jitter_us.is_some() {
+            reasons.push(not_measured("repeat_jitter", step_us, "a jitter of a millisecond"));
+        }
+    }
+    if let Some(fraction) = keys.zero_dwell_fraction.filter(|_| fine) {
         // People hold a key for tens of ms; remote tools that send key-up with key-down give 0 ms.
         reasons.push(Reason {
             code: "zero_dwell",
-            weight: clamp((fraction - 0.02) * 40.0, -0.3, 6.0),
+            weight: ZERO_DWELL.weight(fraction),
             text: format!(
                 "{} of key presses were released within 2 ms (local typing: {})",
                 percent(fraction),
@@ -315,11 +522,11 @@ fn keystroke_reasons(keys: &KeyFeatures, reasons: &mut Vec<Reason>) {
             ),
         });
     }
-    if let Some(fraction) = keys.near_simultaneous_fraction {
+    if let Some(fraction) = keys.near_simultaneous_fraction.filter(|_| fine) {
         // Rollover overlaps presses but almost never puts two events within 2 ms.
         reasons.push(Reason {
             code: "near_simultaneous",
-            weight: clamp((fraction - 0.05) * 20.0, -0.3, 4.0),
+            weight: NEAR_SIMULTANEOUS.weight(fraction),
             text: format!(
                 "{} of gaps between different keys' events were under 2 ms (local typing: at most {})",
                 percent(fraction),
@@ -327,11 +534,11 @@ fn keystroke_reasons(keys: &KeyFeatures, reasons: &mut Vec<Reason>) {
             ),
         });
     }
-    if let Some(fraction) = keys.burst_fraction {
+    if let Some(fraction) = keys.burst_fraction.filter(|_| fine) {
         // Remote desktops release queued input together: 23-33 % of gaps under 2 ms via x11vnc.
         reasons.push(Reason {
             code: "burst_release",
-            weight: clamp((fraction - 0.02) * 25.0, -0.2, 4.0),
+            weight: BURST_RELEASE.weight(fraction),
             text: format!("{} of key events arrived in bursts of three or more within 2 ms (local typing: none)", percent(fraction)),
         });
     }
@@ -354,15 +561,19 @@ fn keystroke_reasons(keys: &KeyFeatures, reasons: &mut Vec<Reason>) {
         };
         reasons.push(Reason { code: "auto_repeat", weight, text });
     }
-    if let (Some(period_us), Some(jitter_us)) = (keys.repeat_period_us, keys.repeat_jitter_us) {
+    if let (Some(period_us), Some(jitter_us), true) =
+        (keys.repeat_period_us, keys.repeat_jitter_us, fine)
+    {
         // The operating system's repeat timer is steady to about a millisecond; repeats that
-        // cross a network arrive with its jitter.
+        // cross a network arrive with its jitter. The spread is robust to the two ways a loaded
+        // machine disturbs repeats (`features::KeyFeatures::repeat_jitter_us`), and the weight is
+        // capped, so the held key alone never flags anyone.
         let jitter_ms = ms(jitter_us as f64);
         reasons.push(Reason {
             code: "repeat_jitter",
-            weight: clamp((jitter_ms - 1.0) * 3.0, -0.3, 5.0),
+            weight: REPEAT_JITTER.weight(jitter_ms),
             text: format!(
-                "auto-repeat came every {:.1} ms with {jitter_ms:.1} ms of jitter (a local keyboard: under 1 ms)",
+                "auto-repeat came every {:.1} ms, typically {jitter_ms:.1} ms off that (a local keyboard: under 1 ms, a busy one a little more)",
                 ms(period_us as f64)
             ),
         });
@@ -371,7 +582,7 @@ fn keystroke_reasons(keys: &KeyFeatures, reasons: &mut Vec<Reason>) {
         let share = f64::from(keys.untrusted) / f64::from(keys.strokes);
         reasons.push(Reason {
             code: "untrusted_events",
-            weight: clamp(share * 6.0, 0.0, 3.0),
+            weight: UNTRUSTED_EVENTS.weight(share),
             text: format!(
                 "{} of {} key presses were synthetic (not from a real keyboard)",
                 keys.untrusted, keys.strokes
@@ -401,8 +612,20 @@ fn keystroke_reasons(keys: &KeyFeatures, reasons: &mut Vec<Reason>) {
     }
 }
 
-fn pointer_reasons(pointer: &crate::features::PointerFeatures, reasons: &mut Vec<Reason>) {
-    if let Some(interval_us) = pointer.sample_interval_us {
+fn pointer_reasons(
+    pointer: &crate::features::PointerFeatures,
+    step_us: Option<u32>,
+    reasons: &mut Vec<Reason>,
+) {
+    let fine = fine_enough(step_us, FINE_POINTER_TIMER_US);
+    if !fine && pointer.sample_interval_us.is_some() {
+        reasons.push(not_measured(
+            "pointer_rate",
+            step_us,
+            "telling 8 ms from 20 ms between pointer samples",
+        ));
+    }
+    if let Some(interval_us) = pointer.sample_interval_us.filter(|_| fine) {
         // A local mouse reports 60-1000 times a second; remote desktops send 20-25 positions a
         // second when they rate-limit pointer updates.
         let interval_ms = ms(interval_us as f64);
@@ -426,7 +649,7 @@ fn pointer_reasons(pointer: &crate::features::PointerFeatures, reasons: &mut Vec
         if fraction >= 0.5 {
             reasons.push(Reason {
                 code: "straight_lines",
-                weight: clamp(fraction * 3.0, 0.0, 3.0),
+                weight: STRAIGHT_LINES.weight(fraction),
                 text: format!(
                     "{} of {} pointer movements were perfectly straight lines, as scripted input draws them",
                     percent(fraction),
@@ -438,7 +661,7 @@ fn pointer_reasons(pointer: &crate::features::PointerFeatures, reasons: &mut Vec
     if pointer.untrusted > 0 {
         reasons.push(Reason {
             code: "untrusted_pointer",
-            weight: 1.5,
+            weight: fixed("untrusted_pointer"),
             text: format!(
                 "{} pointer events were synthetic (not from a real mouse or touch)",
                 pointer.untrusted
@@ -464,15 +687,22 @@ fn environment_reasons(environment: &crate::evidence::Environment, reasons: &mut
     if environment.webdriver {
         reasons.push(Reason {
             code: "webdriver",
-            weight: 1.5,
+            weight: fixed("webdriver"),
             text: "the browser reports that automation software controls it (navigator.webdriver)"
                 .into(),
+        });
+    }
+    if environment.renderer == Renderer::Unknown {
+        reasons.push(Reason {
+            code: "software_renderer",
+            weight: 0.0,
+            text: "not measured: the browser does not say what draws its graphics (WebGL is off, or the name is masked, as WebKit's \"Apple GPU\" is)".into(),
         });
     }
     if environment.renderer == Renderer::Software {
         reasons.push(Reason {
             code: "software_renderer",
-            weight: 0.7,
+            weight: fixed("software_renderer"),
             text:
                 "graphics are drawn in software, as in virtual machines and remote-desktop sessions"
                     .into(),
@@ -485,7 +715,7 @@ fn environment_reasons(environment: &crate::evidence::Environment, reasons: &mut
     {
         reasons.push(Reason {
             code: "small_screen",
-            weight: 0.3,
+            weight: fixed("small_screen"),
             text: format!("the screen is {width_px}×{height_px} px, smaller than a laptop's"),
         });
     }

@@ -8,7 +8,8 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::challenge::{Answer, FrameTiming, Outcome, Point, Rhythm};
+use crate::codes::ErrorCode;
+use crate::estimators::{Answer, FrameTiming, Outcome, Point, Rhythm};
 use crate::evidence::{ClaimedLocation, EdgeSite};
 use crate::evidence::{
     Environment, Evidence, FocusChange, FocusKind, KeyClass, KeyStroke, PointerDevice, PointerKind,
@@ -35,6 +36,8 @@ pub const MAX_FOCUS_PER_BATCH: usize = 64;
 pub const MAX_BEATS: usize = 200;
 pub const MAX_TAPS: usize = 400;
 pub const MAX_TARGET_POINTS: usize = 2_400;
+/// The coarsest clock step a page may report (µs): one second.
+pub const MAX_TIMER_RESOLUTION_US: u32 = 1_000_000;
 /// Pointer coordinates beyond this (px) are not on any screen.
 const MAX_ABS_COORDINATE_PX: f64 = 1_000_000.0;
 /// Times further than this from zero (µs, about 31 years) are not page timestamps.
@@ -89,7 +92,7 @@ pub enum WireError {
 }
 
 /// Who is on the other end of a WebSocket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Candidate,
@@ -163,10 +166,14 @@ pub enum FocusKindName {
     Hidden,
 }
 
-/// One evidence batch as stored: what one `evidence` message carried, validated.
+/// One evidence batch: what one `evidence` message carries, and, validated and re-encoded, what
+/// the edge stores. [`BatchV1::decode`] is the one place it is validated.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BatchV1 {
+    /// Batches count from 1 on the wire; stored rows carry their number in their own column.
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub seq: u64,
     pub strokes: Vec<StrokeV1>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pointer: Vec<PointerV1>,
@@ -181,6 +188,9 @@ pub struct BatchV1 {
     /// Round trips the browser timed itself (µs).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub client_rtt_us: Vec<u32>,
+    /// The step of the page's clock the probe has seen so far (µs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timer_resolution_us: Option<u32>,
 }
 
 /// Whether a challenge ran or was skipped.
@@ -401,24 +411,8 @@ impl TrackingV1 {
 pub enum ClientMsg {
     /// The first frame: which session, which role, and the capability token for it.
     Hello { v: u32, role: Role, session: String, token: String },
-    /// Completed presses, pointer samples and focus changes since the last batch; `seq` counts
-    /// batches from 1.
-    Evidence {
-        seq: u64,
-        strokes: Vec<StrokeV1>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        pointer: Vec<PointerV1>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        focus: Vec<FocusV1>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        rhythm: Option<RhythmV1>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        tracking: Option<TrackingV1>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        frames: Option<FrameTimingV1>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        client_rtt_us: Vec<u32>,
-    },
+    /// Completed presses, pointer samples, focus changes and task results since the last batch.
+    Evidence(BatchV1),
     /// What the browser says about itself; sent once, after hello.
     Environment(EnvironmentV1),
     /// To a measuring edge, instead of hello: time round trips for this session and sign them.
@@ -526,7 +520,7 @@ pub enum ServerMsg {
     /// The candidate's `finish` was received and the final verdict is signed.
     Finished,
     Error {
-        code: String,
+        code: ErrorCode,
         message: String,
     },
 }
@@ -542,15 +536,6 @@ impl ClientMsg {
         match &msg {
             ClientMsg::Hello { v, .. } | ClientMsg::Measure { v, .. } if *v != PROTOCOL_VERSION => {
                 Err(WireError::Version(*v))
-            }
-            ClientMsg::Evidence { strokes, .. } if strokes.len() > MAX_STROKES_PER_BATCH => {
-                Err(WireError::TooManyStrokes(strokes.len()))
-            }
-            ClientMsg::Evidence { pointer, .. } if pointer.len() > MAX_POINTER_PER_BATCH => {
-                Err(WireError::TooManyPointerSamples(pointer.len()))
-            }
-            ClientMsg::Evidence { focus, .. } if focus.len() > MAX_FOCUS_PER_BATCH => {
-                Err(WireError::TooManyFocusChanges(focus.len()))
             }
             ClientMsg::Hello { session, token, .. }
                 if session.is_empty()
@@ -576,14 +561,16 @@ impl ClientMsg {
 
     /// Encodes the message as a text frame.
     pub fn to_text(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+        // Plain structs with string keys and finite numbers: serialising cannot fail.
+        serde_json::to_string(self).expect("a message always serialises")
     }
 }
 
 impl ServerMsg {
     /// Encodes the message as a text frame.
     pub fn to_text(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+        // Plain structs with string keys and finite numbers: serialising cannot fail.
+        serde_json::to_string(self).expect("a message always serialises")
     }
 
     /// Parses a text frame from the edge.
@@ -602,7 +589,7 @@ impl ServerMsg {
             seq: Option<u64>,
             token: Option<String>,
             verdict: Option<VerdictV1>,
-            code: Option<String>,
+            code: Option<ErrorCode>,
             message: Option<String>,
         }
         let flat: Flat =
@@ -626,7 +613,7 @@ impl ServerMsg {
             },
             "finished" => ServerMsg::Finished,
             "error" => ServerMsg::Error {
-                code: flat.code.clone().ok_or_else(|| missing("code"))?,
+                code: flat.code.ok_or_else(|| missing("code"))?,
                 message: flat.message.clone().ok_or_else(|| missing("message"))?,
             },
             other => return Err(WireError::Malformed(format!("unknown message type {other:?}"))),
@@ -746,6 +733,7 @@ pub struct Batch {
     pub tracking: Option<Outcome<TrackingRun>>,
     pub frames: Option<FrameTiming>,
     pub client_rtt_us: Vec<u32>,
+    pub timer_resolution_us: Option<u32>,
 }
 
 impl Batch {
@@ -765,6 +753,9 @@ impl Batch {
             evidence.frames = self.frames;
         }
         evidence.client_rtt_us.extend(self.client_rtt_us);
+        if self.timer_resolution_us.is_some() {
+            evidence.timer_resolution_us = self.timer_resolution_us;
+        }
     }
 }
 
@@ -772,6 +763,7 @@ impl BatchV1 {
     /// Encodes decoded evidence, for storage.
     pub fn from_batch(batch: &Batch) -> BatchV1 {
         BatchV1 {
+            seq: 0,
             strokes: batch.strokes.iter().map(StrokeV1::from_stroke).collect(),
             pointer: batch.pointer.iter().map(PointerV1::from_sample).collect(),
             focus: batch.focus.iter().map(FocusV1::from_change).collect(),
@@ -782,6 +774,7 @@ impl BatchV1 {
                 input_delay_us: f.input_delay_us,
             }),
             client_rtt_us: batch.client_rtt_us.clone(),
+            timer_resolution_us: batch.timer_resolution_us,
         }
     }
 
@@ -798,6 +791,14 @@ impl BatchV1 {
                 self.client_rtt_us.clone()
             } else {
                 return Err(WireError::InvalidChallenge("too many client round trips"));
+            },
+            timer_resolution_us: match self.timer_resolution_us {
+                Some(step_us) if step_us == 0 || step_us > MAX_TIMER_RESOLUTION_US => {
+                    return Err(WireError::Malformed(format!(
+                        "timer resolution {step_us} µs is out of range"
+                    )))
+                }
+                step => step,
             },
         })
     }
@@ -935,9 +936,16 @@ pub struct EvidenceV1 {
     pub rtt_lost: u32,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub client_rtt_us: Vec<u32>,
+    /// The step of the page's clock the probe saw (µs); absent in evidence older than it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timer_resolution_us: Option<u32>,
 }
 
 fn is_zero(value: &u32) -> bool {
+    *value == 0
+}
+
+fn is_zero_u64(value: &u64) -> bool {
     *value == 0
 }
 
@@ -984,6 +992,7 @@ impl EvidenceV1 {
             rtt_page_at_us: evidence.rtt_page_at_us.clone(),
             rtt_lost: evidence.rtt_lost,
             client_rtt_us: evidence.client_rtt_us.clone(),
+            timer_resolution_us: evidence.timer_resolution_us,
             peer_rtts: evidence
                 .peer_rtts
                 .iter()
@@ -1024,6 +1033,9 @@ impl EvidenceV1 {
                 rtt_page_at_us: self.rtt_page_at_us.clone(),
                 rtt_lost: self.rtt_lost,
                 client_rtt_us: self.client_rtt_us.clone(),
+                timer_resolution_us: self
+                    .timer_resolution_us
+                    .filter(|&step_us| step_us > 0 && step_us <= MAX_TIMER_RESOLUTION_US),
                 peer_rtts: self
                     .peer_rtts
                     .iter()
@@ -1059,7 +1071,9 @@ impl EvidenceV1 {
 
     /// The canonical bytes: compact JSON with fields in declaration order.
     pub fn canonical_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec(self).unwrap_or_default()
+        // Bounded, finite values with string keys: serialising cannot fail, and an empty digest
+        // input would sign nothing.
+        serde_json::to_vec(self).expect("evidence always serialises")
     }
 
     /// The SHA-256 of the canonical bytes, in hexadecimal: what a token commits to.
@@ -1181,6 +1195,10 @@ mod tests {
         );
         check(&"x".repeat(MAX_FRAME_BYTES + 1), Err("limit is"));
         check(
+            r#"{"t":"evidence","seq":1,"strokes":[],"text":"hello"}"#,
+            Err("unknown field `text`"),
+        );
+        check(
             r#"{"t":"environment","webdriver":false,"renderer":"hardware","screen_w_px":1440,"screen_h_px":900}"#,
             Ok(()),
         );
@@ -1198,18 +1216,7 @@ mod tests {
     fn check_batch(fields: &str, expected: Result<(), &str>) {
         let text = format!(r#"{{"t":"evidence","seq":1,"strokes":[]{fields}}}"#);
         let got = ClientMsg::parse(&text).and_then(|msg| match msg {
-            ClientMsg::Evidence {
-                strokes,
-                pointer,
-                focus,
-                rhythm,
-                tracking,
-                frames,
-                client_rtt_us,
-                ..
-            } => BatchV1 { strokes, pointer, focus, rhythm, tracking, frames, client_rtt_us }
-                .decode()
-                .map(|_| ()),
+            ClientMsg::Evidence(batch) => batch.decode().map(|_| ()),
             _ => Err(WireError::Malformed("not evidence".into())),
         });
         match expected {
@@ -1248,7 +1255,7 @@ mod tests {
         };
         let strokes = |one: String| format!(r#"{{"t":"evidence","seq":1,"strokes":[{{{one}}}]}}"#);
         let decoded = |text: String| match ClientMsg::parse(&text) {
-            Ok(ClientMsg::Evidence { strokes, .. }) => {
+            Ok(ClientMsg::Evidence(BatchV1 { strokes, .. })) => {
                 strokes_from_wire(&strokes).map(|_| ()).map_err(|e| e.to_string())
             }
             other => Err(format!("{other:?}")),
@@ -1260,6 +1267,11 @@ mod tests {
         assert!(decoded(strokes(stroke(0, 100_000, "6000000")))
             .is_err_and(|e| e.contains("repeat gap")));
         check_batch(r#","frames":{"frame_interval_us":16667,"input_delay_us":4000}"#, Ok(()));
+        // The clock step the probe saw: a microsecond to a second.
+        check_batch(r#","timer_resolution_us":16667"#, Ok(()));
+        check_batch(r#","timer_resolution_us":0"#, Err("timer resolution 0"));
+        check_batch(r#","timer_resolution_us":2000000"#, Err("out of range"));
+        check_batch(r#","timer_resolution_us":-5"#, Err("invalid value"));
         check_batch(
             r#","frames":{"frame_interval_us":137000000,"input_delay_us":0}"#,
             Err("over a second"),
@@ -1323,7 +1335,7 @@ mod tests {
             ServerMsg::Measurement { token: "a.b.c".into() },
             ServerMsg::Ack { seq: 7 },
             ServerMsg::Finished,
-            ServerMsg::Error { code: "out_of_order".into(), message: "expected 2".into() },
+            ServerMsg::Error { code: ErrorCode::OutOfOrder, message: "expected 2".into() },
         ];
         for msg in messages {
             assert_eq!(ServerMsg::parse(&msg.to_text()), Ok(msg));

@@ -78,7 +78,8 @@ fn the_expected_classes_come_out() {
         ("automated_software", "local"),
         ("laptop_hardware", "local"),
         ("held_key_local", "local"),
-        ("held_key_jitter", "remote_suspected"),
+        // 5 ms of repeat jitter alone no longer flags: a busy machine scatters repeats too.
+        ("held_key_jitter", "local"),
         ("held_key_silent", "remote_suspected"),
         ("pointer_local", "local"),
         ("pointer_25hz", "remote_suspected"),

@@ -3,6 +3,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use onsite_core::features::MIN_STROKES;
+use onsite_core::verdict::{PRIOR_REMOTE, REMOTE_AT, SUSPECT_AT};
 use onsite_core::{score, Evidence, Features, KeyClass, KeyStroke, VerdictClass};
 use proptest::prelude::*;
 
@@ -42,11 +43,27 @@ fn local_typing(after_us: i64, count: usize) -> Vec<KeyStroke> {
 }
 
 proptest! {
+    /// The probability is the prior moved by exactly the reasons listed (so a reason that
+    /// weighs without being shown, or is shown without weighing, fails), and the class follows
+    /// the thresholds.
     #[test]
-    fn the_probability_stays_in_range(evidence in evidence()) {
+    fn the_probability_is_the_prior_moved_by_the_reasons_shown(evidence in evidence()) {
         let verdict = score(&Features::from_evidence(&evidence));
-        prop_assert!((0.0..=1.0).contains(&verdict.p_remote), "{}", verdict.p_remote);
+        let prior_log_odds = (PRIOR_REMOTE / (1.0 - PRIOR_REMOTE)).ln();
+        let log_odds = prior_log_odds + verdict.reasons.iter().map(|r| r.weight).sum::<f64>();
+        let expected = 1.0 / (1.0 + (-log_odds).exp());
+        prop_assert!((verdict.p_remote - expected).abs() <= 0.0005 + 1e-9, "{} vs {expected}", verdict.p_remote);
         prop_assert!(verdict.reasons.windows(2).all(|w| w[0].weight.abs() >= w[1].weight.abs()));
+        let class = if (verdict.keystrokes as usize) < MIN_STROKES {
+            VerdictClass::Inconclusive
+        } else if verdict.p_remote >= REMOTE_AT {
+            VerdictClass::Remote
+        } else if verdict.p_remote >= SUSPECT_AT {
+            VerdictClass::RemoteSuspected
+        } else {
+            VerdictClass::Local
+        };
+        prop_assert_eq!(verdict.class, class);
     }
 
     #[test]

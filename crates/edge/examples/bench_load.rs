@@ -7,92 +7,32 @@
 //! Settings: `BENCH_SESSIONS` (default 2000), `BENCH_SECONDS` (default 40), `BENCH_CRASH`
 //! (default 1), `ONSITE_BIN` (default target/release/onsite), `ONSITE_ASSETS` (default dist).
 
+// A benchmark's client times what it sees on its own clock.
+#![allow(clippy::disallowed_methods)]
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use futures_util::{SinkExt as _, StreamExt as _};
-use onsite_core::wire::{self, ClientMsg, Role, ServerMsg, StrokeV1, PROTOCOL_VERSION};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::TcpStream;
+use onsite_core::wire::{self, BatchV1, ClientMsg, Role, ServerMsg, StrokeV1, PROTOCOL_VERSION};
 use tokio::sync::Mutex;
 use tokio_tungstenite::tungstenite::Message;
 
 const ECHO_EVERY: Duration = Duration::from_millis(200);
 const BATCH_EVERY: Duration = Duration::from_secs(2);
 const STROKES_PER_BATCH: i64 = 10;
-const API_KEY: &str = "bench-load-api-key";
 
-fn setting<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
+#[path = "common/mod.rs"]
+mod common;
+use common::{create_session, setting, start_edge, usage};
 
-/// The edge under test, as a child process.
-struct EdgeProcess {
-    child: Child,
-    addr: SocketAddr,
-}
-
-fn start_edge(addr: &str, data: &std::path::Path) -> anyhow::Result<EdgeProcess> {
-    let bin = std::env::var("ONSITE_BIN").unwrap_or_else(|_| "target/release/onsite".into());
-    let assets = std::env::var("ONSITE_ASSETS").unwrap_or_else(|_| "dist".into());
-    let mut child = Command::new(&bin)
-        .args(["serve", "--addr", addr, "--data-dir"])
-        .arg(data)
-        .args(["--assets", &assets, "--rate-limit", "1000000"])
-        .env("ONSITE_API_KEY", API_KEY)
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .with_context(|| format!("cannot start {bin}"))?;
-    let stdout = child.stdout.take().context("no stdout")?;
-    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
-    let addr = loop {
-        let Some(line) = lines.next() else { bail!("the edge exited before listening") };
-        if let Some(url) = line?.split("listening on http://").nth(1) {
-            break url.trim().parse()?;
-        }
-    };
-    // Keep draining its stdout so it never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    Ok(EdgeProcess { child, addr })
-}
-
-/// CPU time (s) and peak resident memory (MiB) of a process, from /proc.
-fn usage(pid: u32) -> Option<(f64, f64)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    // utime and stime are fields 14 and 15, counted from 1 with the pid; here after the name.
-    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let hwm_kib: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()?;
-    Some((ticks / 100.0, hwm_kib / 1024.0))
-}
-
-async fn create_session(edge: SocketAddr) -> anyhow::Result<(String, String)> {
-    let mut stream = TcpStream::connect(edge).await?;
-    let request = format!("POST /api/v1/sessions HTTP/1.1\r\nHost: {edge}\r\nAuthorization: Bearer {API_KEY}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await?;
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
-    let json: serde_json::Value = serde_json::from_str(body)
-        .with_context(|| format!("session create answered {response}"))?;
-    let url = json["candidate_url"].as_str().unwrap_or_default();
-    let token = url.rsplit_once("token=").map(|(_, t)| t.to_owned()).unwrap_or_default();
-    Ok((json["id"].as_str().unwrap_or_default().to_owned(), token))
-}
+/// Every simulated probe comes from 127.0.0.1, one network: its connection cap is lifted.
+const LIFT_CONNECTION_CAP: &[&str] = &["--max-connections-per-network", "100000"];
 
 /// What one simulated probe saw.
 #[derive(Default)]
@@ -206,7 +146,7 @@ async fn probe(
                     next_seq += 1;
                     let strokes = typing(seq);
                     log.made.insert(seq, strokes.len());
-                    let text = ClientMsg::Evidence { seq, strokes, pointer: vec![], focus: vec![], rhythm: None, tracking: None, frames: None, client_rtt_us: vec![] }.to_text();
+                    let text = ClientMsg::Evidence(BatchV1 { seq, strokes, ..BatchV1::default() }).to_text();
                     unacked.insert(seq, text.clone());
                     if socket.send(Message::Text(text.into())).await.is_err() { break; }
                 }
@@ -254,7 +194,7 @@ async fn main() -> anyhow::Result<()> {
     let seconds: u64 = setting("BENCH_SECONDS", 40);
     let crash: u8 = setting("BENCH_CRASH", 1);
     let data = tempfile::tempdir()?;
-    let mut edge = start_edge("127.0.0.1:0", data.path())?;
+    let mut edge = start_edge("127.0.0.1:0", data.path(), LIFT_CONNECTION_CAP)?;
     let addr = edge.addr;
     eprintln!("load: edge pid {} on {addr}; creating {sessions} sessions", edge.child.id());
     let mut ids = Vec::with_capacity(sessions);
@@ -298,7 +238,7 @@ async fn main() -> anyhow::Result<()> {
         edge.child.wait()?;
         let down = Instant::now();
         tokio::time::sleep(Duration::from_millis(500)).await;
-        edge = start_edge(&addr.to_string(), data.path())?;
+        edge = start_edge(&addr.to_string(), data.path(), LIFT_CONNECTION_CAP)?;
         crash_restart_ms = down.elapsed().as_secs_f64() * 1000.0;
         *shared_addr.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = edge.addr;
     }

@@ -11,12 +11,15 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use onsite_core::codes::ErrorCode;
 use onsite_core::jws::{self, Claims, Expect};
 use onsite_core::policy::Policy;
+use onsite_core::wire::EvidenceV1;
 use serde::{Deserialize, Serialize};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
+use crate::limits;
 use crate::metrics::Metrics;
 use crate::secrets;
 use crate::store::SessionRow;
@@ -155,9 +158,9 @@ async fn rate_limit(
     next: Next,
 ) -> Response {
     Metrics::add(&state.metrics.http_requests);
-    if !state.limits.per_address.take(&peer.ip(), std::time::Instant::now()) {
+    if !state.limits.per_address.take(&limits::network_of(peer.ip()), crate::clock::monotonic()) {
         Metrics::add(&state.metrics.rate_limited);
-        state.metrics.refused("rate_limited");
+        state.metrics.refused(ErrorCode::RateLimited);
         let mut response = ApiError(
             StatusCode::TOO_MANY_REQUESTS,
             "too many requests from this address; wait a few seconds and try again".into(),
@@ -187,7 +190,7 @@ async fn guard(
         return no_store(rate_limit(Extract(state), connect, request, next).await);
     };
     if !origin_allowed(&state, request.headers(), &origin) {
-        state.metrics.refused("origin");
+        state.metrics.refused(ErrorCode::Origin);
         return ApiError(StatusCode::FORBIDDEN, format!("pages at {origin} may not call this edge; its operator can allow them with --allow-origin")).into_response();
     }
     let preflight = request.method() == Method::OPTIONS;
@@ -325,40 +328,18 @@ async fn export_evidence(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     require_interviewer(&state, &headers, &id).await?;
-    let batches: Vec<serde_json::Value> = state
-        .store
-        .batches(&id)
-        .await?
-        .into_iter()
-        .map(|(seq, body)| serde_json::json!({ "seq": seq, "batch": serde_json::from_str::<serde_json::Value>(&body).unwrap_or_default() }))
-        .collect();
-    let rtts: Vec<serde_json::Value> = state
-        .store
-        .rtts(&id)
-        .await?
-        .into_iter()
-        .map(|(rtt_us, page_at_us)| serde_json::json!({ "rtt_us": rtt_us, "page_at_us": page_at_us }))
-        .collect();
-    let environment = state
-        .store
-        .environment(&id)
-        .await?
-        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok());
-    let body = serde_json::json!({
-        "session": id,
-        "batches": batches,
-        "rtts": rtts,
-        "echo_lost": state.store.lost(&id).await?,
-        "environment": environment,
-        "measurements": state.store.measurements(&id).await?.into_iter().map(|(edge, min_rtt_us)| serde_json::json!({ "edge_id": edge, "min_rtt_us": min_rtt_us })).collect::<Vec<_>>(),
-    });
+    // Version-1 evidence, byte for byte as the edge hashes it: `onsite score` re-scores it, and
+    // once the session is finished its SHA-256 is the final token's `evidence_sha256`.
+    let evidence = crate::ws::stored(&state, &id).await?.evidence;
+    let body = EvidenceV1::from_evidence(&evidence).canonical_bytes();
     Ok((
         [(
             header::CONTENT_DISPOSITION,
             HeaderValue::from_str(&format!("attachment; filename=\"onsite-{id}-evidence.json\""))
                 .unwrap_or(HeaderValue::from_static("attachment")),
         )],
-        Json(body),
+        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        body,
     )
         .into_response())
 }
@@ -438,6 +419,7 @@ async fn create_session(
             interviewer_token_sha256: secrets::sha256(interviewer_token.as_bytes()),
             created_at_ms: crate::clock::now_ms(),
             claimed_location: request.claimed_location,
+            finished_at_ms: None,
         })
         .await?;
     tracing::info!(session = %id, "session created");

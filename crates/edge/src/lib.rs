@@ -5,19 +5,20 @@
 //! serves until the shutdown future completes. It is the only crate with sockets, storage and a
 //! wall clock; the clock lives in [`clock`].
 
+mod accept;
 pub mod clock;
 mod http;
 pub mod keys;
 mod limits;
 mod live;
 mod metrics;
+mod scoring;
 pub mod secrets;
 pub mod store;
 mod ws;
 
 use std::net::SocketAddr;
 
-use axum::serve::ListenerExt as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -52,9 +53,20 @@ pub struct Config {
     /// Origins, besides the edge's own, whose pages may call the API and open sockets
     /// (for example a portal that embeds the probe), such as `https://hr.example.com`.
     pub allowed_origins: Vec<String>,
-    /// API calls and socket opens allowed per client address, per second (bursts of five
-    /// seconds' worth).
+    /// API calls and socket opens allowed per client network (IPv4 /24, IPv6 /64), per second
+    /// (bursts of five seconds' worth).
     pub rate_limit_per_s: f64,
+    /// How long a session takes evidence after it is created (seconds).
+    pub session_lifetime_s: u64,
+    /// The most connections open at once from one network (IPv4 /24, IPv6 /64).
+    pub max_connections_per_network: usize,
+    /// A connection must send a request's headers within this long, and an idle keep-alive
+    /// connection is closed after it.
+    pub header_read_timeout: std::time::Duration,
+    /// The most bytes of evidence batches one session stores.
+    pub max_session_bytes: usize,
+    /// The most browsers this edge measures for other edges at once.
+    pub max_measuring: usize,
 }
 
 /// Another edge, as this one knows it: where it listens, where it stands, and its public keys.
@@ -88,6 +100,11 @@ impl Config {
             retention_days: None,
             allowed_origins: Vec::new(),
             rate_limit_per_s: limits::DEFAULT_PER_ADDRESS.per_s,
+            session_lifetime_s: 24 * 3600,
+            max_connections_per_network: DEFAULT_MAX_CONNECTIONS_PER_NETWORK,
+            header_read_timeout: std::time::Duration::from_secs(10),
+            max_session_bytes: 8 * 1024 * 1024,
+            max_measuring: 1024,
         }
     }
 }
@@ -103,8 +120,6 @@ pub enum EdgeError {
     Store(#[from] store::StoreError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
-    #[error("server failed: {0}")]
-    Serve(std::io::Error),
     #[error("unknown edge location {0:?}: give a listed city or \"lat,lon\"")]
     Location(String),
     #[error("audience {0:?} cannot name verdicts: give a non-blank name other than \"onsite-measurement\", which measurements use")]
@@ -136,8 +151,10 @@ async fn retain(state: Arc<State>, days: u32) {
     }
 }
 
-/// The most measuring sockets one edge serves at once.
-const MAX_MEASURING: usize = 1024;
+/// The most connections one network may hold open: an office behind one address with many
+/// candidates and interviewers fits, a flood that would use up the edge's file descriptors does
+/// not.
+pub const DEFAULT_MAX_CONNECTIONS_PER_NETWORK: usize = 256;
 
 /// Shared state of a running edge.
 pub(crate) struct State {
@@ -161,6 +178,12 @@ pub(crate) struct State {
     pub(crate) retention_days: Option<u32>,
     pub(crate) limits: limits::Limits,
     pub(crate) metrics: metrics::Metrics,
+    pub(crate) scoring: scoring::Scoring,
+    pub(crate) session_lifetime_ms: i64,
+    pub(crate) connections: Arc<limits::Connections>,
+    pub(crate) max_connections_per_network: usize,
+    pub(crate) header_read_timeout: std::time::Duration,
+    pub(crate) max_session_bytes: usize,
 }
 
 /// An edge that is ready to serve.
@@ -250,7 +273,7 @@ impl Edge {
             edge_site,
             edge_id: config.edge_id.clone(),
             peers,
-            measuring: tokio::sync::Semaphore::new(MAX_MEASURING),
+            measuring: tokio::sync::Semaphore::new(config.max_measuring),
             allowed_origins: config
                 .allowed_origins
                 .iter()
@@ -262,6 +285,14 @@ impl Edge {
                 burst: config.rate_limit_per_s * 5.0,
             }),
             metrics: metrics::Metrics::default(),
+            scoring: scoring::Scoring::for_this_machine(),
+            session_lifetime_ms: i64::try_from(config.session_lifetime_s)
+                .unwrap_or(i64::MAX / 1000)
+                .saturating_mul(1000),
+            connections: Arc::new(limits::Connections::default()),
+            max_connections_per_network: config.max_connections_per_network,
+            header_read_timeout: config.header_read_timeout,
+            max_session_bytes: config.max_session_bytes,
         });
         Ok(Edge { state, listener, local_addr, api_key, api_key_path })
     }
@@ -295,25 +326,11 @@ impl Edge {
         if let Some(days) = self.state.retention_days {
             tokio::spawn(retain(self.state.clone(), days));
         }
-        let state = self.state.clone();
-        // No Nagle: an echo reply must not wait for the previous segment's acknowledgement.
-        let listener = self.listener.tap_io(|tcp| {
-            if let Err(error) = tcp.set_nodelay(true) {
-                tracing::warn!(%error, "cannot turn off Nagle's algorithm on a connection");
-            }
-        });
-        let result = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                // Open sockets close with "going away", so the graceful shutdown can finish.
-                state.live.close_all();
-            })
-            .await
-            .map_err(EdgeError::Serve);
+        accept::serve(self.listener, app, self.state.clone(), shutdown).await;
         // Everything acknowledged is already committed; this writes the last verdicts and
         // round trips.
         self.state.writer.flush().await;
         self.state.store.close().await;
-        result
+        Ok(())
     }
 }

@@ -22,6 +22,12 @@ pub(crate) struct Accumulated {
     /// Counts changes to the evidence, so a verdict on older evidence is never published after
     /// one on newer evidence.
     pub(crate) generation: u64,
+    /// Bytes of evidence batches stored for the session (counted against its budget).
+    pub(crate) stored_bytes: usize,
+    /// Whether the candidate finished: the session is sealed and its last verdict is final.
+    pub(crate) finished: bool,
+    /// When the session stops taking evidence (milliseconds since the Unix epoch).
+    pub(crate) expires_at_ms: i64,
 }
 
 /// One session's live state.
@@ -34,6 +40,8 @@ pub(crate) struct Live {
     /// when the last scheduled publish ran.
     pub(crate) pending: Mutex<Option<(Evidence, u64)>>,
     pub(crate) last_scheduled: Mutex<Option<std::time::Instant>>,
+    /// What the session's last scoring took, which spaces its next verdict.
+    pub(crate) last_cost: Mutex<std::time::Duration>,
 }
 
 /// Every session with live state, and the signal that tells open sockets the edge is stopping.
@@ -61,6 +69,7 @@ impl Registry {
                     published: tokio::sync::Mutex::new(0),
                     pending: Mutex::new(None),
                     last_scheduled: Mutex::new(None),
+                    last_cost: Mutex::new(std::time::Duration::ZERO),
                 })
             })
             .clone()

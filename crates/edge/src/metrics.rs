@@ -1,5 +1,6 @@
 //! Counters the edge keeps about itself, served as Prometheus text at `GET /metrics`.
 
+use onsite_core::codes::ErrorCode;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
@@ -14,6 +15,7 @@ const RTT_BUCKETS_MS: [f64; 10] = [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0
 pub struct Metrics {
     pub http_requests: AtomicU64,
     pub rate_limited: AtomicU64,
+    pub connections_refused: AtomicU64,
     pub sockets_opened: AtomicU64,
     pub sockets_open: AtomicU64,
     pub batches_stored: AtomicU64,
@@ -43,7 +45,8 @@ impl Metrics {
     }
 
     /// Counts a refused frame or socket by its error code.
-    pub fn refused(&self, code: &'static str) {
+    pub fn refused(&self, code: ErrorCode) {
+        let code = code.as_str();
         let mut refusals = self.refusals.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         match refusals.iter_mut().find(|(known, _)| *known == code) {
             Some((_, count)) => *count += 1,
@@ -68,6 +71,12 @@ impl Metrics {
             "Requests and sockets refused by a rate limit.",
             "counter",
             self.rate_limited.load(Relaxed),
+        );
+        counter(
+            "onsite_connections_refused_total",
+            "TCP connections closed at once because their network held its share.",
+            "counter",
+            self.connections_refused.load(Relaxed),
         );
         counter(
             "onsite_sockets_opened_total",
@@ -144,9 +153,9 @@ mod tests {
         for rtt_us in [500, 1_500, 30_000, 2_000_000] {
             metrics.observe_rtt(rtt_us);
         }
-        metrics.refused("malformed");
-        metrics.refused("malformed");
-        metrics.refused("rate_limited");
+        metrics.refused(ErrorCode::Malformed);
+        metrics.refused(ErrorCode::Malformed);
+        metrics.refused(ErrorCode::RateLimited);
         let text = metrics.render(Some(Counts { sessions: 2, batches: 5, verdicts: 7 }));
         assert!(text.contains("onsite_echo_rtt_ms_bucket{le=\"1\"} 1\n"), "{text}");
         assert!(text.contains("onsite_echo_rtt_ms_bucket{le=\"2\"} 2\n"), "{text}");

@@ -68,6 +68,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
         "ALTER TABLE rtt_samples ADD COLUMN page_at_us INTEGER;
          ALTER TABLE sessions ADD COLUMN echo_lost INTEGER NOT NULL DEFAULT 0;",
     ),
+    (6, "ALTER TABLE sessions ADD COLUMN finished_at_ms INTEGER;"),
 ];
 
 /// The same schema on PostgreSQL: 64-bit integers, `BYTEA`, and explicit row ids where SQLite
@@ -123,6 +124,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
         "ALTER TABLE rtt_samples ADD COLUMN page_at_us BIGINT;
          ALTER TABLE sessions ADD COLUMN echo_lost BIGINT NOT NULL DEFAULT 0;",
     ),
+    (6, "ALTER TABLE sessions ADD COLUMN finished_at_ms BIGINT;"),
 ];
 
 /// A storage failure.
@@ -178,6 +180,8 @@ pub struct SessionRow {
     pub created_at_ms: i64,
     /// Where the candidate says they are, as given (a listed city or `"lat,lon"`).
     pub claimed_location: Option<String>,
+    /// When the candidate finished: the session is sealed from then on.
+    pub finished_at_ms: Option<i64>,
 }
 
 /// A round trip the edge measured, waiting to be written.
@@ -566,22 +570,38 @@ impl Store {
 
     /// Looks a session up.
     pub async fn session(&self, id: &str) -> Result<Option<SessionRow>, StoreError> {
-        type Row = (String, Vec<u8>, Vec<u8>, i64, Option<String>);
+        type Row = (String, Vec<u8>, Vec<u8>, i64, Option<String>, Option<i64>);
         let row: Option<Row> = sqlx::query_as(
-            "SELECT id, candidate_token_sha256, interviewer_token_sha256, created_at_ms, claimed_location FROM sessions WHERE id = $1",
+            "SELECT id, candidate_token_sha256, interviewer_token_sha256, created_at_ms, claimed_location, finished_at_ms FROM sessions WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.and_then(|(id, candidate, interviewer, created_at_ms, claimed_location)| {
-            Some(SessionRow {
-                id,
-                candidate_token_sha256: candidate.try_into().ok()?,
-                interviewer_token_sha256: interviewer.try_into().ok()?,
-                created_at_ms,
-                claimed_location,
-            })
-        }))
+        Ok(row.and_then(
+            |(id, candidate, interviewer, created_at_ms, claimed_location, finished_at_ms)| {
+                Some(SessionRow {
+                    id,
+                    candidate_token_sha256: candidate.try_into().ok()?,
+                    interviewer_token_sha256: interviewer.try_into().ok()?,
+                    created_at_ms,
+                    claimed_location,
+                    finished_at_ms,
+                })
+            },
+        ))
+    }
+
+    /// Seals a session: records when its candidate finished, once (a later call keeps the
+    /// first time).
+    pub async fn finish_session(&self, id: &str, at_ms: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE sessions SET finished_at_ms = $1 WHERE id = $2 AND finished_at_ms IS NULL",
+        )
+        .bind(at_ms)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// Stores an evidence batch once, now; a resent batch with the same `seq` changes nothing.

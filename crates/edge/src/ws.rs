@@ -8,14 +8,15 @@ use std::time::Duration;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State as Extract};
 use axum::response::Response;
+use onsite_core::codes::{CloseCode, ErrorCode};
 use onsite_core::evidence::ClaimedLocation;
 use onsite_core::geo::EdgeRtt;
 use onsite_core::jws::Claims;
 use onsite_core::wire::{
-    self, BatchV1, ClientMsg, EdgeRefV1, EnvironmentV1, EvidenceV1, MeasurementV1, Role, ServerMsg,
-    VerdictV1, WireError,
+    self, BatchV1, ClientMsg, EdgeRefV1, EnvironmentV1, MeasurementV1, Role, ServerMsg, VerdictV1,
+    WireError,
 };
-use onsite_core::{score, Evidence, Features};
+use onsite_core::Evidence;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::{interval, timeout, Instant, MissedTickBehavior};
 
@@ -24,6 +25,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use crate::limits::FrameBudget;
 use crate::live::{Accumulated, Live};
 use crate::metrics::Metrics;
+use crate::scoring::Scored;
 use crate::store::{Committed, RttRow, StoreError, VerdictRow};
 use crate::{secrets, State};
 
@@ -52,13 +54,8 @@ const MAX_STROKES_PER_SESSION: usize = 20_000;
 const MAX_POINTER_PER_SESSION: usize = 100_000;
 /// Round trips are re-scored every this many samples.
 const RESCORE_EVERY_RTT: usize = 10;
-
-// Close codes (RFC 6455 section 7.4.1).
-const CLOSE_GOING_AWAY: u16 = 1001;
-const CLOSE_INVALID_PAYLOAD: u16 = 1007;
-const CLOSE_POLICY: u16 = 1008;
-const CLOSE_TOO_BIG: u16 = 1009;
-const CLOSE_TRY_AGAIN_LATER: u16 = 1013;
+/// A measuring socket must ask within this long, before it takes a measuring slot.
+const MEASURE_HELLO_TIMEOUT: Duration = Duration::from_secs(3);
 
 pub(crate) async fn upgrade(Extract(state): Extract<Arc<State>>, ws: WebSocketUpgrade) -> Response {
     ws.max_message_size(MAX_PROTOCOL_BYTES)
@@ -68,28 +65,37 @@ pub(crate) async fn upgrade(Extract(state): Extract<Arc<State>>, ws: WebSocketUp
 
 /// Why a socket is being closed.
 struct Refusal {
-    code: &'static str,
+    code: ErrorCode,
     message: String,
-    close_code: u16,
 }
 
 impl Refusal {
-    fn new(code: &'static str, message: impl Into<String>, close_code: u16) -> Refusal {
-        Refusal { code, message: message.into(), close_code }
+    fn new(code: ErrorCode, message: impl Into<String>) -> Refusal {
+        Refusal { code, message: message.into() }
+    }
+
+    /// The peer is gone: nothing more can be sent.
+    fn closed() -> Refusal {
+        Refusal::new(ErrorCode::Closed, "socket closed")
     }
 
     fn from_wire(error: WireError) -> Refusal {
         match error {
-            WireError::TooLarge(_) => Refusal::new("too_large", error.to_string(), CLOSE_TOO_BIG),
-            _ => Refusal::new("malformed", error.to_string(), CLOSE_INVALID_PAYLOAD),
+            WireError::TooLarge(_) => Refusal::new(ErrorCode::TooLarge, error.to_string()),
+            _ => Refusal::new(ErrorCode::Malformed, error.to_string()),
         }
+    }
+
+    /// How the socket closes: every refusal closes it.
+    fn close_code(&self) -> u16 {
+        self.code.close().unwrap_or(CloseCode::Policy).number()
     }
 }
 
 impl From<StoreError> for Refusal {
     fn from(error: StoreError) -> Refusal {
         tracing::error!(%error, "storage failed during a session");
-        Refusal::new("unavailable", "storage is unavailable; reconnect shortly", 1011)
+        Refusal::new(ErrorCode::Unavailable, "storage is unavailable; reconnect shortly")
     }
 }
 
@@ -104,17 +110,17 @@ async fn handle(state: Arc<State>, mut socket: WebSocket) {
     match outcome {
         Ok(()) => {}
         Err(refusal) => {
-            tracing::info!(code = refusal.code, message = %refusal.message, "closing socket");
+            tracing::info!(code = refusal.code.as_str(), message = %refusal.message, "closing socket");
             state.metrics.refused(refusal.code);
             let _ = send(
                 &mut socket,
-                &ServerMsg::Error { code: refusal.code.into(), message: refusal.message.clone() },
+                &ServerMsg::Error { code: refusal.code, message: refusal.message.clone() },
             )
             .await;
             let reason = refusal.message.chars().take(100).collect::<String>();
             let _ = socket
                 .send(Message::Close(Some(CloseFrame {
-                    code: refusal.close_code,
+                    code: refusal.close_code(),
                     reason: reason.into(),
                 })))
                 .await;
@@ -127,34 +133,70 @@ async fn send(socket: &mut WebSocket, msg: &ServerMsg) -> Result<(), axum::Error
     socket.send(Message::Text(msg.to_text().into())).await
 }
 
+/// The edge's echo probes on one socket: their numbers, the fast-then-slow schedule and which
+/// are in flight. Time is passed in, so the bookkeeping is tested without a clock.
+struct Echoes {
+    seq: u32,
+    pending: HashMap<u32, std::time::Instant>,
+    opened: std::time::Instant,
+}
+
+impl Echoes {
+    fn new(opened: std::time::Instant) -> Echoes {
+        Echoes { seq: 0, pending: HashMap::new(), opened }
+    }
+
+    /// Forgets probes unanswered for [`ECHO_LOST_AFTER`] at `now`; returns how many.
+    fn expire(&mut self, now: std::time::Instant) -> u32 {
+        let before = self.pending.len();
+        self.pending.retain(|_, sent| now.saturating_duration_since(*sent) < ECHO_LOST_AFTER);
+        u32::try_from(before - self.pending.len()).unwrap_or(u32::MAX)
+    }
+
+    /// Numbers a probe sent at `now`; the flag says the fast schedule ends with it.
+    fn next(&mut self, now: std::time::Instant) -> (u32, bool) {
+        self.seq = self.seq.wrapping_add(1);
+        self.pending.insert(self.seq, now);
+        (self.seq, self.seq == ECHO_FAST_COUNT)
+    }
+
+    /// A reply to probe `seq` arriving at `now`: the round trip, and the edge's clock half-way
+    /// through it (µs since the socket opened), or `None` for a probe not in flight.
+    ///
+    /// NTP-style: the page read its clock about half a round trip after the probe left, so the
+    /// page's clock minus this is the offset between the two clocks.
+    fn reply(&mut self, seq: u32, now: std::time::Instant) -> Option<(u64, i64)> {
+        let sent = self.pending.remove(&seq)?;
+        let rtt_us = u64::try_from(now.saturating_duration_since(sent).as_micros()).ok()?;
+        let sent_us =
+            i64::try_from(sent.saturating_duration_since(self.opened).as_micros()).ok()?;
+        Some((rtt_us, sent_us + i64::try_from(rtt_us / 2).ok()?))
+    }
+
+    /// Forgets every probe in flight: a sealed session counts none of them lost.
+    fn clear(&mut self) {
+        self.pending.clear();
+    }
+}
+
 /// Reads the first frame, which must be a hello with a valid capability.
 async fn hello(state: &State, socket: &mut WebSocket) -> Result<(String, Role), Refusal> {
     let frame = match timeout(HELLO_TIMEOUT, socket.recv()).await {
-        Err(_) => return Err(Refusal::new("timeout", "no hello within 10 s", CLOSE_POLICY)),
+        Err(_) => return Err(Refusal::new(ErrorCode::Timeout, "no hello within 10 s")),
         Ok(None) | Ok(Some(Err(_))) => {
-            return Err(Refusal::new("closed", "socket closed before hello", CLOSE_POLICY))
+            return Err(Refusal::new(ErrorCode::Closed, "socket closed before hello"))
         }
         Ok(Some(Ok(frame))) => frame,
     };
     let Message::Text(text) = frame else {
-        return Err(Refusal::new(
-            "expected_hello",
-            "the first frame must be a JSON hello",
-            CLOSE_POLICY,
-        ));
+        return Err(Refusal::new(ErrorCode::ExpectedHello, "the first frame must be a JSON hello"));
     };
     let (role, session, token) = match ClientMsg::parse(&text).map_err(Refusal::from_wire)? {
         ClientMsg::Hello { role, session, token, .. } => (role, session, token),
-        _ => {
-            return Err(Refusal::new(
-                "expected_hello",
-                "the first frame must be a hello",
-                CLOSE_POLICY,
-            ))
-        }
+        _ => return Err(Refusal::new(ErrorCode::ExpectedHello, "the first frame must be a hello")),
     };
     let unauthorized =
-        || Refusal::new("unauthorized", "this link is not valid for this session", CLOSE_POLICY);
+        || Refusal::new(ErrorCode::Unauthorized, "this link is not valid for this session");
     let row = state.store.session(&session).await?.ok_or_else(unauthorized)?;
     let expected = match role {
         Role::Candidate => &row.candidate_token_sha256,
@@ -163,13 +205,21 @@ async fn hello(state: &State, socket: &mut WebSocket) -> Result<(String, Role), 
     if !secrets::digests_equal(&secrets::sha256(token.as_bytes()), expected) {
         return Err(unauthorized());
     }
-    // A reconnecting probe opens a few sockets; a loop that opens hundreds is refused.
-    if !state.limits.per_session.take(&session, std::time::Instant::now()) {
+    if role == Role::Candidate
+        && crate::clock::now_ms() > row.created_at_ms + state.session_lifetime_ms
+    {
+        return Err(Refusal::new(
+            ErrorCode::Expired,
+            "this session has expired; ask for a new link",
+        ));
+    }
+    // A reconnecting probe opens a few sockets; a loop that opens hundreds is refused. Each
+    // role has its own allowance, so a candidate's flood cannot lock the interviewer out.
+    if !state.limits.per_session.take(&(session.clone(), role), crate::clock::monotonic()) {
         Metrics::add(&state.metrics.rate_limited);
         return Err(Refusal::new(
-            "rate_limited",
+            ErrorCode::RateLimited,
             "too many connections for this session; wait a few seconds",
-            CLOSE_TRY_AGAIN_LATER,
         ));
     }
     let edges = match role {
@@ -197,7 +247,7 @@ async fn hello(state: &State, socket: &mut WebSocket) -> Result<(String, Role), 
         &ServerMsg::Welcome { v: wire::PROTOCOL_VERSION, session: session.clone(), role, edges },
     )
     .await
-    .map_err(|_| Refusal::new("closed", "socket closed", CLOSE_GOING_AWAY))?;
+    .map_err(|_| Refusal::closed())?;
     Ok((session, role))
 }
 
@@ -210,9 +260,20 @@ async fn load(
     if accumulated.loaded {
         return Ok(());
     }
+    let generation = accumulated.generation;
+    *accumulated = stored(state, session).await?;
+    accumulated.generation = generation;
+    Ok(())
+}
+
+/// A session's evidence and lifecycle as the store holds them: what a restarted edge scores, and
+/// what the interviewer's export carries.
+pub(crate) async fn stored(state: &State, session: &str) -> Result<Accumulated, StoreError> {
+    let mut accumulated = Accumulated::default();
     for (seq, body) in state.store.batches(session).await? {
         // Stored batches were validated before they were written; a row that no longer parses
         // is skipped and logged rather than taking the session down.
+        accumulated.stored_bytes += body.len();
         match serde_json::from_str::<BatchV1>(&body)
             .map_err(|e| e.to_string())
             .and_then(|batch| batch.decode().map_err(|e| e.to_string()))
@@ -252,9 +313,11 @@ async fn load(
     if let Some(row) = state.store.session(session).await? {
         accumulated.evidence.claimed =
             row.claimed_location.as_deref().and_then(ClaimedLocation::parse);
+        accumulated.finished = row.finished_at_ms.is_some();
+        accumulated.expires_at_ms = row.created_at_ms + state.session_lifetime_ms;
     }
     accumulated.loaded = true;
-    Ok(())
+    Ok(accumulated)
 }
 
 async fn candidate(
@@ -292,12 +355,12 @@ async fn candidate_loop(
     let mut stopping = state.live.stopping();
     let mut echo = interval(ECHO_FAST);
     echo.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut echo_seq: u32 = 0;
-    let mut pending: HashMap<u32, Instant> = HashMap::new();
+    let opened = crate::clock::monotonic_tokio();
+    let mut echoes = Echoes::new(opened.into_std());
     let mut last_client_echo: Option<Instant> = None;
-    let opened = Instant::now();
     let mut last_frame_at = opened;
     let mut budget = FrameBudget::new(state.limits.frames_per_socket, opened.into_std());
+    let mut environment_seen = false;
     // Batches are committed by the writer task; each is acknowledged when its commit comes back
     // here, so this loop never waits for the database.
     let (committed_tx, mut committed) = tokio::sync::mpsc::unbounded_channel::<Committed>();
@@ -309,7 +372,7 @@ async fn candidate_loop(
         tokio::select! {
             biased;
             _ = &mut stop => {
-                return Err(Refusal::new("shutting_down", "the edge is restarting; reconnect shortly", CLOSE_GOING_AWAY));
+                return Err(Refusal::new(ErrorCode::ShuttingDown, "the edge is restarting; reconnect shortly"));
             }
             Some(Committed { seq, result }) = committed.recv() => match result {
                 Ok(new) => {
@@ -319,41 +382,50 @@ async fn candidate_loop(
                     let mut accumulated = live.accumulated.lock().await;
                     accumulated.committed_seq = accumulated.committed_seq.max(seq);
                     drop(accumulated);
-                    send(socket, &ServerMsg::Ack { seq }).await.map_err(|_| Refusal::new("closed", "socket closed", CLOSE_GOING_AWAY))?;
+                    send(socket, &ServerMsg::Ack { seq }).await.map_err(|_| Refusal::closed())?;
                 }
                 Err(error) => {
                     // What is in memory may now be ahead of the store: read it in again on the
                     // next socket, and let the probe resend what was not acknowledged.
                     tracing::error!(session, seq, error, "cannot store a batch");
                     *live.accumulated.lock().await = Accumulated::default();
-                    return Err(Refusal::new("unavailable", "storage is unavailable; reconnect shortly", 1011));
+                    return Err(Refusal::new(ErrorCode::Unavailable, "storage is unavailable; reconnect shortly"));
                 }
             },
             _ = echo.tick() => {
                 if last_frame_at.elapsed() >= IDLE_TIMEOUT {
-                    return Err(Refusal::new("idle", "no frames for 5 minutes", CLOSE_POLICY));
+                    return Err(Refusal::new(ErrorCode::Idle, "no frames for 5 minutes"));
                 }
-                let before = pending.len();
-                pending.retain(|_, sent| sent.elapsed() < ECHO_LOST_AFTER);
-                let lost = u32::try_from(before - pending.len()).unwrap_or(u32::MAX);
+                // A sealed session's evidence is final: no more probes, nothing counted lost.
+                if live.accumulated.lock().await.finished {
+                    echoes.clear();
+                    continue;
+                }
+                let now = crate::clock::monotonic();
+                let lost = echoes.expire(now);
                 if lost > 0 {
-                    state.store.add_lost(session, lost).await?;
+                    // Counted in the background: the echo path never waits for the database.
+                    let (store, session_id) = (state.store.clone(), session.to_owned());
+                    tokio::spawn(async move {
+                        if let Err(error) = store.add_lost(&session_id, lost).await {
+                            tracing::error!(session = session_id, %error, "cannot count lost echoes");
+                        }
+                    });
                     live.accumulated.lock().await.evidence.rtt_lost += lost;
                 }
-                echo_seq = echo_seq.wrapping_add(1);
-                if echo_seq == ECHO_FAST_COUNT {
+                let (echo_seq, slow_down) = echoes.next(now);
+                if slow_down {
                     echo = interval(ECHO_SLOW);
                     echo.set_missed_tick_behavior(MissedTickBehavior::Delay);
                     echo.reset();
                 }
-                pending.insert(echo_seq, Instant::now());
                 if socket.send(Message::Binary(wire::echo_frame(echo_seq).to_vec().into())).await.is_err() {
                     return Ok(());
                 }
             }
             // No timer per frame on this hot path: idleness is checked on the echo tick.
             frame = socket.recv() => {
-                last_frame_at = Instant::now();
+                last_frame_at = crate::clock::monotonic_tokio();
                 let frame = match frame {
                     None | Some(Err(_)) => return Ok(()),
                     Some(Ok(frame)) => frame,
@@ -363,68 +435,104 @@ async fn candidate_loop(
                         // The browser's own probe goes straight back, at most one per 20 ms.
                         if wire::is_client_echo(&bytes) {
                             if last_client_echo.is_none_or(|at: Instant| at.elapsed() >= CLIENT_ECHO_MIN_GAP) {
-                                last_client_echo = Some(Instant::now());
+                                last_client_echo = Some(crate::clock::monotonic_tokio());
                                 let _ = socket.send(Message::Binary(bytes)).await;
                             }
                             continue;
                         }
                         let Some((seq, page_at_us)) = wire::parse_echo_reply(&bytes) else {
-                            return Err(Refusal::new("malformed", "binary frames must be echo replies", CLOSE_INVALID_PAYLOAD));
+                            return Err(Refusal::new(ErrorCode::Malformed, "binary frames must be echo replies"));
                         };
                         // A reply to a probe we did not send, or sent long ago, is ignored.
-                        let Some(sent) = pending.remove(&seq) else { continue };
-                        let rtt_us = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX);
-                        // NTP-style: the page read its clock about half a round trip after the
-                        // probe left, so page clock minus the edge's clock at that moment is
-                        // the offset between them.
+                        let Some((rtt_us, edge_mid_us)) = echoes.reply(seq, crate::clock::monotonic()) else { continue };
                         if let Some(page_at_us) = page_at_us {
-                            let edge_mid_us = i64::try_from(sent.duration_since(opened).as_micros()).unwrap_or(i64::MAX)
-                                + i64::try_from(rtt_us / 2).unwrap_or(0);
                             offsets_us.push(page_at_us - edge_mid_us);
                         }
                         record_rtt(state, &live, session, rtt_us, page_at_us).await?;
                     }
-                    Message::Text(_) if !budget.take(std::time::Instant::now()) => {
+                    Message::Text(_) if !budget.take(crate::clock::monotonic()) => {
                         Metrics::add(&state.metrics.rate_limited);
-                        return Err(Refusal::new("rate_limited", "frames are arriving faster than a probe sends them", CLOSE_TRY_AGAIN_LATER));
+                        return Err(Refusal::new(ErrorCode::RateLimited, "frames are arriving faster than a probe sends them"));
                     }
-                    Message::Text(text) => match ClientMsg::parse(&text).map_err(Refusal::from_wire)? {
-                        ClientMsg::Evidence { seq, strokes, pointer, focus, rhythm, tracking, frames, client_rtt_us } => {
-                            let batch = BatchV1 { strokes, pointer, focus, rhythm, tracking, frames, client_rtt_us };
-                            if let Some(reply) = evidence(state, &live, session, seq, &batch, &committed_tx).await? {
-                                send(socket, &reply).await.map_err(|_| Refusal::new("closed", "socket closed", CLOSE_GOING_AWAY))?;
-                            }
-                        }
-                        ClientMsg::Environment(environment) => {
-                            let text = serde_json::to_string(&environment).unwrap_or_default();
-                            state.store.set_environment(session, &text).await?;
-                            let mut accumulated = live.accumulated.lock().await;
-                            set_environment(&mut accumulated.evidence, &environment);
-                            let snapshot = snapshot(&mut accumulated);
-                            drop(accumulated);
-                            publish(state, &live, session, snapshot, false).await?;
-                        }
-                        ClientMsg::Finish => {
-                            // The final verdict is committed before the page hears "finished".
-                            let snapshot = snapshot(&mut *live.accumulated.lock().await);
-                            publish(state, &live, session, snapshot, true).await?;
-                            send(socket, &ServerMsg::Finished).await.map_err(|_| Refusal::new("closed", "socket closed", CLOSE_GOING_AWAY))?;
-                        }
-                        ClientMsg::Measured { token } => {
-                            if let Some(reply) = measured(state, &live, session, &token).await? {
-                                send(socket, &reply).await.map_err(|_| Refusal::new("closed", "socket closed", CLOSE_GOING_AWAY))?;
-                            }
-                        }
-                        ClientMsg::Hello { .. } | ClientMsg::Measure { .. } => {
-                            return Err(Refusal::new("unexpected_hello", "hello was already said on this socket", CLOSE_POLICY));
-                        }
-                    },
+                    Message::Text(text) => {
+                        text_frame(state, &live, session, socket, &text, &mut environment_seen, &committed_tx).await?;
+                    }
                     Message::Close(_) => return Ok(()),
                     Message::Ping(_) | Message::Pong(_) => {}
                 }
             }
         }
     }
+}
+
+/// One text frame from the candidate: evidence, environment, finish or another edge's
+/// measurement. A refusal closes the socket; an error frame changes nothing.
+async fn text_frame(
+    state: &Arc<State>,
+    live: &Arc<Live>,
+    session: &str,
+    socket: &mut WebSocket,
+    text: &str,
+    environment_seen: &mut bool,
+    committed_tx: &tokio::sync::mpsc::UnboundedSender<Committed>,
+) -> Result<(), Refusal> {
+    let reply = match ClientMsg::parse(text).map_err(Refusal::from_wire)? {
+        ClientMsg::Evidence(batch) => {
+            evidence(state, live, session, batch.seq, &batch, committed_tx).await?
+        }
+        ClientMsg::Environment(_) if *environment_seen => Some(error(
+            ErrorCode::EnvironmentRepeated,
+            "the environment is sent once per connection",
+        )),
+        ClientMsg::Environment(_) if live.accumulated.lock().await.finished => {
+            Some(error(ErrorCode::Finished, "this session is finished; nothing more is recorded"))
+        }
+        ClientMsg::Environment(environment) => {
+            *environment_seen = true;
+            let text =
+                serde_json::to_string(&environment).expect("an environment always serialises");
+            state.store.set_environment(session, &text).await?;
+            let mut accumulated = live.accumulated.lock().await;
+            set_environment(&mut accumulated.evidence, &environment);
+            let snapshot = snapshot(&mut accumulated);
+            drop(accumulated);
+            // Coalesced like every other verdict: a frame never signs one itself.
+            schedule_publish(state, live, session, snapshot);
+            None
+        }
+        ClientMsg::Finish => {
+            finish(state, live, session).await?;
+            Some(ServerMsg::Finished)
+        }
+        ClientMsg::Measured { token } => measured(state, live, session, &token).await?,
+        ClientMsg::Hello { .. } | ClientMsg::Measure { .. } => {
+            return Err(Refusal::new(
+                ErrorCode::UnexpectedHello,
+                "hello was already said on this socket",
+            ));
+        }
+    };
+    match reply {
+        Some(reply) => send(socket, &reply).await.map_err(|_| Refusal::closed()),
+        None => Ok(()),
+    }
+}
+
+/// Seals the session once: sealed first, so no batch slips in behind the final verdict, and
+/// the final verdict is committed before the page hears "finished". A second finish changes
+/// nothing.
+async fn finish(state: &Arc<State>, live: &Arc<Live>, session: &str) -> Result<(), Refusal> {
+    let mut accumulated = live.accumulated.lock().await;
+    if accumulated.finished {
+        return Ok(());
+    }
+    accumulated.finished = true;
+    let snapshot = snapshot(&mut accumulated);
+    drop(accumulated);
+    state.store.finish_session(session, crate::clock::now_ms()).await?;
+    live.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+    publish(state, live, session, snapshot, true).await?;
+    Ok(())
 }
 
 async fn record_rtt(
@@ -436,7 +544,7 @@ async fn record_rtt(
 ) -> Result<(), Refusal> {
     state.metrics.observe_rtt(rtt_us);
     let mut accumulated = live.accumulated.lock().await;
-    if accumulated.evidence.rtt_us.len() >= MAX_RTT_SAMPLES {
+    if accumulated.finished || accumulated.evidence.rtt_us.len() >= MAX_RTT_SAMPLES {
         return Ok(());
     }
     // Written in the background, in group commits: the socket loop must not wait for the disk
@@ -470,7 +578,7 @@ async fn evidence(
     let batch = batch.decode().map_err(Refusal::from_wire)?;
     let mut accumulated = live.accumulated.lock().await;
     if seq == 0 {
-        return Err(Refusal::new("bad_seq", "evidence batches count from 1", CLOSE_POLICY));
+        return Err(Refusal::new(ErrorCode::BadSeq, "evidence batches count from 1"));
     }
     if seq <= accumulated.last_seq {
         // A resend of a batch already received: change nothing, and acknowledge again once it
@@ -484,30 +592,51 @@ async fn evidence(
             .batch(
                 session,
                 seq,
-                serde_json::to_string(&BatchV1::from_batch(&batch)).unwrap_or_default(),
+                serde_json::to_string(&BatchV1::from_batch(&batch))
+                    .expect("a batch always serialises"),
                 committed.clone(),
             )
             .await?;
         return Ok(None);
     }
+    if accumulated.finished {
+        return Ok(Some(error(
+            ErrorCode::Finished,
+            "this session is finished; nothing more is recorded",
+        )));
+    }
+    if crate::clock::now_ms() > accumulated.expires_at_ms {
+        return Ok(Some(error(
+            ErrorCode::Expired,
+            "this session has expired; nothing more is recorded",
+        )));
+    }
     if seq != accumulated.last_seq + 1 {
         // Closing makes the probe reconnect and resend from its oldest unacknowledged batch.
         return Err(Refusal::new(
-            "out_of_order",
+            ErrorCode::OutOfOrder,
             format!("expected batch {}, got {seq}", accumulated.last_seq + 1),
-            CLOSE_POLICY,
         ));
     }
     if accumulated.evidence.strokes.len() + batch.strokes.len() > MAX_STROKES_PER_SESSION
         || accumulated.evidence.pointer.len() + batch.pointer.len() > MAX_POINTER_PER_SESSION
     {
-        return Ok(Some(error(
-            "session_full",
+        return Ok(Some(error(ErrorCode::SessionFull,
             format!("a session holds at most {MAX_STROKES_PER_SESSION} key presses and {MAX_POINTER_PER_SESSION} pointer samples"),
         )));
     }
     // Store what was validated, re-encoded, rather than the frame as received.
-    let body = serde_json::to_string(&BatchV1::from_batch(&batch)).unwrap_or_default();
+    let body =
+        serde_json::to_string(&BatchV1::from_batch(&batch)).expect("a batch always serialises");
+    // Replaced task results count too, so a socket cannot fill the disk with frames that
+    // change nothing.
+    if accumulated.stored_bytes + body.len() > state.max_session_bytes {
+        return Ok(Some(error(
+            ErrorCode::SessionFull,
+            format!("a session stores at most {} KiB of evidence", state.max_session_bytes >> 10),
+        )));
+    }
+    accumulated.stored_bytes += body.len();
     state.writer.batch(session, seq, body, committed.clone()).await?;
     batch.absorb_into(&mut accumulated.evidence);
     accumulated.last_seq = seq;
@@ -522,14 +651,14 @@ async fn evidence(
 /// Verifies another edge's signed measurement and adds it to the session; a refusal is an error
 /// frame and changes nothing.
 async fn measured(
-    state: &State,
-    live: &Live,
+    state: &Arc<State>,
+    live: &Arc<Live>,
     session: &str,
     token: &str,
 ) -> Result<Option<ServerMsg>, StoreError> {
     let now_s = crate::clock::now_s();
     let Some(row) = state.store.session(session).await? else {
-        return Ok(Some(error("measurement_refused", "this session no longer exists")));
+        return Ok(Some(error(ErrorCode::MeasurementRefused, "this session no longer exists")));
     };
     let nonce = secrets::measurement_nonce(&row.candidate_token_sha256);
     let expect = wire::MeasurementExpect { session, nonce: &nonce, now_s };
@@ -551,7 +680,7 @@ async fn measured(
                 });
                 let snapshot = snapshot(&mut accumulated);
                 drop(accumulated);
-                publish(state, live, session, snapshot, false).await?;
+                schedule_publish(state, live, session, snapshot);
                 return Ok(None);
             }
             // A key this peer does not have: try the next peer.
@@ -561,7 +690,7 @@ async fn measured(
             Err(error) => refusal = error.to_string(),
         }
     }
-    Ok(Some(error("measurement_refused", refusal)))
+    Ok(Some(error(ErrorCode::MeasurementRefused, refusal)))
 }
 
 fn set_environment(evidence: &mut Evidence, environment: &EnvironmentV1) {
@@ -569,8 +698,8 @@ fn set_environment(evidence: &mut Evidence, environment: &EnvironmentV1) {
     evidence.time_zone = environment.time_zone.clone().filter(|zone| wire::valid_time_zone(zone));
 }
 
-fn error(code: &str, message: impl Into<String>) -> ServerMsg {
-    ServerMsg::Error { code: code.into(), message: message.into() }
+fn error(code: ErrorCode, message: impl Into<String>) -> ServerMsg {
+    ServerMsg::Error { code, message: message.into() }
 }
 
 /// A copy of the evidence to score, with its generation.
@@ -604,11 +733,13 @@ fn schedule_publish(
     let (state, live, session) = (state.clone(), live.clone(), session.to_owned());
     tokio::spawn(async move {
         let last = *live.last_scheduled.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(wait) = last.and_then(|at| MIN_VERDICT_GAP.checked_sub(at.elapsed())) {
+        let cost = *live.last_cost.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let gap = crate::scoring::gap_after(cost, MIN_VERDICT_GAP);
+        if let Some(wait) = last.and_then(|at| gap.checked_sub(at.elapsed())) {
             tokio::time::sleep(wait).await;
         }
         *live.last_scheduled.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
-            Some(std::time::Instant::now());
+            Some(crate::clock::monotonic());
         let Some(snapshot) =
             live.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()
         else {
@@ -634,8 +765,12 @@ async fn publish(
         return Ok(());
     }
     *published = generation;
-    let evidence = &evidence;
-    let verdict = VerdictV1::from_verdict(&score(&Features::from_evidence(evidence)));
+    // Scored on the pool's threads, never on the async workers that carry everyone's echoes.
+    let Some(Scored { verdict, evidence_sha256, took }) = state.scoring.score(evidence).await
+    else {
+        return Ok(());
+    };
+    *live.last_cost.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = took;
     let now_s = crate::clock::now_s();
     let claims = Claims {
         iss: state.public_url.clone(),
@@ -645,13 +780,13 @@ async fn publish(
         exp: now_s + state.token_ttl_s,
         jti: onsite_core::b64::encode(&secrets::random_bytes(12)),
         verdict: verdict.clone(),
-        evidence_sha256: EvidenceV1::from_evidence(evidence).sha256_hex(),
+        evidence_sha256,
     };
     let token = state.keys.current().signer.sign(&claims);
     let row = VerdictRow {
         issued_at_s: i64::try_from(now_s).unwrap_or(i64::MAX),
         token: token.clone(),
-        verdict_json: serde_json::to_string(&verdict).unwrap_or_default(),
+        verdict_json: serde_json::to_string(&verdict).expect("a verdict always serialises"),
     };
     state.writer.verdict(session, &verdict.class, row, durable).await?;
     Metrics::add(&state.metrics.verdicts_signed);
@@ -668,13 +803,13 @@ async fn interviewer(state: &State, socket: &mut WebSocket, session: &str) -> Re
         if let Ok(verdict) = serde_json::from_str::<VerdictV1>(&row.verdict_json) {
             send(socket, &ServerMsg::Verdict { token: row.token, verdict })
                 .await
-                .map_err(|_| Refusal::new("closed", "socket closed", CLOSE_GOING_AWAY))?;
+                .map_err(|_| Refusal::closed())?;
         }
     }
     loop {
         tokio::select! {
             _ = stopping.changed() => {
-                return Err(Refusal::new("shutting_down", "the edge is restarting; reconnect shortly", CLOSE_GOING_AWAY));
+                return Err(Refusal::new(ErrorCode::ShuttingDown, "the edge is restarting; reconnect shortly"));
             }
             pushed = verdicts.recv() => match pushed {
                 Ok(text) => {
@@ -692,7 +827,7 @@ async fn interviewer(state: &State, socket: &mut WebSocket, session: &str) -> Re
                 }
                 Ok(None) | Ok(Some(Err(_))) | Ok(Some(Ok(Message::Close(_)))) => return Ok(()),
                 Ok(Some(Ok(Message::Text(_)))) | Ok(Some(Ok(Message::Binary(_)))) => {
-                    return Err(Refusal::new("forbidden", "an interviewer link can only listen, not send evidence", CLOSE_POLICY));
+                    return Err(Refusal::new(ErrorCode::Forbidden, "an interviewer link can only listen, not send evidence"));
                 }
                 Ok(Some(Ok(_))) => {}
             },
@@ -723,15 +858,12 @@ pub(crate) async fn measure_upgrade(
             if let Err(refusal) = measure(&state, &mut socket, query.nonce).await {
                 let _ = send(
                     &mut socket,
-                    &ServerMsg::Error {
-                        code: refusal.code.into(),
-                        message: refusal.message.clone(),
-                    },
+                    &ServerMsg::Error { code: refusal.code, message: refusal.message.clone() },
                 )
                 .await;
                 let _ = socket
                     .send(Message::Close(Some(CloseFrame {
-                        code: refusal.close_code,
+                        code: refusal.close_code(),
                         reason: refusal.message.into(),
                     })))
                     .await;
@@ -750,19 +882,11 @@ async fn measure(
 ) -> Result<(), Refusal> {
     let Some(nonce) = nonce.filter(|nonce| wire::valid_nonce(nonce)) else {
         return Err(Refusal::new(
-            "expected_nonce",
+            ErrorCode::ExpectedNonce,
             "open the echo URL the session's edge gave, with its nonce",
-            CLOSE_POLICY,
         ));
     };
-    let Ok(_permit) = state.measuring.try_acquire() else {
-        return Err(Refusal::new(
-            "busy",
-            "this edge is measuring too many browsers; try again shortly",
-            1013,
-        ));
-    };
-    let session = match timeout(HELLO_TIMEOUT, socket.recv()).await {
+    let session = match timeout(MEASURE_HELLO_TIMEOUT, socket.recv()).await {
         Ok(Some(Ok(Message::Text(text)))) => match ClientMsg::parse(&text)
             .map_err(Refusal::from_wire)?
         {
@@ -771,38 +895,44 @@ async fn measure(
             }
             _ => {
                 return Err(Refusal::new(
-                    "expected_measure",
+                    ErrorCode::ExpectedMeasure,
                     "the first frame must be a measure request",
-                    CLOSE_POLICY,
                 ))
             }
         },
         _ => {
             return Err(Refusal::new(
-                "expected_measure",
+                ErrorCode::ExpectedMeasure,
                 "the first frame must be a measure request",
-                CLOSE_POLICY,
             ))
         }
+    };
+    // A slot is taken only now, after a valid request: idle sockets hold none.
+    let Ok(_permit) = state.measuring.try_acquire() else {
+        return Err(Refusal::new(
+            ErrorCode::Busy,
+            "this edge is measuring too many browsers; try again shortly",
+        ));
     };
     let mut pending: HashMap<u32, Instant> = HashMap::new();
     let mut rtt_us: Vec<u32> = Vec::new();
     let mut lost = 0u32;
     let mut ticker = interval(MEASURE_EVERY);
     let mut sent = 0u32;
-    let finish_at = Instant::now() + MEASURE_EVERY * MEASURE_PROBES + MEASURE_LOST_AFTER;
+    let finish_at =
+        crate::clock::monotonic_tokio() + MEASURE_EVERY * MEASURE_PROBES + MEASURE_LOST_AFTER;
     loop {
         tokio::select! {
             _ = ticker.tick(), if sent < MEASURE_PROBES => {
                 sent += 1;
-                pending.insert(sent, Instant::now());
-                socket.send(Message::Binary(wire::echo_frame(sent).to_vec().into())).await.map_err(|_| Refusal::new("closed", "socket closed", CLOSE_GOING_AWAY))?;
+                pending.insert(sent, crate::clock::monotonic_tokio());
+                socket.send(Message::Binary(wire::echo_frame(sent).to_vec().into())).await.map_err(|_| Refusal::closed())?;
             }
             _ = tokio::time::sleep_until(finish_at) => break,
             frame = socket.recv() => match frame {
                 Some(Ok(Message::Binary(bytes))) => {
                     let Some((seq, _)) = wire::parse_echo_reply(&bytes) else {
-                        return Err(Refusal::new("malformed", "binary frames must be echo replies", CLOSE_INVALID_PAYLOAD));
+                        return Err(Refusal::new(ErrorCode::Malformed, "binary frames must be echo replies"));
                     };
                     if let Some(at) = pending.remove(&seq) {
                         rtt_us.push(u32::try_from(at.elapsed().as_micros()).unwrap_or(u32::MAX));
@@ -830,11 +960,37 @@ async fn measure(
     };
     let token =
         state.keys.current().signer.sign_payload(onsite_core::jws::MEASUREMENT_TYP, &measurement);
-    send(socket, &ServerMsg::Measurement { token })
-        .await
-        .map_err(|_| Refusal::new("closed", "socket closed", CLOSE_GOING_AWAY))?;
+    send(socket, &ServerMsg::Measurement { token }).await.map_err(|_| Refusal::closed())?;
     let _ = socket
-        .send(Message::Close(Some(CloseFrame { code: 1000, reason: "measured".into() })))
+        .send(Message::Close(Some(CloseFrame {
+            code: CloseCode::Normal.number(),
+            reason: "measured".into(),
+        })))
         .await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn echoes_are_timed_counted_lost_and_slowed_in_virtual_time() {
+        let opened = crate::clock::monotonic();
+        let at = |ms: u64| opened + Duration::from_millis(ms);
+        let mut echoes = Echoes::new(opened);
+        assert_eq!(echoes.next(at(0)), (1, false));
+        assert_eq!(echoes.next(at(250)), (2, false));
+        assert_eq!(echoes.reply(1, at(12)), Some((12_000, 6_000)), "12 ms, half-way at 6 ms");
+        assert_eq!(echoes.reply(1, at(13)), None, "a second reply to one probe is ignored");
+        assert_eq!(echoes.reply(99, at(13)), None, "a probe never sent");
+        assert_eq!(echoes.expire(at(5_249)), 0, "probe 2 is not lost yet");
+        assert_eq!(echoes.expire(at(5_250)), 1, "unanswered for 5 s: lost");
+        assert_eq!(echoes.reply(2, at(5_300)), None, "a reply after it was counted lost");
+        let slowed: Vec<bool> = (3..=ECHO_FAST_COUNT).map(|_| echoes.next(at(6_000)).1).collect();
+        assert_eq!(slowed.iter().filter(|&&s| s).count(), 1);
+        assert_eq!(slowed.last(), Some(&true), "the schedule slows after the fast probes");
+        echoes.clear();
+        assert_eq!(echoes.expire(at(60_000)), 0, "cleared probes are not counted lost");
+    }
 }

@@ -1,6 +1,9 @@
 //! The store against real databases: a SQLite file always, and PostgreSQL when `scripts/test`
 //! provides one (`ONSITE_TEST_POSTGRES`); the same assertions run on both.
 
+// A test's client times what it sees on its own clock.
+#![allow(clippy::disallowed_methods)]
+
 mod support;
 
 use onsite_edge::store::{Backend, SessionRow, Store, StoreError, VerdictRow};
@@ -31,6 +34,7 @@ fn session(id: &str) -> SessionRow {
         interviewer_token_sha256: [2; 32],
         created_at_ms: 1_700_000_000_000,
         claimed_location: Some("Chicago".into()),
+        finished_at_ms: None,
     }
 }
 
@@ -58,6 +62,13 @@ async fn sessions_batches_round_trips_and_verdicts_round_trip_on_every_backend()
             ([1; 32], [2; 32], Some("Chicago"))
         );
         assert!(store.session("nope").await.expect("read").is_none());
+
+        // Finishing seals the session once: a second finish keeps the first time.
+        assert_eq!(row.finished_at_ms, None);
+        store.finish_session("s1", 1_700_000_000_500).await.expect("finish");
+        store.finish_session("s1", 1_700_000_009_999).await.expect("finish again");
+        let row = store.session("s1").await.expect("read").expect("found");
+        assert_eq!(row.finished_at_ms, Some(1_700_000_000_500), "{name}: the first finish counts");
 
         // A batch is stored once: a resend changes nothing.
         assert!(store.insert_batch("s1", 1, "{\"a\":1}").await.expect("insert"));

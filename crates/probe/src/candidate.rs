@@ -1,18 +1,19 @@
 //! The candidate's probe: key and pointer capture plus a socket, sending what was captured in
 //! numbered batches and keeping each batch until the edge acknowledges it.
 
+use onsite_core::codes::ErrorCode;
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use gloo_timers::callback::{Interval, Timeout};
-use onsite_core::challenge::{FrameTiming, Outcome, Rhythm};
+use onsite_core::estimators::{FrameTiming, Outcome, Rhythm};
 use onsite_core::evidence::TrackingRun;
 use onsite_core::wire::{
-    ClientMsg, EnvironmentV1, FocusV1, FrameTimingV1, PointerV1, RhythmV1, Role, StrokeV1,
+    BatchV1, ClientMsg, EnvironmentV1, FocusV1, FrameTimingV1, PointerV1, RhythmV1, Role, StrokeV1,
     TrackingV1, PROTOCOL_VERSION,
 };
 
-use crate::keys::{KeyCapture, KeyRecorder};
+use crate::capture::{KeyCapture, KeyRecorder};
 use crate::pointer::{PointerCapture, PointerRecorder};
 use crate::socket::{EdgeSocket, SocketEvent};
 use crate::{page, ProbeError};
@@ -29,8 +30,6 @@ const POINTER_PER_BATCH: usize = 300;
 /// Reconnecting after a lost connection: the first wait, doubled each failure up to the last.
 const RECONNECT_FIRST_MS: u32 = 250;
 const RECONNECT_MAX_MS: u32 = 4000;
-/// Refusals that a reconnect cannot cure: the link itself is wrong.
-const PERMANENT_REFUSALS: [&str; 2] = ["unauthorized", "expected_hello"];
 
 /// What the candidate page shows about the probe.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -46,6 +45,8 @@ pub struct ProbeStatus {
     pub unacked_batches: usize,
     /// Times the connection was lost and made again.
     pub reconnects: u32,
+    /// The step of the page's clock seen in key events (µs), once there are enough of them.
+    pub timer_resolution_us: Option<u32>,
     pub finished: bool,
     /// A sentence for the candidate when something went wrong.
     pub problem: Option<String>,
@@ -89,7 +90,7 @@ struct Shared {
     on_status: Rc<dyn Fn(ProbeStatus)>,
     config: ProbeConfig,
     /// The last refusal's code, to tell a lost connection from a wrong link.
-    last_refusal: Option<String>,
+    last_refusal: Option<ErrorCode>,
     /// The pending reconnect and how long the next one waits.
     reconnect: Option<Timeout>,
     reconnect_wait_ms: u32,
@@ -319,10 +320,8 @@ fn handle(shared: &Rc<RefCell<Shared>>, event: SocketEvent) {
             }
             SocketEvent::Closed { code, reason } => {
                 s.status.connected = false;
-                let permanent = s
-                    .last_refusal
-                    .as_deref()
-                    .is_some_and(|code| PERMANENT_REFUSALS.contains(&code));
+                // A refusal that a reconnect cannot cure: the link itself is wrong or spent.
+                let permanent = s.last_refusal.is_some_and(ErrorCode::is_permanent);
                 if permanent && !s.status.finished {
                     s.status.problem = Some(if reason.is_empty() {
                         format!("the server refused this link (code {code}); ask for a new link")
@@ -350,8 +349,12 @@ fn flush_batch(shared: &Rc<RefCell<Shared>>) {
     let strokes: Vec<StrokeV1> =
         s.keys.borrow_mut().take().iter().map(StrokeV1::from_stroke).collect();
     let (samples, changes) = s.pointer.borrow_mut().take();
-    let total = s.keys.borrow().total();
+    let (total, timer_resolution_us) = {
+        let keys = s.keys.borrow();
+        (keys.total(), keys.timer_resolution_us())
+    };
     s.status.keystrokes = total;
+    s.status.timer_resolution_us = timer_resolution_us;
     s.status.pointer_samples =
         s.status.pointer_samples.saturating_add(u32::try_from(samples.len()).unwrap_or(u32::MAX));
     // Focus changes are few (a batch allows 64); more in half a second would be a bug upstream.
@@ -375,7 +378,7 @@ fn flush_batch(shared: &Rc<RefCell<Shared>>) {
         let (rhythm, tracking, frames) = challenge.take().unwrap_or((None, None, None));
         let seq = s.next_seq;
         s.next_seq += 1;
-        let batch = ClientMsg::Evidence {
+        let batch = ClientMsg::Evidence(BatchV1 {
             seq,
             strokes: strokes.by_ref().take(STROKES_PER_BATCH).collect(),
             pointer: samples.by_ref().take(POINTER_PER_BATCH).collect(),
@@ -384,7 +387,8 @@ fn flush_batch(shared: &Rc<RefCell<Shared>>) {
             tracking,
             frames,
             client_rtt_us: std::mem::take(&mut client_rtt_us),
-        };
+            timer_resolution_us,
+        });
         if let Some(socket) = &s.socket {
             let _ = socket.send(&batch);
         }

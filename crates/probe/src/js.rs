@@ -8,7 +8,7 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
 use crate::candidate::{CandidateProbe, ProbeConfig};
-use crate::keys::{KeyCapture, KeyRecorder};
+use crate::capture::{KeyCapture, KeyRecorder};
 
 /// A probe streaming key and pointer timings to an edge.
 #[wasm_bindgen(js_name = Probe)]
@@ -51,7 +51,7 @@ impl JsProbe {
         self.inner.finish();
     }
 
-    /// `{connected, keystrokes, pointerSamples, ackedBatches, unackedBatches, reconnects, finished, problem}`.
+    /// `{connected, keystrokes, pointerSamples, ackedBatches, unackedBatches, reconnects, finished, problem, timerResolutionUs}`.
     pub fn status(&self) -> JsValue {
         status_object(&self.inner.status())
     }
@@ -71,6 +71,7 @@ fn status_object(status: &crate::candidate::ProbeStatus) -> JsValue {
     set("reconnects", status.reconnects.into());
     set("finished", status.finished.into());
     set("problem", status.problem.as_deref().map_or(JsValue::NULL, JsValue::from_str));
+    set("timerResolutionUs", status.timer_resolution_us.map_or(JsValue::NULL, JsValue::from));
     object.into()
 }
 

@@ -6,16 +6,16 @@
 //! Everything that decides anything lives in `onsite-core`; this crate only observes and carries.
 
 pub mod candidate;
-pub mod challenge;
+pub mod capture;
 mod js;
-pub mod keys;
 mod listen;
 pub mod page;
 pub mod pointer;
 pub mod socket;
+pub mod tasks;
 
 pub use candidate::{CandidateProbe, ProbeConfig, ProbeStatus};
-pub use keys::{KeyCapture, KeyRecorder};
+pub use capture::{KeyCapture, KeyRecorder};
 pub use pointer::{PointerCapture, PointerRecorder};
 pub use socket::{EdgeSocket, SocketEvent};
 

@@ -9,7 +9,7 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast as _, JsValue};
 use web_sys::{EventTarget, PointerEvent};
 
-use crate::keys::to_us;
+use crate::capture::to_us;
 use crate::listen::Listeners;
 
 /// Pointer samples and focus changes since the last batch.
@@ -55,6 +55,46 @@ fn device(pointer_type: &str) -> PointerDevice {
     }
 }
 
+/// `PointerEvent.getCoalescedEvents`, when this browser has it (Safari before 18 and some
+/// embedded engines do not), as a function to call.
+fn coalesced_events_function(event: &PointerEvent) -> Option<js_sys::Function> {
+    js_sys::Reflect::get(event, &JsValue::from_str("getCoalescedEvents"))
+        .ok()
+        .and_then(|value| value.dyn_into::<js_sys::Function>().ok())
+}
+
+/// The raw samples one pointer event carries: a move event merges the raw samples of one frame,
+/// each with its own time; without `getCoalescedEvents` (missing, throwing or empty) the event
+/// is its own only sample.
+fn read_samples(event: &PointerEvent, kind: PointerKind) -> Vec<PointerSample> {
+    let trusted = event.is_trusted();
+    let sample = |raw: &PointerEvent, merged: u16| PointerSample {
+        at_us: to_us(raw.time_stamp()),
+        kind,
+        x_px: number(raw, "clientX"),
+        y_px: number(raw, "clientY"),
+        coalesced: merged,
+        device: device(&raw.pointer_type()),
+        trusted,
+    };
+    let raw: Vec<PointerEvent> = if kind == PointerKind::Move {
+        coalesced_events_function(event)
+            .and_then(|function| function.call0(event).ok())
+            .and_then(|list| list.dyn_into::<js_sys::Array>().ok())
+            .map(|list| {
+                list.iter().filter_map(|item| item.dyn_into::<PointerEvent>().ok()).collect()
+            })
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    if raw.is_empty() {
+        return vec![sample(event, 1)];
+    }
+    let merged = u16::try_from(raw.len()).unwrap_or(u16::MAX);
+    raw.iter().map(|item| sample(item, merged)).collect()
+}
+
 /// Pointer listeners on a target plus focus and visibility listeners on the page.
 pub struct PointerCapture {
     _target: Listeners,
@@ -76,32 +116,11 @@ impl PointerCapture {
                 name,
                 Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
                     let Some(event) = event.dyn_ref::<PointerEvent>() else { return };
-                    let sample = |raw: &PointerEvent, merged: u16| PointerSample {
-                        at_us: to_us(raw.time_stamp()),
-                        kind,
-                        x_px: number(raw, "clientX"),
-                        y_px: number(raw, "clientY"),
-                        coalesced: merged,
-                        device: device(&raw.pointer_type()),
-                        trusted: event.is_trusted(),
-                    };
-                    let mut recorder = recorder.borrow_mut();
-                    // A move event merges the raw samples of one frame; each keeps its own time.
-                    let raw = if kind == PointerKind::Move {
-                        event.get_coalesced_events()
-                    } else {
-                        js_sys::Array::new()
-                    };
-                    if raw.length() == 0 {
-                        recorder.record(sample(event, 1));
-                        return;
-                    }
-                    let merged = u16::try_from(raw.length()).unwrap_or(u16::MAX);
-                    for item in raw.iter() {
-                        if let Some(raw) = item.dyn_ref::<PointerEvent>() {
-                            recorder.record(sample(raw, merged));
-                        }
-                    }
+                    // Everything is read from the page first; the recorder is borrowed only to
+                    // store the result, so an exception thrown by the page can never leave it
+                    // borrowed.
+                    let samples = read_samples(event, kind);
+                    recorder.borrow_mut().samples.extend(samples);
                 }),
             );
         }
@@ -118,7 +137,8 @@ impl PointerCapture {
                         // phase; only the window's own count.
                         if event.target().is_some_and(|t| t.dyn_ref::<web_sys::Window>().is_some())
                         {
-                            recorder.borrow_mut().focus(event.time_stamp(), kind);
+                            let at_ms = event.time_stamp();
+                            recorder.borrow_mut().focus(at_ms, kind);
                         }
                     }),
                 );
@@ -135,7 +155,8 @@ impl PointerCapture {
                         web_sys::VisibilityState::Hidden => FocusKind::Hidden,
                         _ => FocusKind::Visible,
                     };
-                    recorder.borrow_mut().focus(event.time_stamp(), kind);
+                    let at_ms = event.time_stamp();
+                    recorder.borrow_mut().focus(at_ms, kind);
                 }),
             );
             listeners

@@ -1,6 +1,7 @@
 //! The WebSocket to the edge: says hello, answers echo probes at once, and turns text frames into
 //! events for the caller.
 
+use onsite_core::codes::ErrorCode;
 use std::rc::Rc;
 
 use onsite_core::wire::{self, ClientMsg};
@@ -23,8 +24,9 @@ pub enum SocketEvent {
     Verdict { frame: String },
     /// The edge has the candidate's last evidence.
     Finished,
-    /// The edge refused something; the sentence is meant for people.
-    Error { code: String, message: String },
+    /// The edge refused something; the sentence is meant for people. A code this version does
+    /// not know reads as [`ErrorCode::BadFrame`].
+    Error { code: ErrorCode, message: String },
     /// The socket closed.
     Closed { code: u16, reason: String },
 }
@@ -158,7 +160,7 @@ fn now_ms() -> f64 {
 /// bring float formatting (about 16 KB) into the probe's wasm. Verdicts are handed on whole.
 fn classify(text: String) -> SocketEvent {
     let bad =
-        |message: &str| SocketEvent::Error { code: "bad_frame".into(), message: message.into() };
+        |message: &str| SocketEvent::Error { code: ErrorCode::BadFrame, message: message.into() };
     let Ok(value) = js_sys::JSON::parse(&text) else {
         return bad("the server sent a frame that is not JSON");
     };
@@ -187,7 +189,10 @@ fn classify(text: String) -> SocketEvent {
             _ => bad("the server sent an acknowledgement without a batch number"),
         },
         "finished" => SocketEvent::Finished,
-        "error" => SocketEvent::Error { code: text_field("code"), message: text_field("message") },
+        "error" => SocketEvent::Error {
+            code: ErrorCode::parse(&text_field("code")).unwrap_or(ErrorCode::BadFrame),
+            message: text_field("message"),
+        },
         "verdict" => SocketEvent::Verdict { frame: text },
         _ => bad("the server sent a message of an unknown type"),
     }

@@ -3,9 +3,9 @@
 //! finished, never the verdict.
 
 use leptos::prelude::*;
-use onsite_core::challenge::{FrameTiming, Outcome, Rhythm};
+use onsite_core::estimators::{FrameTiming, Outcome, Rhythm};
 use onsite_core::evidence::TrackingRun;
-use onsite_probe::challenge::{self, RhythmConfig, RhythmTask, TrackingConfig, TrackingTask};
+use onsite_probe::tasks::{self, RhythmConfig, RhythmTask, TrackingConfig, TrackingTask};
 use onsite_probe::{CandidateProbe, ProbeConfig, ProbeStatus};
 
 use super::Capability;
@@ -118,7 +118,7 @@ pub fn CandidatePage(capability: Capability) -> impl IntoView {
         step.set(Step::Finishing);
     };
     let typed = move |_| step.set(Step::Rhythm);
-    let reduced_motion = challenge::prefers_reduced_motion();
+    let reduced_motion = tasks::prefers_reduced_motion();
     let running = RwSignal::new(false);
     let rhythm_task = StoredValue::new_local(None::<RhythmTask>);
     let tracking_task = StoredValue::new_local(None::<TrackingTask>);
@@ -215,7 +215,7 @@ pub fn CandidatePage(capability: Capability) -> impl IntoView {
                 <div class="progress" role="progressbar" aria-label="Typing progress" aria-valuemin="0" aria-valuemax="100" aria-valuenow=percent>
                     <progress max="100" value=percent></progress>
                 </div>
-                <p class="muted" data-testid="probe-status">
+                <p class="muted" data-testid="probe-status" data-timer-resolution-us=move || status.get().timer_resolution_us.map(|us| us.to_string())>
                     {move || {
                         let s = status.get();
                         let link = if s.connected { "connected" } else { "connecting…" };

@@ -4,36 +4,19 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use onsite_core::codes::ErrorCode;
 use onsite_core::jws::{self, Claims, Expect, Jwks};
 use onsite_core::wire::{ClientMsg, Role, ServerMsg, VerdictV1, PROTOCOL_VERSION};
 use onsite_probe::{page, EdgeSocket, SocketEvent};
 
-use onsite_core::challenge::{LOCAL_ASYNCHRONY_US, LOCAL_TRACKING_LAG_US};
+use onsite_core::estimators::{LOCAL_ASYNCHRONY_US, LOCAL_TRACKING_LAG_US};
 use onsite_core::features::{Series, LOCAL_DWELL_BAND_US, LOCAL_FLIGHT_BAND_US};
-use onsite_core::wire::BatchV1;
+use onsite_core::wire::EvidenceV1;
 use onsite_core::{Evidence, Features};
-use serde::Deserialize;
 
 use super::Capability;
 use crate::charts::{BandHistogram, BeatChart, HistoryChart, LagChart, RttChart};
 use crate::format;
-
-/// The evidence export, as far as the charts need it.
-#[derive(Debug, Clone, Deserialize)]
-struct Export {
-    batches: Vec<ExportBatch>,
-    rtts: Vec<ExportRtt>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-struct ExportBatch {
-    batch: BatchV1,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-struct ExportRtt {
-    rtt_us: u64,
-}
 
 /// What the charts draw, computed from the exported evidence by `onsite-core`.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -44,16 +27,9 @@ struct Charts {
     history: Vec<f64>,
 }
 
-fn charts_from(export: &Export, history: Vec<f64>) -> Charts {
-    let mut evidence = Evidence::default();
-    for item in &export.batches {
-        if let Ok(batch) = item.batch.decode() {
-            batch.absorb_into(&mut evidence);
-        }
-    }
-    evidence.rtt_us = export.rtts.iter().map(|r| r.rtt_us).collect();
-    let challenges = Features::from_evidence(&evidence).challenges;
-    let series = Series::from_evidence(&evidence, &challenges);
+fn charts_from(evidence: &Evidence, history: Vec<f64>) -> Charts {
+    let challenges = Features::from_evidence(evidence).challenges;
+    let series = Series::from_evidence(evidence, &challenges);
     let ms = |us: i64| us as f64 / 1000.0;
     let mut lags = Vec::new();
     if let Some(rhythm) = challenges.rhythm {
@@ -89,8 +65,11 @@ async fn load_charts(capability: &Capability) -> Result<(Charts, String), String
     if status != 200 {
         return Err(format!("the evidence could not be loaded (HTTP {status})"));
     }
-    let export: Export =
-        serde_json::from_str(&body).map_err(|e| format!("the evidence cannot be read: {e}"))?;
+    // The export is version-1 evidence, the very bytes the token's `evidence_sha256` commits to.
+    let evidence = serde_json::from_str::<EvidenceV1>(&body)
+        .map_err(|e| e.to_string())
+        .and_then(|export| export.to_evidence().map_err(|e| e.to_string()))
+        .map_err(|e| format!("the evidence cannot be read: {e}"))?;
     let (status, history_body) =
         page::request("GET", &format!("{base}/verdicts"), Some(&capability.token), None)
             .await
@@ -107,7 +86,7 @@ async fn load_charts(capability: &Capability) -> Result<(Charts, String), String
     } else {
         Vec::new()
     };
-    Ok((charts_from(&export, history), body))
+    Ok((charts_from(&evidence, history), body))
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -160,7 +139,7 @@ pub fn InterviewerPage(capability: Capability) -> impl IntoView {
                     )),
                 },
                 SocketEvent::Error { code, message } => {
-                    if code == "unauthorized" {
+                    if code == ErrorCode::Unauthorized {
                         refused.set_value(true);
                         link.set(Link::Closed(format!(
                             "{message}; ask for a new interviewer link"

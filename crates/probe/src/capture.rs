@@ -37,7 +37,14 @@ pub struct KeyRecorder {
     open: Vec<(u64, Open)>,
     completed: Vec<KeyStroke>,
     total: u32,
+    /// The most recent key event times (µs), repeats included, to see the clock's step; times
+    /// only, in a ring of [`TIMER_SAMPLES`].
+    recent_at_us: Vec<i64>,
+    next_recent: usize,
 }
+
+/// Key event times kept to estimate the clock's step.
+const TIMER_SAMPLES: usize = 256;
 
 /// FNV-1a: a fast hash that tells the few hundred key codes apart.
 fn key_hash(code: &str) -> u64 {
@@ -50,6 +57,7 @@ impl KeyRecorder {
     /// Records a key-down at `at_ms` (the event's `timeStamp`).
     pub fn key_down(&mut self, code: &str, at_ms: f64, repeat: bool, trusted: bool) {
         let at_us = to_us(at_ms);
+        self.remember(at_us);
         let key = key_hash(code);
         let found = self.open.iter().position(|(k, _)| *k == key);
         if let Some(index) = found {
@@ -87,6 +95,7 @@ impl KeyRecorder {
     /// Records a key-up; a key-up with no key-down (pressed before capture began) is ignored.
     pub fn key_up(&mut self, code: &str, at_ms: f64, trusted: bool) {
         let key = key_hash(code);
+        self.remember(to_us(at_ms));
         let Some(index) = self.open.iter().position(|(k, _)| *k == key) else { return };
         let (_, open) = self.open.swap_remove(index);
         let up_at_us = to_us(at_ms).max(open.down_at_us);
@@ -109,6 +118,21 @@ impl KeyRecorder {
     /// Takes the presses completed since the last call.
     pub fn take(&mut self) -> Vec<KeyStroke> {
         std::mem::take(&mut self.completed)
+    }
+
+    fn remember(&mut self, at_us: i64) {
+        if self.recent_at_us.len() < TIMER_SAMPLES {
+            self.recent_at_us.push(at_us);
+        } else {
+            self.recent_at_us[self.next_recent] = at_us;
+        }
+        self.next_recent = (self.next_recent + 1) % TIMER_SAMPLES;
+    }
+
+    /// The step of the page's clock seen in the recent key events (µs), or `None` with too few
+    /// of them (`onsite_core::timer`).
+    pub fn timer_resolution_us(&self) -> Option<u32> {
+        onsite_core::timer::estimate_resolution_us(&self.recent_at_us, &[])
     }
 
     /// How many presses were completed since capture began.
@@ -137,12 +161,11 @@ impl KeyCapture {
             "keydown",
             Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
                 if let Some(event) = event.dyn_ref::<KeyboardEvent>() {
-                    on_down.borrow_mut().key_down(
-                        &event.code(),
-                        event.time_stamp(),
-                        event.repeat(),
-                        event.is_trusted(),
-                    );
+                    // Read the event before borrowing the recorder: no borrow may span a call
+                    // into JavaScript, which could throw and leave it borrowed for good.
+                    let (code, at_ms) = (event.code(), event.time_stamp());
+                    let (repeat, trusted) = (event.repeat(), event.is_trusted());
+                    on_down.borrow_mut().key_down(&code, at_ms, repeat, trusted);
                 }
             }),
         );
@@ -151,11 +174,9 @@ impl KeyCapture {
             "keyup",
             Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
                 if let Some(event) = event.dyn_ref::<KeyboardEvent>() {
-                    on_up.borrow_mut().key_up(
-                        &event.code(),
-                        event.time_stamp(),
-                        event.is_trusted(),
-                    );
+                    let (code, at_ms, trusted) =
+                        (event.code(), event.time_stamp(), event.is_trusted());
+                    on_up.borrow_mut().key_up(&code, at_ms, trusted);
                 }
             }),
         );

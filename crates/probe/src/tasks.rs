@@ -9,14 +9,14 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use onsite_core::challenge::{Answer, FrameTiming, Outcome, Point, Rhythm};
+use onsite_core::estimators::{Answer, FrameTiming, Outcome, Point, Rhythm};
 use onsite_core::evidence::TrackingRun;
 use onsite_core::features::quantile;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast as _;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, KeyboardEvent, PointerEvent};
 
-use crate::keys::to_us;
+use crate::capture::to_us;
 use crate::listen::Listeners;
 use crate::ProbeError;
 
@@ -92,6 +92,11 @@ fn context(canvas: &HtmlCanvasElement) -> Result<CanvasRenderingContext2d, Probe
         .ok_or(ProbeError::Unsupported("a 2D canvas"))
 }
 
+/// The page clock now (ms), if the browser has `performance`.
+fn performance_now_ms() -> Option<f64> {
+    web_sys::window().and_then(|w| w.performance()).map(|p| p.now())
+}
+
 /// Frame intervals and input delays seen while a task ran.
 #[derive(Default)]
 struct Timing {
@@ -108,8 +113,10 @@ impl Timing {
         self.last_frame_ms = Some(now_ms);
     }
 
-    fn input(&mut self, event_ms: f64) {
-        if let Some(now_ms) = web_sys::window().and_then(|w| w.performance()).map(|p| p.now()) {
+    /// Records how long an input took to reach the page; `now_ms` is read by the caller before
+    /// it borrows the task's state, so no borrow is held across a call into JavaScript.
+    fn input(&mut self, event_ms: f64, now_ms: Option<f64>) {
+        if let Some(now_ms) = now_ms {
             self.input_delays_us.push(to_us(now_ms - event_ms).max(0));
         }
     }
@@ -162,45 +169,55 @@ impl RhythmTask {
         let (width, height) = (f64::from(canvas.width()), f64::from(canvas.height()));
         let (loop_state, loop_frame, drawn) = (state.clone(), frame.clone(), canvas.clone());
         *frame.borrow_mut() = Some(Closure::new(move |now_ms: f64| {
-            let mut s = loop_state.borrow_mut();
-            s.timing.frame(now_ms);
-            // The first beat comes a second after the task starts.
-            let start_ms = *s.start_ms.get_or_insert(now_ms + 1000.0);
-            let c = s.config;
-            let beat_time = |k: u32| {
-                start_ms
-                    + f64::from(k) * c.period_ms
-                    + if k >= c.shift_at_beat { c.shift_ms } else { 0.0 }
+            // State changes happen under the borrow; drawing and attributes (calls into
+            // JavaScript, which may throw) happen after it is released.
+            let (level, reduced_motion, new_beat, finished) = {
+                let mut s = loop_state.borrow_mut();
+                s.timing.frame(now_ms);
+                // The first beat comes a second after the task starts.
+                let start_ms = *s.start_ms.get_or_insert(now_ms + 1000.0);
+                let c = s.config;
+                let beat_time = |k: u32| {
+                    start_ms
+                        + f64::from(k) * c.period_ms
+                        + if k >= c.shift_at_beat { c.shift_ms } else { 0.0 }
+                };
+                let shown = u32::try_from(s.beats_at_us.len()).unwrap_or(u32::MAX);
+                // The first frame at or after a beat's time is the one that shows its peak.
+                let new_beat = (shown < c.beats && now_ms >= beat_time(shown)).then(|| {
+                    s.beats_at_us.push(to_us(now_ms));
+                    shown
+                });
+                // The pulse: nearest beat's closeness, 1 at the peak and falling off over ~100 ms.
+                let nearest = (0..c.beats)
+                    .map(|k| (now_ms - beat_time(k)).abs())
+                    .fold(f64::INFINITY, f64::min);
+                // The pulse's shape decides only what is drawn, not any measurement.
+                let level = (-(nearest / 90.0).powi(2)).exp();
+                let finished = (shown >= c.beats && now_ms >= beat_time(c.beats - 1) + c.period_ms)
+                    .then(|| {
+                        let timing = s.timing.summary();
+                        let rhythm = Rhythm {
+                            beats_at_us: std::mem::take(&mut s.beats_at_us),
+                            shift_at_beat: Some(c.shift_at_beat),
+                            taps_at_us: std::mem::take(&mut s.taps_at_us),
+                            answer: s.answer,
+                        };
+                        (s.done.take(), rhythm, timing)
+                    });
+                (level, c.reduced_motion, new_beat, finished)
             };
-            let shown = u32::try_from(s.beats_at_us.len()).unwrap_or(u32::MAX);
-            // The first frame at or after a beat's time is the one that shows its peak.
-            if shown < c.beats && now_ms >= beat_time(shown) {
-                s.beats_at_us.push(to_us(now_ms));
-                let _ = drawn.set_attribute("data-beat", &shown.to_string());
+            if let Some(beat) = new_beat {
+                let _ = drawn.set_attribute("data-beat", &beat.to_string());
                 let _ = drawn.set_attribute("data-beat-at-ms", &format!("{now_ms:.3}"));
             }
-            // The pulse: nearest beat's closeness, 1 at the peak and falling off over ~100 ms.
-            let nearest =
-                (0..c.beats).map(|k| (now_ms - beat_time(k)).abs()).fold(f64::INFINITY, f64::min);
-            // The pulse's shape decides only what is drawn, not any measurement.
-            let level = (-(nearest / 90.0).powi(2)).exp();
-            draw_pulse(&context, width, height, level, c.reduced_motion);
-            let finished = shown >= c.beats && now_ms >= beat_time(c.beats - 1) + c.period_ms;
-            if finished {
-                let timing = s.timing.summary();
-                let rhythm = Rhythm {
-                    beats_at_us: std::mem::take(&mut s.beats_at_us),
-                    shift_at_beat: Some(c.shift_at_beat),
-                    taps_at_us: std::mem::take(&mut s.taps_at_us),
-                    answer: s.answer,
-                };
-                if let Some(done) = s.done.take() {
-                    drop(s);
+            draw_pulse(&context, width, height, level, reduced_motion);
+            if let Some((done, rhythm, timing)) = finished {
+                if let Some(done) = done {
                     done(Outcome::Done(rhythm), timing);
                 }
                 return;
             }
-            drop(s);
             request_frame(&loop_frame);
         }));
         request_frame(&frame);
@@ -217,9 +234,10 @@ impl RhythmTask {
                         return;
                     }
                     event.prevent_default();
+                    let (event_ms, now_ms) = (event.time_stamp(), performance_now_ms());
                     let mut s = tapped.borrow_mut();
-                    s.timing.input(event.time_stamp());
-                    s.taps_at_us.push(to_us(event.time_stamp()));
+                    s.timing.input(event_ms, now_ms);
+                    s.taps_at_us.push(to_us(event_ms));
                     s.answer = Answer::Key;
                 }),
             );
@@ -231,9 +249,10 @@ impl RhythmTask {
             "pointerdown",
             Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
                 let Some(event) = event.dyn_ref::<PointerEvent>() else { return };
+                let (event_ms, now_ms) = (event.time_stamp(), performance_now_ms());
                 let mut s = tapped.borrow_mut();
-                s.timing.input(event.time_stamp());
-                s.taps_at_us.push(to_us(event.time_stamp()));
+                s.timing.input(event_ms, now_ms);
+                s.taps_at_us.push(to_us(event_ms));
                 s.answer = Answer::Pointer;
             }),
         );
@@ -316,10 +335,13 @@ impl TrackingTask {
         let (width, height) = (f64::from(canvas.width()), f64::from(canvas.height()));
         let (loop_state, loop_frame, drawn) = (state.clone(), frame.clone(), canvas.clone());
         *frame.borrow_mut() = Some(Closure::new(move |now_ms: f64| {
-            let mut s = loop_state.borrow_mut();
-            s.timing.frame(now_ms);
-            let start_ms = *s.start_ms.get_or_insert(now_ms);
-            let (x, y) = target_at(now_ms - start_ms, width, height, s.config.speed);
+            // The state is borrowed only between calls into JavaScript, never across one.
+            let (start_ms, speed, duration_ms) = {
+                let mut s = loop_state.borrow_mut();
+                s.timing.frame(now_ms);
+                (*s.start_ms.get_or_insert(now_ms), s.config.speed, s.config.duration_ms)
+            };
+            let (x, y) = target_at(now_ms - start_ms, width, height, speed);
             context.clear_rect(0.0, 0.0, width, height);
             context.set_fill_style_str("rgb(213, 94, 0)");
             context.begin_path();
@@ -330,31 +352,36 @@ impl TrackingTask {
             let scale_x = if width > 0.0 { rect.width() / width } else { 1.0 };
             let scale_y = if height > 0.0 { rect.height() / height } else { 1.0 };
             let (page_x, page_y) = (rect.left() + x * scale_x, rect.top() + y * scale_y);
-            s.target.push(Point {
-                at_us: to_us(now_ms),
-                x_px: (page_x * 10.0).round() / 10.0,
-                y_px: (page_y * 10.0).round() / 10.0,
-            });
-            s.trace.push(format!("{now_ms:.3},{page_x:.1},{page_y:.1}"));
-            if s.trace.len() > 40 {
-                s.trace.remove(0);
-            }
-            let _ = drawn.set_attribute("data-trace", &s.trace.join(";"));
-            if now_ms - start_ms >= s.config.duration_ms {
-                let timing = s.timing.summary();
-                let target = std::mem::take(&mut s.target);
-                let run = TrackingRun {
-                    started_at_us: target.first().map_or(0, |p| p.at_us),
-                    ended_at_us: target.last().map_or(0, |p| p.at_us),
-                    target,
-                };
-                if let Some(done) = s.done.take() {
-                    drop(s);
+            let (trace, finished) = {
+                let mut s = loop_state.borrow_mut();
+                s.target.push(Point {
+                    at_us: to_us(now_ms),
+                    x_px: (page_x * 10.0).round() / 10.0,
+                    y_px: (page_y * 10.0).round() / 10.0,
+                });
+                s.trace.push(format!("{now_ms:.3},{page_x:.1},{page_y:.1}"));
+                if s.trace.len() > 40 {
+                    s.trace.remove(0);
+                }
+                let finished = (now_ms - start_ms >= duration_ms).then(|| {
+                    let timing = s.timing.summary();
+                    let target = std::mem::take(&mut s.target);
+                    let run = TrackingRun {
+                        started_at_us: target.first().map_or(0, |p| p.at_us),
+                        ended_at_us: target.last().map_or(0, |p| p.at_us),
+                        target,
+                    };
+                    (s.done.take(), run, timing)
+                });
+                (s.trace.join(";"), finished)
+            };
+            let _ = drawn.set_attribute("data-trace", &trace);
+            if let Some((done, run, timing)) = finished {
+                if let Some(done) = done {
                     done(Outcome::Done(run), timing);
                 }
                 return;
             }
-            drop(s);
             request_frame(&loop_frame);
         }));
         request_frame(&frame);
