@@ -237,6 +237,15 @@ fn typing(batch: u64, count: i64) -> Vec<StrokeV1> {
         .collect()
 }
 
+/// The edge's defaults on a free loopback port, with these directories.
+fn config(data: &tempfile::TempDir, assets: &tempfile::TempDir) -> Config {
+    Config::new(
+        "127.0.0.1:0".parse().expect("address"),
+        data.path().to_path_buf(),
+        assets.path().to_path_buf(),
+    )
+}
+
 fn dirs() -> (tempfile::TempDir, tempfile::TempDir) {
     let data = tempfile::tempdir().expect("data dir");
     let assets = tempfile::tempdir().expect("assets dir");
@@ -468,11 +477,7 @@ async fn a_restarted_edge_keeps_its_keys_sessions_and_evidence() {
 #[tokio::test]
 async fn a_claimed_location_is_checked_against_the_round_trips_and_the_time_zone() {
     let (data, assets) = dirs();
-    let mut config = Config::new(
-        "127.0.0.1:0".parse().expect("address"),
-        data.path().to_path_buf(),
-        assets.path().to_path_buf(),
-    );
+    let mut config = config(&data, &assets);
     config.location = Some("New York".into());
     config.edge_id = "nyc".into();
     let edge = Running::start_with(config).await;
@@ -632,11 +637,7 @@ async fn every_endpoint_answers_each_role_as_documented() {
 #[tokio::test]
 async fn pages_of_other_origins_are_refused_unless_allowed_and_allowed_ones_get_cors() {
     let (data, assets) = dirs();
-    let mut config = Config::new(
-        "127.0.0.1:0".parse().expect("address"),
-        data.path().to_path_buf(),
-        assets.path().to_path_buf(),
-    );
+    let mut config = config(&data, &assets);
     config.allowed_origins = vec!["https://portal.example".into()];
     let edge = Running::start_with(config).await;
     let verify = r#"{"token":"x.y.z"}"#;
@@ -707,11 +708,7 @@ async fn pages_of_other_origins_are_refused_unless_allowed_and_allowed_ones_get_
 #[tokio::test]
 async fn rate_limits_refuse_floods_with_a_clear_answer_and_others_keep_being_served() {
     let (data, assets) = dirs();
-    let mut config = Config::new(
-        "127.0.0.1:0".parse().expect("address"),
-        data.path().to_path_buf(),
-        assets.path().to_path_buf(),
-    );
+    let mut config = config(&data, &assets);
     config.rate_limit_per_s = 4.0; // bursts of 20
     let edge = Running::start_with(config).await;
     let mut statuses = Vec::new();
@@ -868,11 +865,7 @@ async fn verdicts_are_coalesced_whatever_frame_triggers_them() {
 #[tokio::test]
 async fn a_session_stores_at_most_its_byte_budget() {
     let (data, assets) = dirs();
-    let mut config = Config::new(
-        "127.0.0.1:0".parse().expect("address"),
-        data.path().to_path_buf(),
-        assets.path().to_path_buf(),
-    );
+    let mut config = config(&data, &assets);
     config.max_session_bytes = 96 * 1024;
     let edge = Running::start_with(config).await;
     let session = edge.create_session().await;
@@ -910,11 +903,7 @@ async fn a_session_stores_at_most_its_byte_budget() {
 #[tokio::test]
 async fn a_trickling_header_is_cut_off_and_each_network_gets_its_share_of_connections() {
     let (data, assets) = dirs();
-    let mut config = Config::new(
-        "127.0.0.1:0".parse().expect("address"),
-        data.path().to_path_buf(),
-        assets.path().to_path_buf(),
-    );
+    let mut config = config(&data, &assets);
     config.header_read_timeout = Duration::from_millis(400);
     config.max_connections_per_network = 4;
     let edge = Running::start_with(config).await;
@@ -943,11 +932,7 @@ async fn a_trickling_header_is_cut_off_and_each_network_gets_its_share_of_connec
 #[tokio::test]
 async fn rate_limits_cover_a_whole_network_not_one_address() {
     let (data, assets) = dirs();
-    let mut config = Config::new(
-        "127.0.0.1:0".parse().expect("address"),
-        data.path().to_path_buf(),
-        assets.path().to_path_buf(),
-    );
+    let mut config = config(&data, &assets);
     config.rate_limit_per_s = 4.0; // bursts of 20
     let edge = Running::start_with(config).await;
     let mut served = 0;
@@ -1002,11 +987,7 @@ async fn a_candidates_reconnects_never_lock_the_interviewer_out() {
 #[tokio::test]
 async fn idle_echo_sockets_hold_no_measuring_slot() {
     let (data, assets) = dirs();
-    let mut config = Config::new(
-        "127.0.0.1:0".parse().expect("address"),
-        data.path().to_path_buf(),
-        assets.path().to_path_buf(),
-    );
+    let mut config = config(&data, &assets);
     config.max_measuring = 2;
     let edge = Running::start_with(config).await;
     let url = format!("ws://{}/api/v1/echo", edge.addr);
@@ -1061,11 +1042,7 @@ async fn a_finished_session_is_sealed_and_an_expired_one_takes_nothing() {
 
     // A session past its lifetime refuses its candidate; the interviewer may still look.
     let (data, assets) = dirs();
-    let mut config = Config::new(
-        "127.0.0.1:0".parse().expect("address"),
-        data.path().to_path_buf(),
-        assets.path().to_path_buf(),
-    );
+    let mut config = config(&data, &assets);
     config.session_lifetime_s = 0;
     let edge = Running::start_with(config).await;
     let session = edge.create_session().await;
