@@ -243,7 +243,7 @@ pub fn score(features: &Features) -> Verdict {
             code: "network_rtt",
             weight: 0.0,
             text: format!(
-                "network round trip to this edge: at least {:.1} ms, median {:.1} ms, 90% under {:.1} ms, jitter {:.1} ms, {} lost, {} left out while the page was hidden; distance is judged by the claimed-location check",
+                "network round trip to this edge: at least {:.1} ms, median {:.1} ms, 90% under {:.1} ms, jitter {:.1} ms, {} lost, {} taken while the page said it was hidden; distance is judged by the claimed-location check",
                 ms(min_us as f64),
                 ms(median_us as f64),
                 ms(p90_us as f64),
