@@ -1063,3 +1063,45 @@ async fn a_finished_session_is_sealed_and_an_expired_one_takes_nothing() {
     edge.join(Role::Interviewer, &session.id, &session.interviewer).await;
     edge.stop().await;
 }
+
+/// The next text frame, leaving echo probes unanswered, as a script that never answers does.
+async fn next_text_ignoring_echoes(socket: &mut Socket) -> ServerMsg {
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("a frame in time");
+        if let Message::Text(text) = frame.expect("socket open").expect("frame") {
+            return ServerMsg::parse(&text).expect("server message");
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_minimal_forgery_gets_no_local_verdict() {
+    // Hello, 40 made-up presses and finish in a fraction of a second, no echo answered and no
+    // task run: once signed `local` (p 0.023, `rtt_samples: 0`).
+    let (data, assets) = dirs();
+    let edge = Running::start(data.path(), assets.path()).await;
+    let session = edge.create_session().await;
+    let mut script = edge.join(Role::Candidate, &session.id, &session.candidate).await;
+    send(
+        &mut script,
+        &ClientMsg::Evidence(BatchV1 { seq: 1, strokes: typing(1, 40), ..BatchV1::default() }),
+    )
+    .await;
+    assert_eq!(next_text_ignoring_echoes(&mut script).await, ServerMsg::Ack { seq: 1 });
+    send(&mut script, &ClientMsg::Finish).await;
+    assert_eq!(next_text_ignoring_echoes(&mut script).await, ServerMsg::Finished);
+    let mut interviewer = edge.join(Role::Interviewer, &session.id, &session.interviewer).await;
+    let ServerMsg::Verdict { verdict, .. } = next_text(&mut interviewer).await else {
+        panic!("expected the final verdict")
+    };
+    assert_eq!(verdict.class, "inconclusive", "{:?}", verdict.reasons);
+    assert_eq!(verdict.rtt_samples, 0);
+    assert!(
+        verdict.reasons.iter().any(|r| r.code == "round_trips_missing"),
+        "{:?}",
+        verdict.reasons
+    );
+    edge.stop().await;
+}
