@@ -91,6 +91,17 @@ pub struct Tracking {
     pub pointer: Vec<Point>,
 }
 
+/// The most of the page's reported frame interval taken out of a loop (µs): two frames of a
+/// 60 Hz display, one of a 30 Hz one. The page reports the interval and the edge cannot check
+/// more than that; reporting 137 ms once hid a 120 ms operator.
+pub const MAX_CREDITED_FRAME_US: i64 = 33_334;
+
+/// What of the page's reported frame timing is taken out of a loop: the frame interval, within
+/// [`MAX_CREDITED_FRAME_US`].
+fn credited_frame_us(frames: Option<&FrameTiming>) -> i64 {
+    frames.map_or(0, |f| f.frame_interval_us.clamp(0, MAX_CREDITED_FRAME_US))
+}
+
 /// The page's own timing, so display latency is not taken for remote control.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameTiming {
@@ -183,7 +194,7 @@ pub fn estimate_rhythm_around(
     gaps.sort_unstable();
     let period_us = quantile(&gaps, 1, 2)?;
     // A frame's time is when it started; it reaches the screen about one frame later.
-    let presented_after_us = frames.map_or(0, |f| f.frame_interval_us);
+    let presented_after_us = credited_frame_us(frames);
     let mut used = vec![false; beats.len()];
     let mut asynchronies = Vec::new();
     for &tap in &rhythm.taps_at_us {
@@ -314,7 +325,7 @@ pub fn estimate(challenges: &Challenges) -> LoopEstimate {
     let frames = challenges.frames;
     // The target reaches the screen about a frame after it is drawn: that part of the lag is
     // the display's, not the person's or the network's.
-    let presented_after_us = frames.map_or(0, |f| f.frame_interval_us);
+    let presented_after_us = credited_frame_us(frames.as_ref());
     let tracking = match &challenges.tracking {
         Some(Outcome::Done(tracking)) => {
             estimate_tracking(tracking).filter(|t| t.correlation_milli >= 300).map(|mut t| {
@@ -501,6 +512,25 @@ mod tests {
             );
             assert!(estimate.correlation_milli > 900);
         }
+    }
+
+    #[test]
+    fn a_reported_frame_interval_is_credited_only_up_to_two_frames() {
+        let with_frames = |frame_interval_us: i64| {
+            estimate(&Challenges {
+                rhythm: Some(Outcome::Done(rhythm(-30 + 120))),
+                tracking: Some(Outcome::Done(tracking(100 + 120))),
+                frames: Some(FrameTiming { frame_interval_us, input_delay_us: 0 }),
+            })
+            .added
+            .expect("an estimate")
+            .estimate_us
+        };
+        let honest = with_frames(16_667);
+        // Reporting 137 ms of frame interval once took a 120 ms operator's loop to nothing.
+        let inflated = with_frames(137_000);
+        assert!(honest - inflated <= MAX_CREDITED_FRAME_US - 16_667 + 1, "{honest} vs {inflated}");
+        assert!(inflated >= 80_000, "the operator's loop still shows: {inflated} µs");
     }
 
     #[test]

@@ -102,9 +102,12 @@ pub struct PointerFeatures {
 /// Network features, from round trips the edge measured itself.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NetFeatures {
-    /// Round trips used (count), after those taken while the page was hidden were left out.
+    /// Round trips the edge timed (count), every one of them: the page's focus events annotate
+    /// samples and never remove them.
     pub samples: u32,
-    /// Round trips left out because the page was hidden (count).
+    /// Round trips taken while the page said it was hidden (count), left out of the median,
+    /// spread and 90th percentile (a hidden tab's timers answer late) while enough others
+    /// remain; the minimum always counts every sample, since a round trip is never shortened.
     pub hidden: u32,
     /// Echo probes that never came back, as a share of those sent (0-1).
     pub loss: Option<f64>,
@@ -426,7 +429,7 @@ fn hidden_windows(evidence: &Evidence) -> Vec<(i64, i64)> {
 fn net_features(evidence: &Evidence) -> NetFeatures {
     let windows = hidden_windows(evidence);
     let with_times = evidence.rtt_page_at_us.len() == evidence.rtt_us.len();
-    let mut sorted: Vec<u64> = evidence
+    let mut visible: Vec<u64> = evidence
         .rtt_us
         .iter()
         .enumerate()
@@ -438,18 +441,24 @@ fn net_features(evidence: &Evidence) -> NetFeatures {
         })
         .map(|(_, &rtt)| rtt)
         .collect();
-    let hidden = evidence.rtt_us.len() - sorted.len();
-    sorted.sort_unstable();
-    let enough = sorted.len() >= MIN_RTT_SAMPLES;
+    let hidden = evidence.rtt_us.len() - visible.len();
+    visible.sort_unstable();
+    let mut all = evidence.rtt_us.clone();
+    all.sort_unstable();
+    // The page says when it was hidden, and a page can say anything: one `hidden` at time 0 once
+    // removed every edge-timed sample. Its word only chooses which samples describe the spread,
+    // and only while enough remain.
+    let sorted = if visible.len() >= MIN_RTT_SAMPLES { visible } else { all.clone() };
+    let enough = all.len() >= MIN_RTT_SAMPLES;
     let when = |value: Option<u64>| value.filter(|_| enough);
     let sent = evidence.rtt_us.len() + evidence.rtt_lost as usize;
     let mut client: Vec<u64> = evidence.client_rtt_us.iter().map(|&rtt| u64::from(rtt)).collect();
     client.sort_unstable();
     NetFeatures {
-        samples: saturate(sorted.len()),
+        samples: saturate(all.len()),
         hidden: saturate(hidden),
         loss: (sent >= MIN_RTT_SAMPLES).then(|| ratio(evidence.rtt_lost as usize, sent)),
-        min_us: when(sorted.first().copied()),
+        min_us: when(all.first().copied()),
         p10_us: when(quantile(&sorted, 1, 10)),
         median_us: when(quantile(&sorted, 1, 2)),
         p90_us: when(quantile(&sorted, 9, 10)),
@@ -772,9 +781,25 @@ mod tests {
             ..Evidence::default()
         };
         let net = Features::from_evidence(&evidence).net;
-        assert_eq!((net.samples, net.hidden), (5, 2));
+        assert_eq!((net.samples, net.hidden), (7, 2));
         assert_eq!((net.min_us, net.median_us, net.p90_us), (Some(900), Some(980), Some(1_020)));
         assert_eq!(net.loss, Some(0.125));
+    }
+
+    #[test]
+    fn a_page_that_says_it_was_always_hidden_keeps_every_edge_timed_round_trip() {
+        use crate::evidence::{FocusChange, FocusKind};
+        // The attack: one `hidden` at time 0 and never `visible` once left no round trip.
+        let evidence = Evidence {
+            rtt_us: vec![900, 950, 30_000, 31_000, 1_000, 980, 1_020],
+            rtt_page_at_us: vec![100, 200, 1_100, 1_200, 2_100, 2_200, 2_300],
+            focus: vec![FocusChange { at_us: 0, kind: FocusKind::Hidden }],
+            ..Evidence::default()
+        };
+        let net = Features::from_evidence(&evidence).net;
+        assert_eq!((net.samples, net.hidden), (7, 7), "annotated, not removed");
+        assert_eq!(net.min_us, Some(900));
+        assert_eq!(net.median_us, Some(1_000), "the spread falls back to every sample");
     }
 
     #[test]

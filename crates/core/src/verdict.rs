@@ -243,7 +243,7 @@ pub fn score(features: &Features) -> Verdict {
             code: "network_rtt",
             weight: 0.0,
             text: format!(
-                "network round trip to this edge: at least {:.1} ms, median {:.1} ms, 90% under {:.1} ms, jitter {:.1} ms, {} lost, {} left out while the page was hidden; distance is judged by the claimed-location check",
+                "network round trip to this edge: at least {:.1} ms, median {:.1} ms, 90% under {:.1} ms, jitter {:.1} ms, {} lost, {} taken while the page said it was hidden; distance is judged by the claimed-location check",
                 ms(min_us as f64),
                 ms(median_us as f64),
                 ms(p90_us as f64),
@@ -284,6 +284,22 @@ pub fn score(features: &Features) -> Verdict {
         });
     }
 
+    // `local` is a claim about this browser, and the edge signs only what it witnessed: without
+    // its own round trips on the candidate's socket (a script that answers no echo) there is
+    // nothing of the edge's in it.
+    let witnessed = net.samples as usize >= crate::features::MIN_RTT_SAMPLES;
+    if !witnessed {
+        reasons.push(Reason {
+            code: "round_trips_missing",
+            weight: 0.0,
+            text: format!(
+                "the edge timed only {} round trips with this browser; {} are needed before it calls a session local",
+                net.samples,
+                crate::features::MIN_RTT_SAMPLES
+            ),
+        });
+    }
+
     let log_odds = logit(PRIOR_REMOTE) + reasons.iter().map(|r| r.weight).sum::<f64>();
     let p_remote = round3(logistic(log_odds));
     let class = if !enough {
@@ -292,6 +308,8 @@ pub fn score(features: &Features) -> Verdict {
         VerdictClass::Remote
     } else if p_remote >= SUSPECT_AT {
         VerdictClass::RemoteSuspected
+    } else if !witnessed {
+        VerdictClass::Inconclusive
     } else {
         VerdictClass::Local
     };
@@ -776,6 +794,17 @@ mod tests {
 
     #[test]
     fn human_typing_is_local() {
+        check(&typing(40, 90), VerdictClass::Local);
+    }
+
+    #[test]
+    fn typing_without_edge_timed_round_trips_is_never_local() {
+        // The minimal forgery: 40 made-up presses, no echo answered, no task run.
+        let mut forged = typing(40, 90);
+        forged.rtt_us.clear();
+        let verdict = score(&Features::from_evidence(&forged));
+        assert_eq!(verdict.class, VerdictClass::Inconclusive, "{verdict:#?}");
+        assert!(verdict.reasons.iter().any(|r| r.code == "round_trips_missing"));
         check(&typing(40, 90), VerdictClass::Local);
     }
 

@@ -2,7 +2,7 @@
 
 #![cfg(not(target_arch = "wasm32"))]
 
-use onsite_core::features::MIN_STROKES;
+use onsite_core::features::{MIN_RTT_SAMPLES, MIN_STROKES};
 use onsite_core::verdict::{PRIOR_REMOTE, REMOTE_AT, SUSPECT_AT};
 use onsite_core::{score, Evidence, Features, KeyClass, KeyStroke, VerdictClass};
 use proptest::prelude::*;
@@ -60,6 +60,8 @@ proptest! {
             VerdictClass::Remote
         } else if verdict.p_remote >= SUSPECT_AT {
             VerdictClass::RemoteSuspected
+        } else if (verdict.rtt_samples as usize) < MIN_RTT_SAMPLES {
+            VerdictClass::Inconclusive
         } else {
             VerdictClass::Local
         };

@@ -255,6 +255,15 @@ fn typing(batch: u64, count: i64) -> Vec<StrokeV1> {
         .collect()
 }
 
+/// The edge's defaults on a free loopback port, with these directories.
+fn config(data: &tempfile::TempDir, assets: &tempfile::TempDir) -> Config {
+    Config::new(
+        "127.0.0.1:0".parse().expect("address"),
+        data.path().to_path_buf(),
+        assets.path().to_path_buf(),
+    )
+}
+
 fn dirs() -> (tempfile::TempDir, tempfile::TempDir) {
     let data = tempfile::tempdir().expect("data dir");
     let assets = tempfile::tempdir().expect("assets dir");
@@ -486,11 +495,7 @@ async fn a_restarted_edge_keeps_its_keys_sessions_and_evidence() {
 #[tokio::test]
 async fn a_claimed_location_is_checked_against_the_round_trips_and_the_time_zone() {
     let (data, assets) = dirs();
-    let mut config = Config::new(
-        "127.0.0.1:0".parse().expect("address"),
-        data.path().to_path_buf(),
-        assets.path().to_path_buf(),
-    );
+    let mut config = config(&data, &assets);
     config.location = Some("New York".into());
     config.edge_id = "nyc".into();
     let edge = Running::start_with(config).await;
@@ -650,11 +655,7 @@ async fn every_endpoint_answers_each_role_as_documented() {
 #[tokio::test]
 async fn pages_of_other_origins_are_refused_unless_allowed_and_allowed_ones_get_cors() {
     let (data, assets) = dirs();
-    let mut config = Config::new(
-        "127.0.0.1:0".parse().expect("address"),
-        data.path().to_path_buf(),
-        assets.path().to_path_buf(),
-    );
+    let mut config = config(&data, &assets);
     config.allowed_origins = vec!["https://portal.example".into()];
     let edge = Running::start_with(config).await;
     let verify = r#"{"token":"x.y.z"}"#;
@@ -725,11 +726,7 @@ async fn pages_of_other_origins_are_refused_unless_allowed_and_allowed_ones_get_
 #[tokio::test]
 async fn rate_limits_refuse_floods_with_a_clear_answer_and_others_keep_being_served() {
     let (data, assets) = dirs();
-    let mut config = Config::new(
-        "127.0.0.1:0".parse().expect("address"),
-        data.path().to_path_buf(),
-        assets.path().to_path_buf(),
-    );
+    let mut config = config(&data, &assets);
     config.rate_limit_per_s = 4.0; // bursts of 20
     let edge = Running::start_with(config).await;
     let mut statuses = Vec::new();
@@ -886,11 +883,7 @@ async fn verdicts_are_coalesced_whatever_frame_triggers_them() {
 #[tokio::test]
 async fn a_session_stores_at_most_its_byte_budget() {
     let (data, assets) = dirs();
-    let mut config = Config::new(
-        "127.0.0.1:0".parse().expect("address"),
-        data.path().to_path_buf(),
-        assets.path().to_path_buf(),
-    );
+    let mut config = config(&data, &assets);
     config.max_session_bytes = 96 * 1024;
     let edge = Running::start_with(config).await;
     let session = edge.create_session().await;
@@ -928,11 +921,7 @@ async fn a_session_stores_at_most_its_byte_budget() {
 #[tokio::test]
 async fn a_trickling_header_is_cut_off_and_each_network_gets_its_share_of_connections() {
     let (data, assets) = dirs();
-    let mut config = Config::new(
-        "127.0.0.1:0".parse().expect("address"),
-        data.path().to_path_buf(),
-        assets.path().to_path_buf(),
-    );
+    let mut config = config(&data, &assets);
     config.header_read_timeout = Duration::from_millis(400);
     config.max_connections_per_network = 4;
     let edge = Running::start_with(config).await;
@@ -961,11 +950,7 @@ async fn a_trickling_header_is_cut_off_and_each_network_gets_its_share_of_connec
 #[tokio::test]
 async fn rate_limits_cover_a_whole_network_not_one_address() {
     let (data, assets) = dirs();
-    let mut config = Config::new(
-        "127.0.0.1:0".parse().expect("address"),
-        data.path().to_path_buf(),
-        assets.path().to_path_buf(),
-    );
+    let mut config = config(&data, &assets);
     config.rate_limit_per_s = 4.0; // bursts of 20
     let edge = Running::start_with(config).await;
     let mut served = 0;
@@ -1020,11 +1005,7 @@ async fn a_candidates_reconnects_never_lock_the_interviewer_out() {
 #[tokio::test]
 async fn idle_echo_sockets_hold_no_measuring_slot() {
     let (data, assets) = dirs();
-    let mut config = Config::new(
-        "127.0.0.1:0".parse().expect("address"),
-        data.path().to_path_buf(),
-        assets.path().to_path_buf(),
-    );
+    let mut config = config(&data, &assets);
     config.max_measuring = 2;
     let edge = Running::start_with(config).await;
     // Each with a nonce, as a session's edge lists it, so only the missing request is wrong.
@@ -1080,11 +1061,7 @@ async fn a_finished_session_is_sealed_and_an_expired_one_takes_nothing() {
 
     // A session past its lifetime refuses its candidate; the interviewer may still look.
     let (data, assets) = dirs();
-    let mut config = Config::new(
-        "127.0.0.1:0".parse().expect("address"),
-        data.path().to_path_buf(),
-        assets.path().to_path_buf(),
-    );
+    let mut config = config(&data, &assets);
     config.session_lifetime_s = 0;
     let edge = Running::start_with(config).await;
     let session = edge.create_session().await;
@@ -1584,4 +1561,46 @@ async fn measurements_are_typed_expire_and_count_only_for_the_session_whose_edge
     assert_eq!(measured, vec!["chi"]);
     edge.stop().await;
     chi.stop().await;
+}
+
+/// The next text frame, leaving echo probes unanswered, as a script that never answers does.
+async fn next_text_ignoring_echoes(socket: &mut Socket) -> ServerMsg {
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("a frame in time");
+        if let Message::Text(text) = frame.expect("socket open").expect("frame") {
+            return ServerMsg::parse(&text).expect("server message");
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_minimal_forgery_gets_no_local_verdict() {
+    // Hello, 40 made-up presses and finish in a fraction of a second, no echo answered and no
+    // task run: once signed `local` (p 0.023, `rtt_samples: 0`).
+    let (data, assets) = dirs();
+    let edge = Running::start(data.path(), assets.path()).await;
+    let session = edge.create_session().await;
+    let mut script = edge.join(Role::Candidate, &session.id, &session.candidate).await;
+    send(
+        &mut script,
+        &ClientMsg::Evidence(BatchV1 { seq: 1, strokes: typing(1, 40), ..BatchV1::default() }),
+    )
+    .await;
+    assert_eq!(next_text_ignoring_echoes(&mut script).await, ServerMsg::Ack { seq: 1 });
+    send(&mut script, &ClientMsg::Finish).await;
+    assert_eq!(next_text_ignoring_echoes(&mut script).await, ServerMsg::Finished);
+    let mut interviewer = edge.join(Role::Interviewer, &session.id, &session.interviewer).await;
+    let ServerMsg::Verdict { verdict, .. } = next_text(&mut interviewer).await else {
+        panic!("expected the final verdict")
+    };
+    assert_eq!(verdict.class, "inconclusive", "{:?}", verdict.reasons);
+    assert_eq!(verdict.rtt_samples, 0);
+    assert!(
+        verdict.reasons.iter().any(|r| r.code == "round_trips_missing"),
+        "{:?}",
+        verdict.reasons
+    );
+    edge.stop().await;
 }
