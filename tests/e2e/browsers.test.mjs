@@ -90,14 +90,14 @@ async function flow(engine, setting, { shots = false, pointer = false, deleteCoa
   const reasons = await engine.run("return document.querySelector('.reasons')?.textContent ?? '';");
   await shot("interviewer");
 
-  // The export holds the stored batches as sent and the round trips the edge timed.
+  // The export is the session's version-1 evidence: presses, pointer samples, the round trips
+  // the edge timed and the clock step the probe saw.
   const exported = await exportEvidence(edge, session);
-  const batches = exported.batches.map((b) => b.batch);
   const evidence = {
-    strokes: batches.flatMap((b) => b.strokes ?? []),
-    pointer: batches.flatMap((b) => b.pointer ?? []),
-    rtt_us: exported.rtts.map((r) => r.rtt_us),
-    timer_resolution_us: batches.map((b) => b.timer_resolution_us).filter((r) => r !== undefined).at(-1),
+    strokes: exported.strokes ?? [],
+    pointer: exported.pointer ?? [],
+    rtt_us: exported.rtt_us ?? [],
+    timer_resolution_us: exported.timer_resolution_us,
   };
   const figures = {
     engine: `${engine.name} ${engine.version}`,

@@ -86,7 +86,7 @@ async function typedFlow(engine, setting) {
   const autoRepeat = reasons.find((text) => /auto-repeated|never auto-repeated/.test(text));
   const key = `xinput_${engine.name}_${setting.replace(/\W+/g, "_")}`;
   const exported = await exportEvidence(edge, session);
-  const gaps = exported.batches.flatMap((b) => b.batch.strokes ?? []).flatMap((s) => s.repeat_gaps_us ?? []);
+  const gaps = (exported.strokes ?? []).flatMap((s) => s.repeat_gaps_us ?? []);
   console.log(`${key}_repeat_gaps_us: ${gaps.join(",")}`);
   console.log(`${key}_presses: ${presses} presses`);
   console.log(`${key}_timer_resolution_us: ${resolutionUs} µs`);
