@@ -198,7 +198,10 @@ test("the widget tells only the origin it was given, and the probe package strea
   const widget = page.frameLocator("[data-testid=widget-frame]");
   await widget.getByTestId("consent").waitFor({ timeout: 15_000 });
   await widget.getByTestId("consent").click();
-  await page.waitForTimeout(1000);
+  // By the time the framed probe says it is connected, the widget has posted `onsite:consented`
+  // and `onsite:step` (the first test sees them arrive when the host is named): none came here.
+  await widget.getByTestId("probe-status").filter({ hasText: "connected" }).waitFor({ timeout: 15_000 });
+  await widget.getByTestId("typing-box").waitFor({ timeout: 5_000 });
   assert.equal(await page.locator("#events li").count(), 0, "no message reaches a page whose origin was not named");
 
   // The package: typing in the host page's own notes field, with its own session.
