@@ -181,10 +181,17 @@ async fn attack(name: &str, edge: SocketAddr, until: Instant) -> anyhow::Result<
 /// The 1.5 KB frame that once aborted the edge, sent again and again.
 async fn crash(edge: SocketAddr, until: Instant) -> anyhow::Result<String> {
     let frame = batch(1, Some(tracking(900_000_000_000_000, 40)), vec![]);
+    // Twenty candidate links, reconnecting in turn as fast as each link's allowance lets them.
+    let mut sessions = Vec::new();
+    for _ in 0..20 {
+        sessions.push(create_session(edge).await?);
+    }
     let mut sent = 0;
-    while Instant::now() < until {
-        let session = create_session(edge).await?;
-        if let Some(mut socket) = join(edge, "127.0.2.1", Role::Candidate, &session).await {
+    for session in sessions.iter().cycle() {
+        if Instant::now() >= until {
+            break;
+        }
+        if let Some(mut socket) = join(edge, "127.0.2.1", Role::Candidate, session).await {
             let _ = socket.send(Message::Text(frame.clone().into())).await;
             sent += 1;
             while let Ok(Some(Ok(_))) =
@@ -413,7 +420,7 @@ async fn main() -> anyhow::Result<()> {
     eprintln!("abuse: edge pid {pid} on {addr}; {honest_count} honest probes");
     let attacks =
         ["crash", "stall", "verdict_spam", "storage_spam", "slowloris", "echo_idle", "lockout"];
-    let total = phase * (u32::try_from(attacks.len()).unwrap_or(8) + 2) * 2;
+    let total = phase * (u32::try_from(attacks.len()).unwrap_or(8) + 3) * 3;
     let honest = Arc::new(Honest::default());
     let stop = Instant::now() + total;
     let probes: Vec<_> = (0..honest_count)
@@ -425,23 +432,33 @@ async fn main() -> anyhow::Result<()> {
         honest.rtts_us.lock().await.clear();
         honest.measuring.store(true, Relaxed);
     };
-    measure(honest.clone()).await;
-    tokio::time::sleep(phase).await;
-    honest.measuring.store(false, Relaxed);
-    let mut quiet = std::mem::take(&mut *honest.rtts_us.lock().await);
-    let baseline_ms = p99_ms(&mut quiet);
-    println!("abuse: quiet baseline p99 {baseline_ms:.2} ms over {} echoes", quiet.len());
     let mut restarts = 0;
     let mut figures = Vec::new();
+    let mut quiet_ms = Vec::new();
     let me = std::env::current_exe()?;
-    for name in attacks {
+    // Each attack is compared with a quiet phase just before it, so the machine's drift (other
+    // work, warm-up) is in both; `none` is a quiet phase against a quiet phase, the noise floor.
+    for name in std::iter::once("none").chain(attacks) {
         measure(honest.clone()).await;
+        tokio::time::sleep(phase).await;
+        honest.measuring.store(false, Relaxed);
+        let mut quiet = std::mem::take(&mut *honest.rtts_us.lock().await);
+        let baseline_ms = p99_ms(&mut quiet);
+        quiet_ms.push(baseline_ms);
+        measure(honest.clone()).await;
+        if name == "none" {
+            tokio::time::sleep(phase).await;
+        }
         // The attacker is a process of its own, so its work does not slow the honest probes'
         // runtime; it shares the machine's two cores with them and the edge, as it would.
-        let mut command = std::process::Command::new(&me);
-        command.args(["attack", name, &addr.to_string(), &phase.as_millis().to_string()]);
-        let output = tokio::task::spawn_blocking(move || command.output()).await??;
-        let note = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+        let note = if name == "none" {
+            "no attack".to_owned()
+        } else {
+            let mut command = std::process::Command::new(&me);
+            command.args(["attack", name, &addr.to_string(), &phase.as_millis().to_string()]);
+            let output = tokio::task::spawn_blocking(move || command.output()).await??;
+            String::from_utf8_lossy(&output.stdout).trim().to_owned()
+        };
         honest.measuring.store(false, Relaxed);
         let mut during = std::mem::take(&mut *honest.rtts_us.lock().await);
         let p99 = p99_ms(&mut during);
@@ -454,7 +471,7 @@ async fn main() -> anyhow::Result<()> {
             edge = start_edge(&addr.to_string(), data.path(), &[])?;
         }
         println!(
-            "abuse: {name}: {note}; honest p99 {p99:.2} ms over {} echoes; edge up: {up}",
+            "abuse: {name}: {note}; honest p99 {p99:.2} ms over {} echoes against {baseline_ms:.2} ms just before; edge up: {up}",
             during.len()
         );
         figures.push((name, p99 / baseline_ms, up));
@@ -466,12 +483,18 @@ async fn main() -> anyhow::Result<()> {
     }
     let _ = edge.child.kill();
     let _ = edge.child.wait();
-    println!("abuse_quiet_echo_p99_ms: {baseline_ms:.3} ms");
+    quiet_ms.sort_by(f64::total_cmp);
+    let median_quiet_ms = quiet_ms.get(quiet_ms.len() / 2).copied().unwrap_or(f64::NAN);
+    println!("abuse_quiet_echo_p99_ms_median: {median_quiet_ms:.3} ms");
     for (name, ratio, up) in &figures {
         println!("abuse_{name}_echo_p99_ratio: {ratio:.2} x");
         println!("abuse_{name}_edge_up: {} boolean", u8::from(*up));
     }
-    let worst = figures.iter().map(|(_, ratio, _)| *ratio).fold(0.0, f64::max);
+    let worst = figures
+        .iter()
+        .filter(|(name, _, _)| *name != "none")
+        .map(|(_, ratio, _)| *ratio)
+        .fold(0.0, f64::max);
     println!("abuse_worst_echo_p99_ratio: {worst:.2} x");
     println!("abuse_edge_restarts: {restarts} restarts");
     Ok(())
