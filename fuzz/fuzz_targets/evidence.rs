@@ -3,33 +3,12 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use onsite_core::wire::{BatchV1, ClientMsg, EvidenceV1};
+use onsite_core::wire::{ClientMsg, EvidenceV1};
 use onsite_core::{score, Features};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
-    if let Ok(ClientMsg::Evidence {
-        strokes,
-        pointer,
-        focus,
-        rhythm,
-        tracking,
-        frames,
-        client_rtt_us,
-        timer_resolution_us,
-        ..
-    }) = ClientMsg::parse(text)
-    {
-        let batch = BatchV1 {
-            strokes,
-            pointer,
-            focus,
-            rhythm,
-            tracking,
-            frames,
-            client_rtt_us,
-            timer_resolution_us,
-        };
+    if let Ok(ClientMsg::Evidence(batch)) = ClientMsg::parse(text) {
         let _ = batch.decode();
     }
     if let Ok(file) = serde_json::from_str::<EvidenceV1>(text) {
