@@ -111,10 +111,11 @@ test("measuring edges time the browser close to the injected distance, and a cla
     const actualMs = median(added.up) + median(added.down);
     const measuredMs = medians.get(peer.id) - baseMs;
     console.log(`echo_rtt_${peer.id}: measured ${measuredMs.toFixed(2)} ms over the ${baseMs.toFixed(2)} ms path; injected ${peer.rttMs} ms (proxy recorded ${actualMs.toFixed(2)} ms)`);
-    // The target is 1 ms. On this shared 2-core machine the proxies themselves run up to 1.6 ms
-    // late (their own record shows it), so the test allows 2 ms and prints the figure
-    // (docs/network.md has six runs: 14 of 18 edges within 1 ms).
-    assert.ok(Math.abs(measuredMs - peer.rttMs) <= 2, `${peer.id}: measured ${measuredMs} ms, injected ${peer.rttMs} ms`);
+    // The target is 1 ms. On this shared 2-core machine the proxies themselves run late (up to
+    // 2.9 ms seen; their own record shows it), so the edge is judged against the delay the proxy
+    // recorded adding, within 2 ms, and the figure against the nominal delay is printed
+    // (docs/network.md has six runs: 14 of 18 edges within 1 ms of it).
+    assert.ok(Math.abs(measuredMs - actualMs) <= 2, `${peer.id}: measured ${measuredMs} ms, the proxy added ${actualMs} ms (nominal ${peer.rttMs} ms)`);
   }
   assert.equal(truthful.verdict.location?.status, "consistent", JSON.stringify(truthful.verdict.reasons));
   const reasons = Object.fromEntries(truthful.verdict.reasons.map((r) => [r.code, r]));
