@@ -39,6 +39,8 @@ TARGET_RGB = (213, 94, 0)
 CMU_KEYS = [("period", "."), ("t", "t"), ("i", "i"), ("e", "e"), ("five", "5"), ("Shift.r", "r"),
             ("o", "o"), ("a", "a"), ("n", "n"), ("l", "l"), ("Return", "Return")]
 HAND_REPORT_S = 0.008  # A USB mouse reports at 125 Hz.
+DOT_MIN_PX, DOT_MAX_PX = 16, 44  # The drawn disc is 28 px across, scaled with the canvas.
+TRACKING_LIMIT_S = 40.0  # The task lasts 15 s; a dot still there after 40 s means the page is stuck.
 
 
 def log(message):
@@ -383,6 +385,10 @@ class Participant:
         moves = 0
         next_s = start_s
         while running[0]:
+            if time.monotonic() - start_s > TRACKING_LIMIT_S:
+                running[0] = False
+                watcher.join(timeout=2)
+                raise RuntimeError(f"the tracking dot was still on screen after {TRACKING_LIMIT_S:.0f} s")
             next_s += HAND_REPORT_S
             while time.monotonic() < next_s:
                 time.sleep(0.0005)
@@ -410,6 +416,10 @@ class Participant:
         if mask.sum() < 40:
             return None
         ys, xs = np.nonzero(mask)
+        width_px, height_px = xs.max() - xs.min() + 1, ys.max() - ys.min() + 1
+        # The dot is a 28 px disc; anything else in its colour (an alert's border) is not it.
+        if not (DOT_MIN_PX <= width_px <= DOT_MAX_PX and DOT_MIN_PX <= height_px <= DOT_MAX_PX):
+            return None
         return x0 + (xs.min() + xs.max()) / 2.0, y0 + (ys.min() + ys.max()) / 2.0
 
     # The whole session.
@@ -462,6 +472,18 @@ def load_subject(path, index):
     return name, [r for r in rows if r["subject"] == name]
 
 
+def save_screen(io, path):
+    """Saves the whole screen as the participant last saw it, so a failed session explains itself."""
+    try:
+        from PIL import Image
+
+        rgb, _, _ = io.look(0, 0, io.width_px, io.height_px)
+        Image.fromarray(rgb.astype(np.uint8)).save(path)
+        log(f"screen saved to {path}")
+    except Exception as error:  # The screenshot is a courtesy; the original failure matters more.
+        log(f"could not save the screen: {error}")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--path", choices=["local", "remote"], required=True)
@@ -471,6 +493,7 @@ def main():
     parser.add_argument("--client", choices=["classic", "streaming"], default="classic",
                         help="classic: one update request per update received; streaming: a request every 40 ms as well")
     parser.add_argument("--keystrokes", required=True)
+    parser.add_argument("--screenshot", help="where to save what the participant saw if the session fails")
     args = parser.parse_args()
     io = LocalIo(args.display) if args.path == "local" else RemoteIo("127.0.0.1", args.vnc_port, 0.04 if args.client == "streaming" else None)
     subject, rows = load_subject(args.keystrokes, args.seed)
@@ -478,6 +501,10 @@ def main():
     participant.record["subject"] = subject
     try:
         record = participant.run()
+    except Exception:
+        if args.screenshot:
+            save_screen(io, args.screenshot)
+        raise
     finally:
         io.close()
     print(json.dumps(record), flush=True)

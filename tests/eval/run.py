@@ -94,7 +94,7 @@ class Edge:
         self.url = f"http://127.0.0.1:{EDGE_PORT}"
         if port_open(EDGE_PORT):
             raise RuntimeError(f"port {EDGE_PORT} is in use; is another evaluation running?")
-        env = {**os.environ, "ONSITE_API_KEY": self.api_key, "RUST_LOG": "warn"}
+        env = {**os.environ, "ONSITE_API_KEY": self.api_key, "RUST_LOG": os.environ.get("ONSITE_EVAL_LOG", "warn")}
         self.child = subprocess.Popen(
             [onsite_bin, "serve", "--addr", f"127.0.0.1:{EDGE_PORT}", "--data-dir", str(self.data_dir), "--assets", assets],
             env=env, stdout=subprocess.DEVNULL, stderr=open(Path(work_dir) / "edge.log", "ab"), start_new_session=True,
@@ -150,10 +150,11 @@ def run_session(edge, spec, slot, work_dir, keystrokes):
         procs.start([
             "/usr/bin/chromium", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", "--disable-quic", "--no-default-browser-check",
-            "--password-store=basic", f"--user-data-dir={profile}", "--window-position=0,0",
+            "--password-store=basic", "--enable-logging=stderr", f"--user-data-dir={profile}", "--window-position=0,0",
             f"--window-size={SCREEN[0]},{SCREEN[1]}", "--kiosk", session["candidate_url"],
         ], env=env)
-        args = [PYTHON, str(HERE / "participant.py"), "--path", spec["path"], "--seed", str(spec["seed"]), "--keystrokes", keystrokes]
+        args = [PYTHON, str(HERE / "participant.py"), "--path", spec["path"], "--seed", str(spec["seed"]), "--keystrokes", keystrokes,
+                "--screenshot", str(Path(work_dir) / f"{name}.png")]
         if spec["path"] == "local":
             args += ["--display", display]
         else:

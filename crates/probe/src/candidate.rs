@@ -198,7 +198,11 @@ impl CandidateProbe {
     }
 
     /// Sends what is left and tells the edge the task is done.
+    ///
+    /// What was captured until now goes first; anything captured afterwards (the pointer still
+    /// moving on the thank-you page) is discarded, since the edge seals the session at `finish`.
     pub fn finish(&self) {
+        flush_batch(&self.shared);
         self.shared.borrow_mut().finish_requested = true;
         flush_batch(&self.shared);
     }
@@ -314,6 +318,11 @@ fn handle(shared: &Rc<RefCell<Shared>>, event: SocketEvent) {
                 s.status.acked_batches = s.status.acked_batches.max(seq);
             }
             SocketEvent::Finished => s.status.finished = true,
+            // The edge sealed the session: after our own finish that is success, not a problem
+            // (a reconnect after `finish` gets this answer to its environment).
+            SocketEvent::Error { code: ErrorCode::Finished, .. } if s.finish_requested => {
+                s.status.finished = true;
+            }
             SocketEvent::Error { code, message } => {
                 s.status.problem = Some(message);
                 s.last_refusal = Some(code);
@@ -343,32 +352,69 @@ fn handle(shared: &Rc<RefCell<Shared>>, event: SocketEvent) {
     flush_batch(shared);
 }
 
-/// Sends what was captured as a new batch, and sends `finish` once everything is acknowledged.
+/// Sends what was captured as new batches, and sends `finish` once everything is acknowledged.
+///
+/// Once the candidate has asked to finish, whatever is captured is discarded unsent: the edge
+/// seals the session at `finish`, and the pointer moving over the thank-you page is not evidence.
 fn flush_batch(shared: &Rc<RefCell<Shared>>) {
     let mut s = shared.borrow_mut();
-    let strokes: Vec<StrokeV1> =
-        s.keys.borrow_mut().take().iter().map(StrokeV1::from_stroke).collect();
+    let strokes = s.keys.borrow_mut().take();
     let (samples, changes) = s.pointer.borrow_mut().take();
-    let (total, timer_resolution_us) = {
-        let keys = s.keys.borrow();
-        (keys.total(), keys.timer_resolution_us())
-    };
-    s.status.keystrokes = total;
-    s.status.timer_resolution_us = timer_resolution_us;
-    s.status.pointer_samples =
-        s.status.pointer_samples.saturating_add(u32::try_from(samples.len()).unwrap_or(u32::MAX));
-    // Focus changes are few (a batch allows 64); more in half a second would be a bug upstream.
-    let changes: Vec<_> =
-        changes.into_iter().take(onsite_core::wire::MAX_FOCUS_PER_BATCH).collect();
-    let mut strokes = strokes.into_iter().peekable();
-    let mut samples = samples.iter().map(PointerV1::from_sample).peekable();
-    let mut changes: Vec<FocusV1> = changes.iter().map(FocusV1::from_change).collect();
-    let mut challenge = s.challenge.take();
-    let mut client_rtt_us = s.socket.as_ref().map(EdgeSocket::take_client_rtts).unwrap_or_default();
-    if s.finish_sent {
-        // Round trips that come back after `finish` are late for the final verdict.
-        client_rtt_us.clear();
+    let client_rtt_us = s.socket.as_ref().map(EdgeSocket::take_client_rtts).unwrap_or_default();
+    if !s.finish_requested {
+        let (total, timer_resolution_us) = {
+            let keys = s.keys.borrow();
+            (keys.total(), keys.timer_resolution_us())
+        };
+        s.status.keystrokes = total;
+        s.status.timer_resolution_us = timer_resolution_us;
+        s.status.pointer_samples = s
+            .status
+            .pointer_samples
+            .saturating_add(u32::try_from(samples.len()).unwrap_or(u32::MAX));
+        let captured = Captured {
+            strokes: strokes.iter().map(StrokeV1::from_stroke).collect(),
+            pointer: samples.iter().map(PointerV1::from_sample).collect(),
+            // Focus changes are few (a batch allows 64); more in half a second would be a bug
+            // upstream.
+            focus: changes
+                .iter()
+                .take(onsite_core::wire::MAX_FOCUS_PER_BATCH)
+                .map(FocusV1::from_change)
+                .collect(),
+            client_rtt_us,
+            timer_resolution_us,
+        };
+        send_batches(&mut s, captured);
     }
+    if s.finish_requested && s.unacked.is_empty() && !s.finish_sent {
+        let sent = s.socket.as_ref().is_some_and(|socket| socket.send(&ClientMsg::Finish).is_ok());
+        s.finish_sent = sent;
+    }
+    s.status.unacked_batches = s.unacked.len();
+    let status = s.status.clone();
+    let on_status = s.on_status.clone();
+    drop(s);
+    on_status(status);
+}
+
+/// What the recorders held at one flush, in wire form.
+struct Captured {
+    strokes: Vec<StrokeV1>,
+    pointer: Vec<PointerV1>,
+    focus: Vec<FocusV1>,
+    client_rtt_us: Vec<u32>,
+    timer_resolution_us: Option<u32>,
+}
+
+/// Splits what was captured, and any challenge result waiting, into batches within the wire's
+/// limits, sends them and keeps them until they are acknowledged.
+fn send_batches(s: &mut Shared, captured: Captured) {
+    let Captured { strokes, pointer, focus, mut client_rtt_us, timer_resolution_us } = captured;
+    let mut strokes = strokes.into_iter().peekable();
+    let mut samples = pointer.into_iter().peekable();
+    let mut changes = focus;
+    let mut challenge = s.challenge.take();
     while strokes.peek().is_some()
         || samples.peek().is_some()
         || !changes.is_empty()
@@ -394,13 +440,4 @@ fn flush_batch(shared: &Rc<RefCell<Shared>>) {
         }
         s.unacked.push((seq, batch));
     }
-    if s.finish_requested && s.unacked.is_empty() && !s.finish_sent {
-        let sent = s.socket.as_ref().is_some_and(|socket| socket.send(&ClientMsg::Finish).is_ok());
-        s.finish_sent = sent;
-    }
-    s.status.unacked_batches = s.unacked.len();
-    let status = s.status.clone();
-    let on_status = s.on_status.clone();
-    drop(s);
-    on_status(status);
 }

@@ -28,7 +28,13 @@ export async function runLoopSession(browser, edge, { loopMs, jitterMs, seed, sh
   await follow(page, cdp, who, { loopMs, jitterMs });
   const seconds = (Date.now() - started) / 1000;
   await page.getByTestId("done").waitFor({ timeout: 30_000 });
+  // A person's hand keeps moving over the thank-you page; that must not become evidence the
+  // sealed session refuses, nor an error shown to the candidate.
+  for (let i = 0; i < 20; i++) await page.mouse.move(200 + 10 * i, 300, { steps: 2 });
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  const problems = await page.getByTestId("problem").allTextContents();
   await context.close();
+  if (problems.length) throw new Error(`the finished page shows a problem: ${problems.join("; ")}`);
   const { verdict } = await latestVerdict(browser, edge, session);
   return { loopMs, verdict, seconds };
 }
