@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context as _, Result};
 use clap::{Parser, Subcommand};
-use onsite_core::jws::{self, Expect, Jwks, VerifyError};
-use onsite_core::wire::{EvidenceV1, VerdictV1};
+use onsite_core::jws::{Expect, Jwks, VerifyError};
+use onsite_core::wire::{self, EvidenceV1, VerdictV1};
 use onsite_core::{score, Features, Policy, PolicyError};
 
 #[derive(Parser)]
@@ -381,7 +381,7 @@ fn verify(jwks_source: &str, expected: &Expected, token: &str) -> Result<ExitCod
         subject: sub.as_deref(),
         leeway_s: expected.leeway_s,
     };
-    match jws::verify(token.trim(), &jwks, expect) {
+    match wire::verify_verdict(token.trim(), &jwks, expect) {
         Ok(claims) => {
             println!(
                 "{}",

@@ -7,7 +7,8 @@
 use std::path::Path;
 
 use onsite_core::evidence::{PointerDevice, PointerKind, PointerSample};
-use onsite_core::jws::{Claims, Signer};
+use onsite_core::jws::Signer;
+use onsite_core::wire::Claims;
 use onsite_core::wire::{EvidenceV1, VerdictV1};
 use onsite_core::{score, Environment, Evidence, Features, KeyClass, KeyStroke, Renderer};
 
@@ -140,7 +141,7 @@ fn main() {
         verdict: VerdictV1::from_verdict(&score(&Features::from_evidence(&evidence))),
         evidence_sha256: wire.sha256_hex(),
     };
-    let token = Signer::from_seed(&[42u8; 32]).sign(&claims);
+    let token = claims.sign(&Signer::from_seed(&[42u8; 32]));
     if let Err(error) = std::fs::write(dir.join("human_s002.token"), token + "\n") {
         eprintln!("cannot write the golden token: {error}");
         std::process::exit(1);

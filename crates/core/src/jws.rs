@@ -1,15 +1,17 @@
-//! Signed verdicts: compact JWS with `alg: EdDSA` (Ed25519, RFC 8037), JWKs with RFC 7638
-//! thumbprints as `kid`, and a verifier that refuses everything it was not built to accept.
+//! Compact JWS with `alg: EdDSA` (Ed25519, RFC 8037), JWKs with RFC 7638 thumbprints as `kid`,
+//! and a verifier that refuses everything it was not built to accept. Payload-generic: what a
+//! verdict or a measurement says lives in `wire`, which builds on this module and not the other
+//! way round.
 //!
 //! The signer takes its key as seed bytes and the verifier takes the time as `now_s`: neither
 //! reads a file, a clock or a random source.
 
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::b64;
-use crate::wire::VerdictV1;
 
 /// The only algorithm this verifier accepts.
 pub const ALG: &str = "EdDSA";
@@ -76,19 +78,15 @@ impl Jwks {
     }
 }
 
-/// The claims of a verdict token.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Claims {
-    pub iss: String,
-    /// The session the verdict is about.
-    pub sub: String,
-    pub aud: String,
-    pub iat: u64,
-    pub exp: u64,
-    pub jti: String,
-    pub verdict: VerdictV1,
-    /// SHA-256 of the canonical evidence that was scored (hex).
-    pub evidence_sha256: String,
+/// The registered claims (RFC 7519 section 4.1) a verifier checks against [`Expect`].
+pub trait RegisteredClaims {
+    /// `exp`, in seconds since the Unix epoch.
+    fn expires_at_s(&self) -> u64;
+    /// `iat`, in seconds since the Unix epoch.
+    fn issued_at_s(&self) -> u64;
+    fn audience(&self) -> &str;
+    fn issuer(&self) -> &str;
+    fn subject(&self) -> &str;
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -135,11 +133,6 @@ impl Signer {
         }
     }
 
-    /// Signs the claims as a compact JWS of type [`VERDICT_TYP`].
-    pub fn sign(&self, claims: &Claims) -> String {
-        self.sign_payload(VERDICT_TYP, claims)
-    }
-
     /// Signs any serialisable payload as a compact JWS with the given `typ` header (for example
     /// [`MEASUREMENT_TYP`] for an edge's measurement).
     pub fn sign_payload(&self, typ: &str, payload: &impl Serialize) -> String {
@@ -149,8 +142,10 @@ impl Signer {
             kid: Some(self.kid.clone()),
             crit: None,
         };
-        let header_json = serde_json::to_vec(&header).unwrap_or_default();
-        let claims_json = serde_json::to_vec(payload).unwrap_or_default();
+        let header_json = serde_json::to_vec(&header).expect("a header is strings only");
+        // Every payload type this crate signs is plain data (strings, numbers, vectors), which
+        // serde_json always serialises; an empty payload is never signed in its place.
+        let claims_json = serde_json::to_vec(payload).expect("a payload is plain data");
         let signing_input = format!("{}.{}", b64::encode(&header_json), b64::encode(&claims_json));
         let signature = self.key.sign(signing_input.as_bytes());
         format!("{signing_input}.{}", b64::encode(&signature.to_bytes()))
@@ -186,32 +181,45 @@ impl<'a> Expect<'a> {
     }
 }
 
-/// Verifies a verdict token (compact JWS of type [`VERDICT_TYP`]) against a key set and
-/// returns its claims.
-pub fn verify(token: &str, jwks: &Jwks, expect: Expect<'_>) -> Result<Claims, VerifyError> {
-    let claims_json = verify_payload(token, jwks, VERDICT_TYP)?;
-    let claims: Claims = serde_json::from_slice(&claims_json)
-        .map_err(|_| VerifyError::Malformed("claims are not a version-1 verdict"))?;
-    if claims.exp.saturating_add(expect.leeway_s) <= expect.now_s {
-        return Err(VerifyError::Expired { exp_s: claims.exp, now_s: expect.now_s });
+/// Verifies a token of type `typ` against a key set and [`Expect`], and returns its claims;
+/// `shape` names what the claims should be, for the error when they are not.
+pub fn verify<C: DeserializeOwned + RegisteredClaims>(
+    token: &str,
+    jwks: &Jwks,
+    typ: &'static str,
+    shape: &'static str,
+    expect: Expect<'_>,
+) -> Result<C, VerifyError> {
+    let claims_json = verify_payload(token, jwks, typ)?;
+    let claims: C =
+        serde_json::from_slice(&claims_json).map_err(|_| VerifyError::Malformed(shape))?;
+    let (exp_s, iat_s) = (claims.expires_at_s(), claims.issued_at_s());
+    if exp_s.saturating_add(expect.leeway_s) <= expect.now_s {
+        return Err(VerifyError::Expired { exp_s, now_s: expect.now_s });
     }
-    if claims.iat > expect.now_s.saturating_add(expect.leeway_s) {
-        return Err(VerifyError::NotYetValid { iat_s: claims.iat, now_s: expect.now_s });
+    if iat_s > expect.now_s.saturating_add(expect.leeway_s) {
+        return Err(VerifyError::NotYetValid { iat_s, now_s: expect.now_s });
     }
-    if claims.aud != expect.audience {
+    if claims.audience() != expect.audience {
         return Err(VerifyError::WrongAudience {
             expected: expect.audience.into(),
-            got: claims.aud,
+            got: claims.audience().into(),
         });
     }
     if let Some(expected) = expect.issuer {
-        if claims.iss != expected {
-            return Err(VerifyError::WrongIssuer { expected: expected.into(), got: claims.iss });
+        if claims.issuer() != expected {
+            return Err(VerifyError::WrongIssuer {
+                expected: expected.into(),
+                got: claims.issuer().into(),
+            });
         }
     }
     if let Some(expected) = expect.subject {
-        if claims.sub != expected {
-            return Err(VerifyError::WrongSubject { expected: expected.into(), got: claims.sub });
+        if claims.subject() != expected {
+            return Err(VerifyError::WrongSubject {
+                expected: expected.into(),
+                got: claims.subject().into(),
+            });
         }
     }
     Ok(claims)
@@ -265,7 +273,7 @@ pub fn verify_payload(token: &str, jwks: &Jwks, typ: &'static str) -> Result<Vec
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::VerdictV1;
+    use crate::wire::{verify_verdict as verify, Claims, VerdictV1};
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
@@ -300,7 +308,7 @@ mod tests {
     fn setup() -> (Signer, Jwks, String) {
         let signer = Signer::from_seed(&[7u8; 32]);
         let jwks = Jwks { keys: vec![signer.jwk()] };
-        let token = signer.sign(&claims());
+        let token = claims().sign(&signer);
         (signer, jwks, token)
     }
 
@@ -471,7 +479,7 @@ mod tests {
             Err(VerifyError::UnsupportedAlg("HS256".into())),
         );
         check(
-            &other.sign(&claims()),
+            &claims().sign(&other),
             &jwks,
             NOW_S,
             Err(VerifyError::UnknownKey(other.kid().into())),

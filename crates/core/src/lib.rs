@@ -19,9 +19,10 @@ pub mod wire;
 
 pub use evidence::{Environment, Evidence, KeyClass, KeyStroke, Renderer};
 pub use features::{Features, KeyFeatures, NetFeatures};
-pub use jws::{Claims, Jwk, Jwks, Signer, VerifyError};
+pub use jws::{Jwk, Jwks, Signer, VerifyError};
 pub use policy::{Policy, PolicyError};
 pub use verdict::{score, Reason, Verdict, VerdictClass};
+pub use wire::Claims;
 
 // Unit tests also run in headless Chromium: `cargo test -p onsite-core --target wasm32-unknown-unknown`.
 #[cfg(all(test, target_arch = "wasm32"))]

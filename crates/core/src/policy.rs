@@ -1,8 +1,8 @@
 //! Portal policy: after a token verifies, decide whether its verdict is good enough to act on
 //! (for example, to ship a laptop).
 
-use crate::jws::Claims;
 use crate::verdict::VerdictClass;
+use crate::wire::Claims;
 
 /// What a portal requires of a verified verdict.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,7 +2,8 @@
 //! wasm32. Natively the verdicts are insta snapshots; in headless Chromium the same snapshot files
 //! are compared byte for byte.
 
-use onsite_core::jws::{Claims, Signer};
+use onsite_core::jws::Signer;
+use onsite_core::wire::Claims;
 use onsite_core::wire::{EvidenceV1, VerdictV1};
 use onsite_core::{score, Features};
 #[cfg(target_arch = "wasm32")]
@@ -109,7 +110,7 @@ fn signatures_are_byte_identical() {
         verdict,
         evidence_sha256: evidence.sha256_hex(),
     };
-    let token = Signer::from_seed(&[42u8; 32]).sign(&claims);
+    let token = claims.sign(&Signer::from_seed(&[42u8; 32]));
     let expected = include_str!("../../../tests/golden/human_s002.token");
     assert_eq!(token, expected.trim_end());
 }

@@ -12,9 +12,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use onsite_core::codes::ErrorCode;
-use onsite_core::jws::{self, Claims, Expect};
+use onsite_core::jws::{self, Expect};
 use onsite_core::policy::Policy;
 use onsite_core::wire::EvidenceV1;
+use onsite_core::wire::{self, Claims};
 use serde::{Deserialize, Serialize};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -540,7 +541,7 @@ async fn verify(
         subject: subject.as_deref(),
         leeway_s: 60,
     };
-    let answer = match jws::verify(&request.token, &jwks, expect) {
+    let answer = match wire::verify_verdict(&request.token, &jwks, expect) {
         Err(error) => VerifyAnswer {
             decision: "hold",
             valid: false,

@@ -11,7 +11,7 @@ use axum::response::Response;
 use onsite_core::codes::{CloseCode, ErrorCode};
 use onsite_core::evidence::ClaimedLocation;
 use onsite_core::geo::EdgeRtt;
-use onsite_core::jws::Claims;
+use onsite_core::wire::Claims;
 use onsite_core::wire::{
     self, BatchV1, ClientMsg, EdgeRefV1, EnvironmentV1, MeasurementV1, Role, ServerMsg, VerdictV1,
     WireError,
@@ -782,7 +782,7 @@ async fn publish(
         verdict: verdict.clone(),
         evidence_sha256,
     };
-    let token = state.keys.current().signer.sign(&claims);
+    let token = claims.sign(&state.keys.current().signer);
     let row = VerdictRow {
         issued_at_s: i64::try_from(now_s).unwrap_or(i64::MAX),
         token: token.clone(),

@@ -323,13 +323,16 @@ async fn a_candidates_evidence_reaches_the_interviewer_as_a_verifiable_verdict()
         .expect("clock")
         .as_secs();
     let mut last = None;
-    while last.as_ref().is_none_or(|(_, claims): &(String, jws::Claims)| {
+    while last.as_ref().is_none_or(|(_, claims): &(String, wire::Claims)| {
         claims.verdict.rtt_samples < 5 || claims.verdict.keystrokes < 30
     }) {
         if let ServerMsg::Verdict { token, verdict } = next_text(&mut interviewer).await {
-            let claims =
-                jws::verify(&token, &jwks, Expect { leeway_s: 5, ..Expect::new(now_s, "onsite") })
-                    .expect("verifies");
+            let claims = wire::verify_verdict(
+                &token,
+                &jwks,
+                Expect { leeway_s: 5, ..Expect::new(now_s, "onsite") },
+            )
+            .expect("verifies");
             assert_eq!(claims.verdict, verdict);
             assert_eq!(claims.sub, session.id);
             last = Some((token, claims));
@@ -347,9 +350,12 @@ async fn a_candidates_evidence_reaches_the_interviewer_as_a_verifiable_verdict()
     while let Ok(ServerMsg::Verdict { token, .. }) =
         tokio::time::timeout(Duration::from_millis(1500), next_text(&mut interviewer)).await
     {
-        final_claims =
-            jws::verify(&token, &jwks, Expect { leeway_s: 5, ..Expect::new(now_s, "onsite") })
-                .expect("verifies");
+        final_claims = wire::verify_verdict(
+            &token,
+            &jwks,
+            Expect { leeway_s: 5, ..Expect::new(now_s, "onsite") },
+        )
+        .expect("verifies");
     }
     let path = format!("/api/v1/sessions/{}/evidence", session.id);
     let (status, body) = edge.http("GET", &path, Some(&session.interviewer)).await;
@@ -1261,9 +1267,10 @@ async fn a_deployment_audience_is_signed_into_verdicts_and_expected_by_default()
     };
     let (_, jwks) = edge.http("GET", "/.well-known/jwks.json", None).await;
     let jwks = Jwks::parse(&jwks).expect("jwks");
-    let signed = jws::verify(&token, &jwks, Expect::new(now_s(), "https://hr.example/onboarding"));
+    let signed =
+        wire::verify_verdict(&token, &jwks, Expect::new(now_s(), "https://hr.example/onboarding"));
     assert_eq!(signed.map(|claims| claims.sub), Ok(session.id.clone()));
-    assert!(jws::verify(&token, &jwks, Expect::new(now_s(), "onsite")).is_err());
+    assert!(wire::verify_verdict(&token, &jwks, Expect::new(now_s(), "onsite")).is_err());
     // The API expects the deployment's audience unless told otherwise, so a verdict made for
     // another deployment (audience "onsite") does not ship here.
     let iss = format!("http://{}", edge.addr);
@@ -1527,7 +1534,7 @@ async fn measurements_are_typed_expire_and_count_only_for_the_session_whose_edge
     // No verdict verifier takes it for a verdict, whatever audience it expects.
     let chi_jwks = Jwks::parse(&chi_keys).expect("chi's keys");
     for audience in ["onsite", wire::MEASUREMENT_AUDIENCE] {
-        assert!(jws::verify(&genuine, &chi_jwks, Expect::new(now_s(), audience)).is_err());
+        assert!(wire::verify_verdict(&genuine, &chi_jwks, Expect::new(now_s(), audience)).is_err());
     }
     // The session's edge refuses the measurement it did not ask for and takes the one it did.
     let refused = |reply: ServerMsg| match reply {

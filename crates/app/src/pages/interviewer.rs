@@ -5,8 +5,8 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use onsite_core::codes::ErrorCode;
-use onsite_core::jws::{self, Claims, Expect, Jwks};
-use onsite_core::wire::{ClientMsg, Role, ServerMsg, VerdictV1, PROTOCOL_VERSION};
+use onsite_core::jws::{self, Expect, Jwks};
+use onsite_core::wire::{self, Claims, ClientMsg, Role, ServerMsg, VerdictV1, PROTOCOL_VERSION};
 use onsite_probe::{page, EdgeSocket, SocketEvent};
 
 use onsite_core::estimators::{LOCAL_ASYNCHRONY_US, LOCAL_TRACKING_LAG_US};
@@ -183,7 +183,7 @@ pub fn InterviewerPage(capability: Capability) -> impl IntoView {
         let (token, _) = latest.get()?;
         match jwks.get()? {
             Ok(keys) => Some(
-                jws::verify(
+                wire::verify_verdict(
                     &token,
                     &keys,
                     Expect {
