@@ -1,5 +1,6 @@
 //! The protocol's words as closed enums, each with one mapping to its text and its number: the
-//! error codes the edge answers with and the WebSocket close codes it closes with, shared by the
+//! error codes the edge answers with, the WebSocket close codes it closes with and the reason codes
+//! a verdict carries, shared by the
 //! edge, the probe and the app.
 
 /// A WebSocket close code (RFC 6455 section 7.4.1).
@@ -201,6 +202,79 @@ impl std::fmt::Display for ErrorCode {
     }
 }
 
+/// Declares [`ReasonCode`] once: each variant with its word on the wire and what it is about.
+macro_rules! reason_codes {
+    ($($variant:ident => $text:literal, $about:literal;)+) => {
+        /// Why a verdict leans one way: each reason in a verdict carries one. The word is stable
+        /// for programs (policies, dashboards); the sentence beside it is for people.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum ReasonCode {
+            $(#[doc = $about] $variant,)+
+        }
+
+        impl ReasonCode {
+            /// Every code, for tests and documentation.
+            pub const ALL: &'static [ReasonCode] = &[$(ReasonCode::$variant,)+];
+
+            /// The code as it appears in a verdict.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(ReasonCode::$variant => $text,)+
+                }
+            }
+
+            /// What the reason is about, in one sentence.
+            pub const fn about(self) -> &'static str {
+                match self {
+                    $(ReasonCode::$variant => $about,)+
+                }
+            }
+        }
+    };
+}
+
+reason_codes! {
+    AutoRepeat => "auto_repeat", "How regular a held key's auto-repeat was.";
+    BurstRelease => "burst_release", "Presses released together in bursts, as a remote desktop forwards them.";
+    ChallengeSkipped => "challenge_skipped", "A closed-loop task the person skipped: not measured, never remote.";
+    ClaimedLocation => "claimed_location", "Whether the edges' round trips fit the place the candidate claims.";
+    ClientRtt => "client_rtt", "Round trips the page timed itself: a cross-check, never evidence.";
+    Dwell => "dwell", "How long keys were held.";
+    FrameTiming => "frame_timing", "The page's reported frame and input timing.";
+    LoopLatency => "loop_latency", "The latency added to the person's own loop, from both tasks.";
+    NearSimultaneous => "near_simultaneous", "Presses that began within a few milliseconds of each other.";
+    NetworkRtt => "network_rtt", "The smallest round trip the edge timed to the browser.";
+    NotEnoughTyping => "not_enough_typing", "Too few presses to read typing from.";
+    PointerRate => "pointer_rate", "How often the pointer reported, against its device's usual rate.";
+    RepeatJitter => "repeat_jitter", "How much a held key's auto-repeat wavered.";
+    Rhythm => "rhythm", "What the rhythm task measured.";
+    RoundTripsMissing => "round_trips_missing", "Too few edge-timed round trips for `local`.";
+    SmallScreen => "small_screen", "A screen smaller than a laptop's.";
+    SoftwareRenderer => "software_renderer", "A software renderer, as virtual machines and remote sessions use.";
+    StraightLines => "straight_lines", "Pointer paths straighter than a hand draws.";
+    TimeZone => "time_zone", "Whether the browser's time zone fits the claimed place.";
+    TimerResolution => "timer_resolution", "The page clock's step, which decides which timings can be measured.";
+    TimestampGrid => "timestamp_grid", "Timestamps on a coarser grid than the page clock's.";
+    Tracking => "tracking", "What the tracking task measured.";
+    UntrustedEvents => "untrusted_events", "Key events a script made, not the keyboard.";
+    UntrustedPointer => "untrusted_pointer", "Pointer events a script made, not the device.";
+    Webdriver => "webdriver", "The browser says it is driven by automation.";
+    ZeroDwell => "zero_dwell", "Presses held under 2 ms.";
+}
+
+impl ReasonCode {
+    /// The code for a word, or `None` for one this version does not know.
+    pub fn parse(text: &str) -> Option<ReasonCode> {
+        ReasonCode::ALL.iter().copied().find(|code| code.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for ReasonCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,6 +291,19 @@ mod tests {
         texts.dedup();
         assert_eq!(texts.len(), ErrorCode::ALL.len(), "no two codes share a text");
         assert_eq!(ErrorCode::parse("launch"), None);
+    }
+
+    #[test]
+    fn every_reason_code_round_trips_through_its_word_once() {
+        let mut texts: Vec<&str> = ReasonCode::ALL.iter().map(|code| code.as_str()).collect();
+        for &code in ReasonCode::ALL {
+            assert_eq!(ReasonCode::parse(code.as_str()), Some(code));
+            assert!(code.about().ends_with('.'), "{code}: a sentence");
+        }
+        texts.sort_unstable();
+        texts.dedup();
+        assert_eq!(texts.len(), ReasonCode::ALL.len(), "no two reason codes share a word");
+        assert_eq!(ReasonCode::parse("vibes"), None);
     }
 
     #[test]

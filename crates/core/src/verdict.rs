@@ -5,6 +5,7 @@
 //! nothing. Too little evidence gives `inconclusive`, never `remote`. The weights are provisional
 //! (see `docs/verdicts.md`); later work calibrates them on real typing and real remote desktops.
 
+use crate::codes::ReasonCode;
 use crate::features::{Features, KeyFeatures, MIN_STROKES};
 use crate::geo::LocationCheck;
 
@@ -58,7 +59,7 @@ impl VerdictClass {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reason {
     /// A stable identifier, for programs.
-    pub code: &'static str,
+    pub code: ReasonCode,
     /// The natural-log likelihood ratio this reason adds (positive points to remote control).
     pub weight: f64,
     /// The sentence shown to a person.
@@ -92,7 +93,7 @@ pub struct Verdict {
 /// `docs/verdicts.md`, which a test checks against these constants.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Linear {
-    pub code: &'static str,
+    pub code: ReasonCode,
     /// The feature's name in the formula, as the docs write it.
     pub var: &'static str,
     pub offset: f64,
@@ -129,7 +130,7 @@ impl Linear {
 
 /// Presses held under 2 ms, as a fraction of presses.
 pub const ZERO_DWELL: Linear = Linear {
-    code: "zero_dwell",
+    code: ReasonCode::ZeroDwell,
     var: "f",
     offset: 0.02,
     scale: 40.0,
@@ -139,7 +140,7 @@ pub const ZERO_DWELL: Linear = Linear {
 };
 /// Gaps under 2 ms between events of different presses, as a fraction of such gaps.
 pub const NEAR_SIMULTANEOUS: Linear = Linear {
-    code: "near_simultaneous",
+    code: ReasonCode::NearSimultaneous,
     var: "f",
     offset: 0.05,
     scale: 20.0,
@@ -149,7 +150,7 @@ pub const NEAR_SIMULTANEOUS: Linear = Linear {
 };
 /// Key events in bursts of three or more within 2 ms, as a fraction of events.
 pub const BURST_RELEASE: Linear = Linear {
-    code: "burst_release",
+    code: ReasonCode::BurstRelease,
     var: "f",
     offset: 0.02,
     scale: 25.0,
@@ -159,7 +160,7 @@ pub const BURST_RELEASE: Linear = Linear {
 };
 /// Untrusted presses, as a fraction of presses.
 pub const UNTRUSTED_EVENTS: Linear = Linear {
-    code: "untrusted_events",
+    code: ReasonCode::UntrustedEvents,
     var: "f",
     offset: 0.0,
     scale: 6.0,
@@ -169,7 +170,7 @@ pub const UNTRUSTED_EVENTS: Linear = Linear {
 };
 /// Latency added to the person's own loop (ms).
 pub const LOOP_LATENCY: Linear = Linear {
-    code: "loop_latency",
+    code: ReasonCode::LoopLatency,
     var: "added",
     offset: 40.0,
     scale: 1.0,
@@ -179,7 +180,7 @@ pub const LOOP_LATENCY: Linear = Linear {
 };
 /// Auto-repeat jitter (ms); capped so a held key alone never flags anyone.
 pub const REPEAT_JITTER: Linear = Linear {
-    code: "repeat_jitter",
+    code: ReasonCode::RepeatJitter,
     var: "jitter",
     offset: 1.0,
     scale: 2.0,
@@ -189,7 +190,7 @@ pub const REPEAT_JITTER: Linear = Linear {
 };
 /// Perfectly straight pointer movements, as a fraction of movements (weighed from half on).
 pub const STRAIGHT_LINES: Linear = Linear {
-    code: "straight_lines",
+    code: ReasonCode::StraightLines,
     var: "f",
     offset: 0.0,
     scale: 3.0,
@@ -210,14 +211,14 @@ pub const LINEAR_WEIGHTS: [Linear; 7] = [
 ];
 
 /// Fixed weights: (code, weight).
-pub const FIXED_WEIGHTS: [(&str, f64); 4] = [
-    ("webdriver", 1.5),
-    ("software_renderer", 0.7),
-    ("small_screen", 0.3),
-    ("untrusted_pointer", 1.5),
+pub const FIXED_WEIGHTS: [(ReasonCode, f64); 4] = [
+    (ReasonCode::Webdriver, 1.5),
+    (ReasonCode::SoftwareRenderer, 0.7),
+    (ReasonCode::SmallScreen, 0.3),
+    (ReasonCode::UntrustedPointer, 1.5),
 ];
 
-fn fixed(code: &str) -> f64 {
+fn fixed(code: ReasonCode) -> f64 {
     FIXED_WEIGHTS.iter().find(|(known, _)| *known == code).map_or(0.0, |(_, weight)| *weight)
 }
 
@@ -240,7 +241,7 @@ pub fn score(features: &Features) -> Verdict {
         (net.min_us, net.median_us, net.p90_us, net.jitter_us)
     {
         reasons.push(Reason {
-            code: "network_rtt",
+            code: ReasonCode::NetworkRtt,
             weight: 0.0,
             text: format!(
                 "network round trip to this edge: at least {:.1} ms, median {:.1} ms, 90% under {:.1} ms, jitter {:.1} ms, {} lost, {} taken while the page said it was hidden; distance is judged by the claimed-location check",
@@ -259,7 +260,7 @@ pub fn score(features: &Features) -> Verdict {
         let (client_ms, edge_ms) = (ms(client_us as f64), ms(edge_us as f64));
         let agree = (client_ms - edge_ms).abs() <= 2.0_f64.max(0.2 * edge_ms);
         reasons.push(Reason {
-            code: "client_rtt",
+            code: ReasonCode::ClientRtt,
             weight: if agree { 0.0 } else { 2.0 },
             text: if agree {
                 format!("the browser's own shortest round trip ({client_ms:.1} ms) agrees with the edge's ({edge_ms:.1} ms)")
@@ -275,7 +276,7 @@ pub fn score(features: &Features) -> Verdict {
     let enough = keys.strokes as usize >= MIN_STROKES;
     if !enough {
         reasons.push(Reason {
-            code: "not_enough_typing",
+            code: ReasonCode::NotEnoughTyping,
             weight: 0.0,
             text: format!(
                 "only {} key presses so far; {} are needed for a verdict",
@@ -290,7 +291,7 @@ pub fn score(features: &Features) -> Verdict {
     let witnessed = net.samples as usize >= crate::features::MIN_RTT_SAMPLES;
     if !witnessed {
         reasons.push(Reason {
-            code: "round_trips_missing",
+            code: ReasonCode::RoundTripsMissing,
             weight: 0.0,
             text: format!(
                 "the edge timed only {} round trips with this browser; {} are needed before it calls a session local",
@@ -359,17 +360,17 @@ fn location_reasons(location: &crate::features::LocationFeatures, reasons: &mut 
             (0.0, format!("the round trips are too long or too few to check the claimed location, {claimed}"))
         }
     };
-    reasons.push(Reason { code: "claimed_location", weight, text });
+    reasons.push(Reason { code: ReasonCode::ClaimedLocation, weight, text });
     if let (Some(fits), Some(zone)) = (location.time_zone_fits, &location.browser_time_zone) {
         reasons.push(if fits {
             Reason {
-                code: "time_zone",
+                code: ReasonCode::TimeZone,
                 weight: -0.2,
                 text: format!("the browser's time zone, {zone}, fits {claimed}"),
             }
         } else {
             Reason {
-                code: "time_zone",
+                code: ReasonCode::TimeZone,
                 weight: 1.5,
                 text: format!("the browser's time zone, {zone}, does not fit {claimed}"),
             }
@@ -396,7 +397,7 @@ fn loop_reasons(estimate: &crate::estimators::LoopEstimate, reasons: &mut Vec<Re
             }
         };
         reasons.push(Reason {
-            code: "rhythm",
+            code: ReasonCode::Rhythm,
             weight: 0.0,
             text: format!(
                 "taps landed {} the beat (95% interval {:.0} to {:.0} ms, {} taps); local people tap between {} and {} it",
@@ -412,7 +413,7 @@ fn loop_reasons(estimate: &crate::estimators::LoopEstimate, reasons: &mut Vec<Re
     if let Some(tracking) = &estimate.tracking {
         let (low, high) = band(LOCAL_TRACKING_LAG_US, LOCAL_TRACKING_LAG_SD_US);
         reasons.push(Reason {
-            code: "tracking",
+            code: ReasonCode::Tracking,
             weight: 0.0,
             text: format!(
                 "the pointer followed the moving target {:.0} ms behind (thirds: {:.0} to {:.0} ms); local people lag {low:.0}-{high:.0} ms",
@@ -428,7 +429,7 @@ fn loop_reasons(estimate: &crate::estimators::LoopEstimate, reasons: &mut Vec<Re
         // a full network loop, rarely under 40 ms.
         let added_ms = ms(added.estimate_us as f64);
         reasons.push(Reason {
-            code: "loop_latency",
+            code: ReasonCode::LoopLatency,
             weight: LOOP_LATENCY.weight(added_ms),
             text: format!(
                 "answers to what the screen showed came {added_ms:.0} ms later than a local person's (95% interval {:.0} to {:.0} ms)",
@@ -439,14 +440,14 @@ fn loop_reasons(estimate: &crate::estimators::LoopEstimate, reasons: &mut Vec<Re
     }
     if estimate.skipped > 0 {
         reasons.push(Reason {
-            code: "challenge_skipped",
+            code: ReasonCode::ChallengeSkipped,
             weight: 0.0,
             text: format!("{} timing task(s) skipped: not measured", estimate.skipped),
         });
     }
     if let Some(frames) = estimate.frames {
         reasons.push(Reason {
-            code: "frame_timing",
+            code: ReasonCode::FrameTiming,
             weight: 0.0,
             text: format!(
                 "this screen draws a frame every {:.1} ms and input reaches the page {:.1} ms after it happens; both are taken out of the loop",
@@ -475,7 +476,7 @@ fn fine_enough(resolution_us: Option<u32>, finest_us: u32) -> bool {
 }
 
 /// A feature the clock is too coarse for: said, weighed 0.
-fn not_measured(code: &'static str, resolution_us: Option<u32>, needs: &str) -> Reason {
+fn not_measured(code: ReasonCode, resolution_us: Option<u32>, needs: &str) -> Reason {
     let step = resolution_us.map_or_else(String::new, crate::timer::describe_resolution);
     Reason {
         code,
@@ -501,7 +502,7 @@ fn timer_reasons(features: &Features, reasons: &mut Vec<Reason>) {
         "fine enough for every key timing feature"
     };
     reasons.push(Reason {
-        code: "timer_resolution",
+        code: ReasonCode::TimerResolution,
         weight: 0.0,
         text: format!(
             "key events were timed with a clock that steps by {}{reported}: {consequence}",
@@ -516,22 +517,26 @@ fn keystroke_reasons(keys: &KeyFeatures, reasons: &mut Vec<Reason>) {
     let two_ms = "a 2 ms threshold";
     if !fine {
         if keys.zero_dwell_fraction.is_some() {
-            reasons.push(not_measured("zero_dwell", step_us, two_ms));
+            reasons.push(not_measured(ReasonCode::ZeroDwell, step_us, two_ms));
         }
         if keys.near_simultaneous_fraction.is_some() {
-            reasons.push(not_measured("near_simultaneous", step_us, two_ms));
+            reasons.push(not_measured(ReasonCode::NearSimultaneous, step_us, two_ms));
         }
         if keys.burst_fraction.is_some() {
-            reasons.push(not_measured("burst_release", step_us, two_ms));
+            reasons.push(not_measured(ReasonCode::BurstRelease, step_us, two_ms));
         }
         if keys.repeat_jitter_us.is_some() {
-            reasons.push(not_measured("repeat_jitter", step_us, "a jitter of a millisecond"));
+            reasons.push(not_measured(
+                ReasonCode::RepeatJitter,
+                step_us,
+                "a jitter of a millisecond",
+            ));
         }
     }
     if let Some(fraction) = keys.zero_dwell_fraction.filter(|_| fine) {
         // People hold a key for tens of ms; remote tools that send key-up with key-down give 0 ms.
         reasons.push(Reason {
-            code: "zero_dwell",
+            code: ReasonCode::ZeroDwell,
             weight: ZERO_DWELL.weight(fraction),
             text: format!(
                 "{} of key presses were released within 2 ms (local typing: {})",
@@ -543,7 +548,7 @@ fn keystroke_reasons(keys: &KeyFeatures, reasons: &mut Vec<Reason>) {
     if let Some(fraction) = keys.near_simultaneous_fraction.filter(|_| fine) {
         // Rollover overlaps presses but almost never puts two events within 2 ms.
         reasons.push(Reason {
-            code: "near_simultaneous",
+            code: ReasonCode::NearSimultaneous,
             weight: NEAR_SIMULTANEOUS.weight(fraction),
             text: format!(
                 "{} of gaps between different keys' events were under 2 ms (local typing: at most {})",
@@ -555,7 +560,7 @@ fn keystroke_reasons(keys: &KeyFeatures, reasons: &mut Vec<Reason>) {
     if let Some(fraction) = keys.burst_fraction.filter(|_| fine) {
         // Remote desktops release queued input together: 23-33 % of gaps under 2 ms via x11vnc.
         reasons.push(Reason {
-            code: "burst_release",
+            code: ReasonCode::BurstRelease,
             weight: BURST_RELEASE.weight(fraction),
             text: format!("{} of key events arrived in bursts of three or more within 2 ms (local typing: none)", percent(fraction)),
         });
@@ -577,7 +582,7 @@ fn keystroke_reasons(keys: &KeyFeatures, reasons: &mut Vec<Reason>) {
                 ),
             )
         };
-        reasons.push(Reason { code: "auto_repeat", weight, text });
+        reasons.push(Reason { code: ReasonCode::AutoRepeat, weight, text });
     }
     if let (Some(period_us), Some(jitter_us), true) =
         (keys.repeat_period_us, keys.repeat_jitter_us, fine)
@@ -588,7 +593,7 @@ fn keystroke_reasons(keys: &KeyFeatures, reasons: &mut Vec<Reason>) {
         // capped, so the held key alone never flags anyone.
         let jitter_ms = ms(jitter_us as f64);
         reasons.push(Reason {
-            code: "repeat_jitter",
+            code: ReasonCode::RepeatJitter,
             weight: REPEAT_JITTER.weight(jitter_ms),
             text: format!(
                 "auto-repeat came every {:.1} ms, typically {jitter_ms:.1} ms off that (a local keyboard: under 1 ms, a busy one a little more)",
@@ -599,7 +604,7 @@ fn keystroke_reasons(keys: &KeyFeatures, reasons: &mut Vec<Reason>) {
     if keys.strokes > 0 && keys.untrusted > 0 {
         let share = f64::from(keys.untrusted) / f64::from(keys.strokes);
         reasons.push(Reason {
-            code: "untrusted_events",
+            code: ReasonCode::UntrustedEvents,
             weight: UNTRUSTED_EVENTS.weight(share),
             text: format!(
                 "{} of {} key presses were synthetic (not from a real keyboard)",
@@ -610,7 +615,7 @@ fn keystroke_reasons(keys: &KeyFeatures, reasons: &mut Vec<Reason>) {
     if let Some(median_us) = keys.dwell_median_us {
         let dwell_ms = ms(median_us as f64);
         reasons.push(Reason {
-            code: "dwell",
+            code: ReasonCode::Dwell,
             weight: 0.0,
             text: format!(
                 "keys were held {dwell_ms:.0} ms (median; local people: {:.0}-{:.0} ms); a steady delay does not change this, so it is not scored",
@@ -622,7 +627,7 @@ fn keystroke_reasons(keys: &KeyFeatures, reasons: &mut Vec<Reason>) {
     if let Some(fraction) = keys.whole_ms_fraction {
         if fraction >= 0.95 {
             reasons.push(Reason {
-                code: "timestamp_grid",
+                code: ReasonCode::TimestampGrid,
                 weight: 0.0,
                 text: "key timestamps fall on a 1 ms grid, as on Linux desktops both local and remote; not scored".into(),
             });
@@ -638,7 +643,7 @@ fn pointer_reasons(
     let fine = fine_enough(step_us, FINE_POINTER_TIMER_US);
     if !fine && pointer.sample_interval_us.is_some() {
         reasons.push(not_measured(
-            "pointer_rate",
+            ReasonCode::PointerRate,
             step_us,
             "telling 8 ms from 20 ms between pointer samples",
         ));
@@ -655,7 +660,7 @@ fn pointer_reasons(
             -0.3
         };
         reasons.push(Reason {
-            code: "pointer_rate",
+            code: ReasonCode::PointerRate,
             weight,
             text: format!(
                 "the pointer reported its position {:.0} times a second (a local mouse: 60-1000)",
@@ -666,7 +671,7 @@ fn pointer_reasons(
     if let Some(fraction) = pointer.straight_fraction {
         if fraction >= 0.5 {
             reasons.push(Reason {
-                code: "straight_lines",
+                code: ReasonCode::StraightLines,
                 weight: STRAIGHT_LINES.weight(fraction),
                 text: format!(
                     "{} of {} pointer movements were perfectly straight lines, as scripted input draws them",
@@ -678,8 +683,8 @@ fn pointer_reasons(
     }
     if pointer.untrusted > 0 {
         reasons.push(Reason {
-            code: "untrusted_pointer",
-            weight: fixed("untrusted_pointer"),
+            code: ReasonCode::UntrustedPointer,
+            weight: fixed(ReasonCode::UntrustedPointer),
             text: format!(
                 "{} pointer events were synthetic (not from a real mouse or touch)",
                 pointer.untrusted
@@ -704,23 +709,23 @@ fn environment_reasons(environment: &crate::evidence::Environment, reasons: &mut
     use crate::evidence::Renderer;
     if environment.webdriver {
         reasons.push(Reason {
-            code: "webdriver",
-            weight: fixed("webdriver"),
+            code: ReasonCode::Webdriver,
+            weight: fixed(ReasonCode::Webdriver),
             text: "the browser reports that automation software controls it (navigator.webdriver)"
                 .into(),
         });
     }
     if environment.renderer == Renderer::Unknown {
         reasons.push(Reason {
-            code: "software_renderer",
+            code: ReasonCode::SoftwareRenderer,
             weight: 0.0,
             text: "not measured: the browser does not say what draws its graphics (WebGL is off, or the name is masked, as WebKit's \"Apple GPU\" is)".into(),
         });
     }
     if environment.renderer == Renderer::Software {
         reasons.push(Reason {
-            code: "software_renderer",
-            weight: fixed("software_renderer"),
+            code: ReasonCode::SoftwareRenderer,
+            weight: fixed(ReasonCode::SoftwareRenderer),
             text:
                 "graphics are drawn in software, as in virtual machines and remote-desktop sessions"
                     .into(),
@@ -732,8 +737,8 @@ fn environment_reasons(environment: &crate::evidence::Environment, reasons: &mut
         && (width_px < SMALL_SCREEN_PX.0 || height_px < SMALL_SCREEN_PX.1)
     {
         reasons.push(Reason {
-            code: "small_screen",
-            weight: fixed("small_screen"),
+            code: ReasonCode::SmallScreen,
+            weight: fixed(ReasonCode::SmallScreen),
             text: format!("the screen is {width_px}×{height_px} px, smaller than a laptop's"),
         });
     }
@@ -804,7 +809,7 @@ mod tests {
         forged.rtt_us.clear();
         let verdict = score(&Features::from_evidence(&forged));
         assert_eq!(verdict.class, VerdictClass::Inconclusive, "{verdict:#?}");
-        assert!(verdict.reasons.iter().any(|r| r.code == "round_trips_missing"));
+        assert!(verdict.reasons.iter().any(|r| r.code == ReasonCode::RoundTripsMissing));
         check(&typing(40, 90), VerdictClass::Local);
     }
 

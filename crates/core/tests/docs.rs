@@ -1,15 +1,37 @@
-//! The weight table in `docs/verdicts.md` says what the code weighs: every linear rule's
-//! formula and every fixed weight is checked against the constants in `verdict.rs`.
+//! The tables in `docs/verdicts.md` say what the code does: every linear rule's formula and every
+//! fixed weight is checked against the constants in `verdict.rs`, and every reason code a verdict
+//! can carry is listed with what it is about.
 
 #![cfg(not(target_arch = "wasm32"))]
 
+use onsite_core::codes::ReasonCode;
 use onsite_core::verdict::{FIXED_WEIGHTS, LINEAR_WEIGHTS};
 
 /// The table row of `docs/verdicts.md` for a reason code.
-fn row(code: &str) -> Option<String> {
+fn row(code: ReasonCode) -> Option<String> {
+    rows(code).into_iter().next()
+}
+
+/// Every table row of `docs/verdicts.md` that starts with a reason code.
+fn rows(code: ReasonCode) -> Vec<String> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/verdicts.md");
     let text = std::fs::read_to_string(path).expect("docs/verdicts.md");
-    text.lines().find(|line| line.starts_with(&format!("| `{code}` |"))).map(str::to_owned)
+    text.lines()
+        .filter(|line| line.starts_with(&format!("| `{code}` |")))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn every_reason_code_is_listed_with_what_it_is_about() {
+    let drift: Vec<String> = ReasonCode::ALL
+        .iter()
+        .filter(|code| {
+            !rows(**code).iter().any(|line| line == &format!("| `{code}` | {} |", code.about()))
+        })
+        .map(|code| format!("| `{code}` | {} |", code.about()))
+        .collect();
+    assert!(drift.is_empty(), "docs/verdicts.md's reason codes lack these rows: {drift:#?}");
 }
 
 #[test]

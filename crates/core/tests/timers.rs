@@ -122,7 +122,7 @@ fn verdict(strokes: Vec<KeyStroke>) -> (Features, Verdict) {
 }
 
 fn weight(verdict: &Verdict, code: &str) -> f64 {
-    verdict.reasons.iter().filter(|r| r.code == code).map(|r| r.weight).sum()
+    verdict.reasons.iter().filter(|r| r.code.as_str() == code).map(|r| r.weight).sum()
 }
 
 fn not_flagged(verdict: &Verdict) -> bool {
@@ -144,7 +144,7 @@ fn the_cmu_sample_on_a_16_7_ms_clock_is_never_flagged() {
         for code in FINE_FEATURES {
             assert_eq!(weight(&coarse, code), 0.0, "{name}: {code} counted on a coarse clock");
         }
-        let said = coarse.reasons.iter().find(|r| r.code == "near_simultaneous");
+        let said = coarse.reasons.iter().find(|r| r.code == onsite_core::codes::ReasonCode::NearSimultaneous);
         assert!(
             said.is_some_and(|r| r.text.starts_with("not measured") && r.weight == 0.0),
             "{name}: near_simultaneous is said to be not measured: {said:?}"

@@ -126,6 +126,6 @@ impl ReasonV1 {
     fn from_reason(reason: &Reason) -> ReasonV1 {
         // Weights are shown to people; three decimals are plenty and keep the bytes stable.
         let weight = libm::round(reason.weight * 1000.0) / 1000.0;
-        ReasonV1 { code: reason.code.to_owned(), weight, text: reason.text.clone() }
+        ReasonV1 { code: reason.code.as_str().to_owned(), weight, text: reason.text.clone() }
     }
 }
