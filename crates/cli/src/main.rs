@@ -425,8 +425,8 @@ fn verify(jwks_source: &str, expected: &Expected, token: &str) -> Result<ExitCod
 }
 
 fn rotate_keys(data_dir: &Path) -> Result<()> {
-    let path = data_dir.join(onsite_edge::keys::KEYRING_FILE);
-    let key = onsite_edge::keys::Keyring::rotate(&path, now_s())
+    let path = data_dir.join(onsite_edge::keyring::KEYRING_FILE);
+    let key = onsite_edge::keyring::Keyring::rotate(&path, now_s())
         .with_context(|| format!("cannot rotate the keys in {}", path.display()))?;
     println!("new signing key {}", key.kid);
     eprintln!("a running edge signs with it from its next verdict; older keys stay in the JWK set until their tokens expire");
@@ -434,10 +434,10 @@ fn rotate_keys(data_dir: &Path) -> Result<()> {
 }
 
 fn list_keys(data_dir: &Path) -> Result<()> {
-    let path = data_dir.join(onsite_edge::keys::KEYRING_FILE);
+    let path = data_dir.join(onsite_edge::keyring::KEYRING_FILE);
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read {}", path.display()))?;
-    let keyring: onsite_edge::keys::Keyring = serde_json::from_str(&text)
+    let keyring: onsite_edge::keyring::Keyring = serde_json::from_str(&text)
         .with_context(|| format!("{} is not a keyring", path.display()))?;
     for key in keyring.info() {
         let state =

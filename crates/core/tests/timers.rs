@@ -144,7 +144,10 @@ fn the_cmu_sample_on_a_16_7_ms_clock_is_never_flagged() {
         for code in FINE_FEATURES {
             assert_eq!(weight(&coarse, code), 0.0, "{name}: {code} counted on a coarse clock");
         }
-        let said = coarse.reasons.iter().find(|r| r.code == onsite_core::codes::ReasonCode::NearSimultaneous);
+        let said = coarse
+            .reasons
+            .iter()
+            .find(|r| r.code == onsite_core::codes::ReasonCode::NearSimultaneous);
         assert!(
             said.is_some_and(|r| r.text.starts_with("not measured") && r.weight == 0.0),
             "{name}: near_simultaneous is said to be not measured: {said:?}"

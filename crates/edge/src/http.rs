@@ -442,7 +442,7 @@ async fn create_session(
 }
 
 async fn jwks(Extract(state): Extract<Arc<State>>) -> Response {
-    let jwks = state.keys.current().jwks.clone();
+    let jwks = state.keyring.current().jwks.clone();
     ([(header::CACHE_CONTROL, "public, max-age=300")], Json(jwks.as_ref().clone())).into_response()
 }
 
@@ -533,7 +533,7 @@ async fn verify(
     let issuer = expected_claim("iss", request.iss.as_deref())?;
     let subject = expected_claim("sub", request.sub.as_deref())?;
     let now_s = crate::clock::now_s();
-    let jwks = state.keys.current().jwks.clone();
+    let jwks = state.keyring.current().jwks.clone();
     let expect = Expect {
         now_s,
         audience: &audience,

@@ -8,7 +8,7 @@
 mod accept;
 pub mod clock;
 mod http;
-pub mod keys;
+pub mod keyring;
 mod limits;
 mod live;
 mod metrics;
@@ -160,7 +160,7 @@ pub const DEFAULT_MAX_CONNECTIONS_PER_NETWORK: usize = 256;
 pub(crate) struct State {
     pub(crate) store: store::Store,
     pub(crate) writer: store::Writer,
-    pub(crate) keys: keys::KeyStore,
+    pub(crate) keyring: keyring::KeyStore,
     pub(crate) api_key_sha256: [u8; 32],
     pub(crate) public_url: String,
     /// The audience of the verdicts this edge signs.
@@ -237,8 +237,10 @@ impl Edge {
                 Ok((peer.clone(), location))
             })
             .collect::<Result<Vec<_>, EdgeError>>()?;
-        let keys =
-            keys::KeyStore::open(config.data_dir.join(keys::KEYRING_FILE), config.token_ttl_s)?;
+        let keyring = keyring::KeyStore::open(
+            config.data_dir.join(keyring::KEYRING_FILE),
+            config.token_ttl_s,
+        )?;
         let store = match &config.database_url {
             Some(url) => store::Store::connect(url).await?,
             None => store::Store::open(&config.data_dir.join(store::DATABASE_FILE)).await?,
@@ -263,7 +265,7 @@ impl Edge {
         let state = Arc::new(State {
             writer: store::Writer::start(store.clone()),
             store,
-            keys,
+            keyring,
             api_key_sha256: secrets::sha256(api_key.as_bytes()),
             public_url,
             audience,

@@ -782,7 +782,7 @@ async fn publish(
         verdict: verdict.clone(),
         evidence_sha256,
     };
-    let token = claims.sign(&state.keys.current().signer);
+    let token = claims.sign(&state.keyring.current().signer);
     let row = VerdictRow {
         issued_at_s: i64::try_from(now_s).unwrap_or(i64::MAX),
         token: token.clone(),
@@ -958,8 +958,11 @@ async fn measure(
         rtt_us,
         lost,
     };
-    let token =
-        state.keys.current().signer.sign_payload(onsite_core::jws::MEASUREMENT_TYP, &measurement);
+    let token = state
+        .keyring
+        .current()
+        .signer
+        .sign_payload(onsite_core::jws::MEASUREMENT_TYP, &measurement);
     send(socket, &ServerMsg::Measurement { token }).await.map_err(|_| Refusal::closed())?;
     let _ = socket
         .send(Message::Close(Some(CloseFrame {

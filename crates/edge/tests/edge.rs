@@ -1096,8 +1096,9 @@ fn sign_as_edge(data: &std::path::Path, claims: &serde_json::Value) -> String {
 }
 
 fn signer_of(data: &std::path::Path) -> jws::Signer {
-    let text = std::fs::read_to_string(data.join(onsite_edge::keys::KEYRING_FILE)).expect("keys");
-    let keyring: onsite_edge::keys::Keyring = serde_json::from_str(&text).expect("keyring");
+    let text =
+        std::fs::read_to_string(data.join(onsite_edge::keyring::KEYRING_FILE)).expect("keys");
+    let keyring: onsite_edge::keyring::Keyring = serde_json::from_str(&text).expect("keyring");
     let seed = onsite_core::b64::unhex(&keyring.keys.last().expect("a key").seed_hex)
         .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
         .expect("a seed");
