@@ -13,7 +13,7 @@
 //!
 //! Population priors for local people, with their sources, are the constants below.
 
-use crate::features::quantile;
+use crate::stats::quantile;
 
 /// Local people tap this far from a predictable visual beat (µs, negative is early).
 ///
@@ -80,6 +80,15 @@ pub struct Point {
     pub at_us: i64,
     pub x_px: f64,
     pub y_px: f64,
+}
+
+/// A run of the tracking task: where the target was drawn, frame by frame, and when the task ran.
+/// The pointer's own samples are in [`crate::evidence::Evidence::pointer`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrackingRun {
+    pub started_at_us: i64,
+    pub ended_at_us: i64,
+    pub target: Vec<Point>,
 }
 
 /// One run of the tracking task.

@@ -224,7 +224,7 @@ pub struct Evidence {
     pub rtt_us: Vec<u64>,
     pub environment: Option<Environment>,
     pub rhythm: Option<crate::estimators::Outcome<crate::estimators::Rhythm>>,
-    pub tracking: Option<crate::estimators::Outcome<TrackingRun>>,
+    pub tracking: Option<crate::estimators::Outcome<crate::estimators::TrackingRun>>,
     pub frames: Option<crate::estimators::FrameTiming>,
     /// The browser's time zone (`Intl`), an IANA name such as `America/Chicago`.
     pub time_zone: Option<String>,
@@ -273,15 +273,6 @@ impl ClaimedLocation {
             city,
         })
     }
-}
-
-/// A run of the tracking task: where the target was drawn, frame by frame, and when the task ran.
-/// The pointer's own samples are in [`Evidence::pointer`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct TrackingRun {
-    pub started_at_us: i64,
-    pub ended_at_us: i64,
-    pub target: Vec<crate::estimators::Point>,
 }
 
 impl Evidence {

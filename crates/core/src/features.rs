@@ -7,6 +7,7 @@
 use crate::estimators::{self, Challenges, LoopEstimate, Outcome, Point, Tracking};
 use crate::evidence::{Environment, Evidence, FocusKind, KeyStroke, PointerKind, PointerSample};
 use crate::geo::{check_claim, time_zone_fits, EdgeRtt, LocationCheck};
+use crate::stats::quantile;
 
 /// Two events closer than this (µs) arrived together rather than being typed apart.
 pub const SIMULTANEOUS_US: i64 = 2_000;
@@ -504,16 +505,6 @@ pub fn repeat_lateness_us(gaps_us: &[u32]) -> Vec<i64> {
     sorted.sort_unstable();
     let Some(schedule_us) = quantile(&sorted, 1, 10) else { return Vec::new() };
     residuals.iter().map(|r| (r - schedule_us).max(0)).collect()
-}
-
-/// The nearest-rank quantile `num/den` of sorted values; exact on integers, so the same on every
-/// platform.
-pub fn quantile<T: Copy>(sorted: &[T], num: usize, den: usize) -> Option<T> {
-    if sorted.is_empty() || den == 0 {
-        return None;
-    }
-    let rank = (sorted.len() * num).div_ceil(den).max(1);
-    sorted.get(rank - 1).copied()
 }
 
 fn ratio(part: usize, whole: usize) -> f64 {

@@ -13,6 +13,7 @@ pub mod features;
 pub mod geo;
 pub mod jws;
 pub mod policy;
+pub mod stats;
 pub mod timer;
 pub mod verdict;
 pub mod wire;

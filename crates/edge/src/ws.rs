@@ -328,9 +328,9 @@ async fn candidate(
     let mut offsets_us = Vec::new();
     let outcome = candidate_loop(state, socket, session, &mut offsets_us).await;
     offsets_us.sort_unstable();
-    if let Some(offset_us) = onsite_core::features::quantile(&offsets_us, 1, 2) {
-        let spread_us = onsite_core::features::quantile(&offsets_us, 3, 4)
-            .zip(onsite_core::features::quantile(&offsets_us, 1, 4))
+    if let Some(offset_us) = onsite_core::stats::quantile(&offsets_us, 1, 2) {
+        let spread_us = onsite_core::stats::quantile(&offsets_us, 3, 4)
+            .zip(onsite_core::stats::quantile(&offsets_us, 1, 4))
             .map(|(q3, q1)| q3 - q1);
         tracing::info!(
             session,

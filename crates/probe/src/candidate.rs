@@ -6,8 +6,8 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use gloo_timers::callback::{Interval, Timeout};
+use onsite_core::estimators::TrackingRun;
 use onsite_core::estimators::{FrameTiming, Outcome, Rhythm};
-use onsite_core::evidence::TrackingRun;
 use onsite_core::wire::{
     BatchV1, ClientMsg, EnvironmentV1, FocusV1, FrameTimingV1, PointerV1, RhythmV1, Role, StrokeV1,
     TrackingV1, PROTOCOL_VERSION,

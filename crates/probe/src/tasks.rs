@@ -9,9 +9,9 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use onsite_core::estimators::TrackingRun;
 use onsite_core::estimators::{Answer, FrameTiming, Outcome, Point, Rhythm};
-use onsite_core::evidence::TrackingRun;
-use onsite_core::features::quantile;
+use onsite_core::stats::quantile;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast as _;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, KeyboardEvent, PointerEvent};

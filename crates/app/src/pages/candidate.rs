@@ -3,8 +3,8 @@
 //! finished, never the verdict.
 
 use leptos::prelude::*;
+use onsite_core::estimators::TrackingRun;
 use onsite_core::estimators::{FrameTiming, Outcome, Rhythm};
-use onsite_core::evidence::TrackingRun;
 use onsite_probe::tasks::{self, RhythmConfig, RhythmTask, TrackingConfig, TrackingTask};
 use onsite_probe::{CandidateProbe, ProbeConfig, ProbeStatus};
 

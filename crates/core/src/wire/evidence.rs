@@ -4,10 +4,10 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::estimators::{Answer, FrameTiming, Outcome, Point, Rhythm};
+use crate::estimators::{Answer, FrameTiming, Outcome, Point, Rhythm, TrackingRun};
 use crate::evidence::{
     ClaimedLocation, EdgeSite, Environment, Evidence, FocusChange, FocusKind, KeyClass, KeyStroke,
-    PointerDevice, PointerKind, PointerSample, Renderer, TrackingRun, MAX_REPEAT_GAPS,
+    PointerDevice, PointerKind, PointerSample, Renderer, MAX_REPEAT_GAPS,
 };
 use crate::geo::LatLon;
 
