@@ -237,6 +237,48 @@ pub fn score(features: &Features) -> Verdict {
     if let Some(location) = &features.location {
         location_reasons(location, &mut reasons);
     }
+    network_reasons(net, &mut reasons);
+    if let Some(environment) = &features.environment {
+        environment_reasons(environment, &mut reasons);
+    }
+
+    let (enough, witnessed) = sufficiency_reasons(features, &mut reasons);
+
+    let log_odds = logit(PRIOR_REMOTE) + reasons.iter().map(|r| r.weight).sum::<f64>();
+    let p_remote = round3(logistic(log_odds));
+    let class = classify(p_remote, enough, witnessed);
+    // Heaviest first; ties keep their order, so the list is the same on every platform.
+    reasons.sort_by(|a, b| b.weight.abs().total_cmp(&a.weight.abs()));
+
+    Verdict {
+        class,
+        p_remote,
+        keystrokes: keys.strokes,
+        rtt_samples: net.samples,
+        rtt_min_ms: net.min_us.map(|us| round2(ms(us as f64))),
+        rtt_median_ms: net.median_us.map(|us| round2(ms(us as f64))),
+        dwell_median_ms: keys.dwell_median_us.map(|us| round2(ms(us as f64))),
+        flight_median_ms: keys.flight_median_us.map(|us| round2(ms(us as f64))),
+        location: features.location.as_ref().map(|l| match &l.check {
+            LocationCheck::Consistent { .. } => ("consistent", None),
+            LocationCheck::Inconsistent { by_km, .. } => {
+                ("inconsistent", Some(libm::round(*by_km)))
+            }
+            LocationCheck::Inconclusive => ("inconclusive", None),
+        }),
+        loop_added_ms: features.challenges.added.map(|a| {
+            (
+                round2(ms(a.estimate_us as f64)),
+                round2(ms(a.low_us as f64)),
+                round2(ms(a.high_us as f64)),
+            )
+        }),
+        reasons,
+    }
+}
+
+/// The edge's round trips as a reported reason, and the page's own as a cross-check.
+fn network_reasons(net: &crate::features::NetFeatures, reasons: &mut Vec<Reason>) {
     if let (Some(min_us), Some(median_us), Some(p90_us), Some(jitter_us)) =
         (net.min_us, net.median_us, net.p90_us, net.jitter_us)
     {
@@ -269,10 +311,12 @@ pub fn score(features: &Features) -> Verdict {
             },
         });
     }
-    if let Some(environment) = &features.environment {
-        environment_reasons(environment, &mut reasons);
-    }
+}
 
+/// Whether there is enough typing for a verdict and enough of the edge's own round trips for
+/// `local`, with a reason for each that is missing.
+fn sufficiency_reasons(features: &Features, reasons: &mut Vec<Reason>) -> (bool, bool) {
+    let (keys, net) = (&features.keys, &features.net);
     let enough = keys.strokes as usize >= MIN_STROKES;
     if !enough {
         reasons.push(Reason {
@@ -301,9 +345,13 @@ pub fn score(features: &Features) -> Verdict {
         });
     }
 
-    let log_odds = logit(PRIOR_REMOTE) + reasons.iter().map(|r| r.weight).sum::<f64>();
-    let p_remote = round3(logistic(log_odds));
-    let class = if !enough {
+    (enough, witnessed)
+}
+
+/// The class a probability earns: thin evidence is never `remote`, and `local` needs the
+/// edge's own round trips.
+fn classify(p_remote: f64, enough: bool, witnessed: bool) -> VerdictClass {
+    if !enough {
         VerdictClass::Inconclusive
     } else if p_remote >= REMOTE_AT {
         VerdictClass::Remote
@@ -313,34 +361,6 @@ pub fn score(features: &Features) -> Verdict {
         VerdictClass::Inconclusive
     } else {
         VerdictClass::Local
-    };
-    // Heaviest first; ties keep their order, so the list is the same on every platform.
-    reasons.sort_by(|a, b| b.weight.abs().total_cmp(&a.weight.abs()));
-
-    Verdict {
-        class,
-        p_remote,
-        keystrokes: keys.strokes,
-        rtt_samples: net.samples,
-        rtt_min_ms: net.min_us.map(|us| round2(ms(us as f64))),
-        rtt_median_ms: net.median_us.map(|us| round2(ms(us as f64))),
-        dwell_median_ms: keys.dwell_median_us.map(|us| round2(ms(us as f64))),
-        flight_median_ms: keys.flight_median_us.map(|us| round2(ms(us as f64))),
-        location: features.location.as_ref().map(|l| match &l.check {
-            LocationCheck::Consistent { .. } => ("consistent", None),
-            LocationCheck::Inconsistent { by_km, .. } => {
-                ("inconsistent", Some(libm::round(*by_km)))
-            }
-            LocationCheck::Inconclusive => ("inconclusive", None),
-        }),
-        loop_added_ms: features.challenges.added.map(|a| {
-            (
-                round2(ms(a.estimate_us as f64)),
-                round2(ms(a.low_us as f64)),
-                round2(ms(a.high_us as f64)),
-            )
-        }),
-        reasons,
     }
 }
 
