@@ -374,52 +374,12 @@ async fn candidate_loop(
             _ = &mut stop => {
                 return Err(Refusal::new(ErrorCode::ShuttingDown, "the edge is restarting; reconnect shortly"));
             }
-            Some(Committed { seq, result }) = committed.recv() => match result {
-                Ok(new) => {
-                    if new {
-                        Metrics::add(&state.metrics.batches_stored);
-                    }
-                    let mut accumulated = live.accumulated.lock().await;
-                    accumulated.committed_seq = accumulated.committed_seq.max(seq);
-                    drop(accumulated);
-                    send(socket, &ServerMsg::Ack { seq }).await.map_err(|_| Refusal::closed())?;
-                }
-                Err(error) => {
-                    // What is in memory may now be ahead of the store: read it in again on the
-                    // next socket, and let the probe resend what was not acknowledged.
-                    tracing::error!(session, seq, error, "cannot store a batch");
-                    *live.accumulated.lock().await = Accumulated::default();
-                    return Err(Refusal::new(ErrorCode::Unavailable, "storage is unavailable; reconnect shortly"));
-                }
-            },
+            Some(done) = committed.recv() => acknowledge(state, &live, session, socket, done).await?,
             _ = echo.tick() => {
                 if last_frame_at.elapsed() >= IDLE_TIMEOUT {
                     return Err(Refusal::new(ErrorCode::Idle, "no frames for 5 minutes"));
                 }
-                // A sealed session's evidence is final: no more probes, nothing counted lost.
-                if live.accumulated.lock().await.finished {
-                    echoes.clear();
-                    continue;
-                }
-                let now = crate::clock::monotonic();
-                let lost = echoes.expire(now);
-                if lost > 0 {
-                    // Counted in the background: the echo path never waits for the database.
-                    let (store, session_id) = (state.store.clone(), session.to_owned());
-                    tokio::spawn(async move {
-                        if let Err(error) = store.add_lost(&session_id, lost).await {
-                            tracing::error!(session = session_id, %error, "cannot count lost echoes");
-                        }
-                    });
-                    live.accumulated.lock().await.evidence.rtt_lost += lost;
-                }
-                let (echo_seq, slow_down) = echoes.next(now);
-                if slow_down {
-                    echo = interval(ECHO_SLOW);
-                    echo.set_missed_tick_behavior(MissedTickBehavior::Delay);
-                    echo.reset();
-                }
-                if socket.send(Message::Binary(wire::echo_frame(echo_seq).to_vec().into())).await.is_err() {
+                if let Flow::Close = echo_tick(state, &live, session, socket, &mut echoes, &mut echo).await {
                     return Ok(());
                 }
             }
@@ -432,23 +392,7 @@ async fn candidate_loop(
                 };
                 match frame {
                     Message::Binary(bytes) => {
-                        // The browser's own probe goes straight back, at most one per 20 ms.
-                        if wire::is_client_echo(&bytes) {
-                            if last_client_echo.is_none_or(|at: Instant| at.elapsed() >= CLIENT_ECHO_MIN_GAP) {
-                                last_client_echo = Some(crate::clock::monotonic_tokio());
-                                let _ = socket.send(Message::Binary(bytes)).await;
-                            }
-                            continue;
-                        }
-                        let Some((seq, page_at_us)) = wire::parse_echo_reply(&bytes) else {
-                            return Err(Refusal::new(ErrorCode::Malformed, "binary frames must be echo replies"));
-                        };
-                        // A reply to a probe we did not send, or sent long ago, is ignored.
-                        let Some((rtt_us, edge_mid_us)) = echoes.reply(seq, crate::clock::monotonic()) else { continue };
-                        if let Some(page_at_us) = page_at_us {
-                            offsets_us.push(page_at_us - edge_mid_us);
-                        }
-                        record_rtt(state, &live, session, rtt_us, page_at_us).await?;
+                        binary_frame(state, &live, session, socket, bytes, &mut echoes, &mut last_client_echo, offsets_us).await?;
                     }
                     Message::Text(_) if !budget.take(crate::clock::monotonic()) => {
                         Metrics::add(&state.metrics.rate_limited);
@@ -463,6 +407,112 @@ async fn candidate_loop(
             }
         }
     }
+}
+
+/// What the socket loop does after a step.
+enum Flow {
+    Continue,
+    Close,
+}
+
+/// Acknowledges a batch the writer committed, or gives up the socket when storage failed.
+async fn acknowledge(
+    state: &Arc<State>,
+    live: &Arc<Live>,
+    session: &str,
+    socket: &mut WebSocket,
+    Committed { seq, result }: Committed,
+) -> Result<(), Refusal> {
+    match result {
+        Ok(new) => {
+            if new {
+                Metrics::add(&state.metrics.batches_stored);
+            }
+            let mut accumulated = live.accumulated.lock().await;
+            accumulated.committed_seq = accumulated.committed_seq.max(seq);
+            drop(accumulated);
+            send(socket, &ServerMsg::Ack { seq }).await.map_err(|_| Refusal::closed())
+        }
+        Err(error) => {
+            // What is in memory may now be ahead of the store: read it in again on the next
+            // socket, and let the probe resend what was not acknowledged.
+            tracing::error!(session, seq, error, "cannot store a batch");
+            *live.accumulated.lock().await = Accumulated::default();
+            Err(Refusal::new(ErrorCode::Unavailable, "storage is unavailable; reconnect shortly"))
+        }
+    }
+}
+
+/// One echo tick: counts the probes that went unanswered and sends the next, slowing down once
+/// enough round trips are in.
+async fn echo_tick(
+    state: &Arc<State>,
+    live: &Arc<Live>,
+    session: &str,
+    socket: &mut WebSocket,
+    echoes: &mut Echoes,
+    echo: &mut tokio::time::Interval,
+) -> Flow {
+    // A sealed session's evidence is final: no more probes, nothing counted lost.
+    if live.accumulated.lock().await.finished {
+        echoes.clear();
+        return Flow::Continue;
+    }
+    let now = crate::clock::monotonic();
+    let lost = echoes.expire(now);
+    if lost > 0 {
+        // Counted in the background: the echo path never waits for the database.
+        let (store, session_id) = (state.store.clone(), session.to_owned());
+        tokio::spawn(async move {
+            if let Err(error) = store.add_lost(&session_id, lost).await {
+                tracing::error!(session = session_id, %error, "cannot count lost echoes");
+            }
+        });
+        live.accumulated.lock().await.evidence.rtt_lost += lost;
+    }
+    let (echo_seq, slow_down) = echoes.next(now);
+    if slow_down {
+        *echo = interval(ECHO_SLOW);
+        echo.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        echo.reset();
+    }
+    match socket.send(Message::Binary(wire::echo_frame(echo_seq).to_vec().into())).await {
+        Ok(()) => Flow::Continue,
+        Err(_) => Flow::Close,
+    }
+}
+
+/// One binary frame from the candidate: the browser's own probe, returned at most once per
+/// 20 ms, or its reply to one of ours, timed on the edge's clock.
+#[allow(clippy::too_many_arguments, reason = "the socket loop's own state, passed by reference")]
+async fn binary_frame(
+    state: &Arc<State>,
+    live: &Arc<Live>,
+    session: &str,
+    socket: &mut WebSocket,
+    bytes: axum::body::Bytes,
+    echoes: &mut Echoes,
+    last_client_echo: &mut Option<Instant>,
+    offsets_us: &mut Vec<i64>,
+) -> Result<(), Refusal> {
+    if wire::is_client_echo(&bytes) {
+        if last_client_echo.is_none_or(|at: Instant| at.elapsed() >= CLIENT_ECHO_MIN_GAP) {
+            *last_client_echo = Some(crate::clock::monotonic_tokio());
+            let _ = socket.send(Message::Binary(bytes)).await;
+        }
+        return Ok(());
+    }
+    let Some((seq, page_at_us)) = wire::parse_echo_reply(&bytes) else {
+        return Err(Refusal::new(ErrorCode::Malformed, "binary frames must be echo replies"));
+    };
+    // A reply to a probe we did not send, or sent long ago, is ignored.
+    let Some((rtt_us, edge_mid_us)) = echoes.reply(seq, crate::clock::monotonic()) else {
+        return Ok(());
+    };
+    if let Some(page_at_us) = page_at_us {
+        offsets_us.push(page_at_us - edge_mid_us);
+    }
+    record_rtt(state, live, session, rtt_us, page_at_us).await
 }
 
 /// One text frame from the candidate: evidence, environment, finish or another edge's
