@@ -531,6 +531,46 @@ fn timer_reasons(features: &Features, reasons: &mut Vec<Reason>) {
     });
 }
 
+/// What held keys say: whether they auto-repeated at all, and how steadily.
+fn repeat_reasons(keys: &KeyFeatures, fine: bool, reasons: &mut Vec<Reason>) {
+    if keys.long_holds > 0 {
+        let silent = keys.long_holds - keys.long_holds_repeating;
+        let (weight, text) = if silent == 0 {
+            (
+                -0.3,
+                format!("{} held key(s) auto-repeated, as a local keyboard does", keys.long_holds),
+            )
+        } else {
+            // Held for 0.7 s or more without a single repeat: VNC sessions suppress auto-repeat.
+            (
+                clamp(5.0 + f64::from(silent - 1) * 0.5, 5.0, 6.0),
+                format!(
+                    "{silent} of {} keys held for over 0.7 s never auto-repeated (a local keyboard repeats after 0.25-0.66 s)",
+                    keys.long_holds
+                ),
+            )
+        };
+        reasons.push(Reason { code: ReasonCode::AutoRepeat, weight, text });
+    }
+    if let (Some(period_us), Some(jitter_us), true) =
+        (keys.repeat_period_us, keys.repeat_jitter_us, fine)
+    {
+        // The operating system's repeat timer is steady to about a millisecond; repeats that
+        // cross a network arrive with its jitter. The spread is robust to the two ways a loaded
+        // machine disturbs repeats (`features::KeyFeatures::repeat_jitter_us`), and the weight is
+        // capped, so the held key alone never flags anyone.
+        let jitter_ms = ms(jitter_us as f64);
+        reasons.push(Reason {
+            code: ReasonCode::RepeatJitter,
+            weight: REPEAT_JITTER.weight(jitter_ms),
+            text: format!(
+                "auto-repeat came every {:.1} ms, typically {jitter_ms:.1} ms off that (a local keyboard: under 1 ms, a busy one a little more)",
+                ms(period_us as f64)
+            ),
+        });
+    }
+}
+
 fn keystroke_reasons(keys: &KeyFeatures, reasons: &mut Vec<Reason>) {
     let step_us = keys.timer_resolution_us;
     let fine = fine_enough(step_us, FINE_KEY_TIMER_US);
@@ -585,42 +625,7 @@ fn keystroke_reasons(keys: &KeyFeatures, reasons: &mut Vec<Reason>) {
             text: format!("{} of key events arrived in bursts of three or more within 2 ms (local typing: none)", percent(fraction)),
         });
     }
-    if keys.long_holds > 0 {
-        let silent = keys.long_holds - keys.long_holds_repeating;
-        let (weight, text) = if silent == 0 {
-            (
-                -0.3,
-                format!("{} held key(s) auto-repeated, as a local keyboard does", keys.long_holds),
-            )
-        } else {
-            // Held for 0.7 s or more without a single repeat: VNC sessions suppress auto-repeat.
-            (
-                clamp(5.0 + f64::from(silent - 1) * 0.5, 5.0, 6.0),
-                format!(
-                    "{silent} of {} keys held for over 0.7 s never auto-repeated (a local keyboard repeats after 0.25-0.66 s)",
-                    keys.long_holds
-                ),
-            )
-        };
-        reasons.push(Reason { code: ReasonCode::AutoRepeat, weight, text });
-    }
-    if let (Some(period_us), Some(jitter_us), true) =
-        (keys.repeat_period_us, keys.repeat_jitter_us, fine)
-    {
-        // The operating system's repeat timer is steady to about a millisecond; repeats that
-        // cross a network arrive with its jitter. The spread is robust to the two ways a loaded
-        // machine disturbs repeats (`features::KeyFeatures::repeat_jitter_us`), and the weight is
-        // capped, so the held key alone never flags anyone.
-        let jitter_ms = ms(jitter_us as f64);
-        reasons.push(Reason {
-            code: ReasonCode::RepeatJitter,
-            weight: REPEAT_JITTER.weight(jitter_ms),
-            text: format!(
-                "auto-repeat came every {:.1} ms, typically {jitter_ms:.1} ms off that (a local keyboard: under 1 ms, a busy one a little more)",
-                ms(period_us as f64)
-            ),
-        });
-    }
+    repeat_reasons(keys, fine, reasons);
     if keys.strokes > 0 && keys.untrusted > 0 {
         let share = f64::from(keys.untrusted) / f64::from(keys.strokes);
         reasons.push(Reason {
