@@ -252,6 +252,7 @@ reason_codes! {
     SmallScreen => "small_screen", "A screen smaller than a laptop's.";
     SoftwareRenderer => "software_renderer", "A software renderer, as virtual machines and remote sessions use.";
     StraightLines => "straight_lines", "Pointer paths straighter than a hand draws.";
+    TimingInconsistent => "timing_inconsistent", "The page's own times disagree with when the edge received them.";
     TimeZone => "time_zone", "Whether the browser's time zone fits the claimed place.";
     TimerResolution => "timer_resolution", "The page clock's step, which decides which timings can be measured.";
     TimestampGrid => "timestamp_grid", "Timestamps on a coarser grid than the page clock's.";

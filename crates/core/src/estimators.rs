@@ -107,7 +107,7 @@ pub const MAX_CREDITED_FRAME_US: i64 = 33_334;
 
 /// What of the page's reported frame timing is taken out of a loop: the frame interval, within
 /// [`MAX_CREDITED_FRAME_US`].
-fn credited_frame_us(frames: Option<&FrameTiming>) -> i64 {
+pub(crate) fn credited_frame_us(frames: Option<&FrameTiming>) -> i64 {
     frames.map_or(0, |f| f.frame_interval_us.clamp(0, MAX_CREDITED_FRAME_US))
 }
 

@@ -244,6 +244,9 @@ pub struct Evidence {
     /// The step of the page's clock as the probe saw it in its key events (µs); scoring does not
     /// rely on it, it estimates the step again from the timestamps themselves.
     pub timer_resolution_us: Option<u32>,
+    /// The rhythm task as the edge ran it, on its own clock: attested, where `rhythm` is what
+    /// the page reported.
+    pub edge_rhythm: Option<crate::attested::EdgeRhythm>,
 }
 
 /// An edge at a known place.

@@ -141,8 +141,10 @@ pub struct Features {
     pub focus: FocusFeatures,
     /// What the browser reported about itself, if it did.
     pub environment: Option<Environment>,
-    /// What the closed-loop challenges measured.
+    /// What the closed-loop challenges measured, as the page timed them.
     pub challenges: LoopEstimate,
+    /// What the edge timed itself of the rhythm task, when it ran it.
+    pub attested: Option<crate::attested::Attested>,
     /// Whether the claimed location fits the round trips, and its time zone the browser's.
     pub location: Option<LocationFeatures>,
     /// The clock step the probe said it saw (µs): shown, never relied on, since a page could
@@ -181,6 +183,7 @@ impl Features {
             },
             environment: evidence.environment,
             challenges: challenges(evidence),
+            attested: evidence.edge_rhythm.as_ref().map(|run| run.attest(evidence.frames.as_ref())),
             location: location(evidence),
             reported_timer_resolution_us: evidence.timer_resolution_us,
         }

@@ -5,6 +5,7 @@
 //! native, which is what lets the edge re-score evidence the browser collected and lets a browser
 //! verify a token the edge signed.
 
+pub mod attested;
 pub mod b64;
 pub mod codes;
 pub mod estimators;

@@ -211,7 +211,9 @@ pub const LINEAR_WEIGHTS: [Linear; 7] = [
 ];
 
 /// Fixed weights: (code, weight).
-pub const FIXED_WEIGHTS: [(ReasonCode, f64); 4] = [
+pub const FIXED_WEIGHTS: [(ReasonCode, f64); 5] = [
+    // A page caught misreporting its times: a page has no honest reason to.
+    (ReasonCode::TimingInconsistent, 2.0),
     (ReasonCode::Webdriver, 1.5),
     (ReasonCode::SoftwareRenderer, 0.7),
     (ReasonCode::SmallScreen, 0.3),
@@ -233,7 +235,7 @@ pub fn score(features: &Features) -> Verdict {
     // Pointer samples carry the same page clock as key events; the clock is read off the key
     // events, whose irregular human gaps cannot pass for a grid the way a steady pointer rate can.
     pointer_reasons(&features.pointer, keys.timer_resolution_us, &mut reasons);
-    loop_reasons(&features.challenges, &mut reasons);
+    loop_reasons(&features.challenges, features.attested.as_ref(), &mut reasons);
     if let Some(location) = &features.location {
         location_reasons(location, &mut reasons);
     }
@@ -246,7 +248,9 @@ pub fn score(features: &Features) -> Verdict {
 
     let log_odds = logit(PRIOR_REMOTE) + reasons.iter().map(|r| r.weight).sum::<f64>();
     let p_remote = round3(logistic(log_odds));
-    let class = classify(p_remote, enough, witnessed);
+    // A page caught misreporting its times has nothing of its own left to vouch for it.
+    let trusted = !reasons.iter().any(|r| r.code == ReasonCode::TimingInconsistent);
+    let class = classify(p_remote, enough, witnessed && trusted);
     // Heaviest first; ties keep their order, so the list is the same on every platform.
     reasons.sort_by(|a, b| b.weight.abs().total_cmp(&a.weight.abs()));
 
@@ -349,7 +353,7 @@ fn sufficiency_reasons(features: &Features, reasons: &mut Vec<Reason>) -> (bool,
 }
 
 /// The class a probability earns: thin evidence is never `remote`, and `local` needs the
-/// edge's own round trips.
+/// edge's own round trips and a page whose times agree with the edge's.
 fn classify(p_remote: f64, enough: bool, witnessed: bool) -> VerdictClass {
     if !enough {
         VerdictClass::Inconclusive
@@ -398,7 +402,60 @@ fn location_reasons(location: &crate::features::LocationFeatures, reasons: &mut 
     }
 }
 
-fn loop_reasons(estimate: &crate::estimators::LoopEstimate, reasons: &mut Vec<Reason>) {
+/// One weighed reason for the loop, so the same loop is not counted twice. Local people scatter
+/// around 0 ms added (one standard deviation about 20 ms); a remote operator adds a full network
+/// loop, rarely under 40 ms.
+///
+/// What the edge timed itself counts both ways. What the page timed is a claim: it can count
+/// against the session (a page has no reason to report a longer loop than it had), never for it.
+fn loop_latency_reason(
+    reported: &crate::estimators::LoopEstimate,
+    attested: Option<&crate::attested::Attested>,
+    reasons: &mut Vec<Reason>,
+) {
+    let describe = |added: crate::estimators::Interval| {
+        format!(
+            "{:.0} ms later than a local person's (95% interval {:.0} to {:.0} ms)",
+            ms(added.estimate_us as f64),
+            ms(added.low_us as f64),
+            ms(added.high_us as f64)
+        )
+    };
+    let weigh =
+        |added: crate::estimators::Interval| LOOP_LATENCY.weight(ms(added.estimate_us as f64));
+    let edge = attested.and_then(|a| a.estimate.added);
+    let (weight, text) = match (edge, reported.added) {
+        (Some(edge), page) => {
+            let edge_weight = weigh(edge);
+            let page_weight = page.map(weigh).filter(|w| *w > 0.0 && *w > edge_weight);
+            let page_text = page.map_or_else(String::new, |p| {
+                format!("; the page's own timing of both tasks says {}", describe(p))
+            });
+            (
+                page_weight.unwrap_or(edge_weight),
+                format!(
+                    "on the edge's own clock, taps answered the beats it sent {}{page_text}",
+                    describe(edge)
+                ),
+            )
+        }
+        (None, Some(page)) => (
+            weigh(page).max(0.0),
+            format!(
+                "answers to what the screen showed came {} as the page timed them; the edge did not time them, so this can count against the session but not for it",
+                describe(page)
+            ),
+        ),
+        (None, None) => return,
+    };
+    reasons.push(Reason { code: ReasonCode::LoopLatency, weight, text });
+}
+
+fn loop_reasons(
+    estimate: &crate::estimators::LoopEstimate,
+    attested: Option<&crate::attested::Attested>,
+    reasons: &mut Vec<Reason>,
+) {
     use crate::estimators::{
         LOCAL_ASYNCHRONY_SD_US, LOCAL_ASYNCHRONY_US, LOCAL_TRACKING_LAG_SD_US,
         LOCAL_TRACKING_LAG_US,
@@ -443,18 +500,18 @@ fn loop_reasons(estimate: &crate::estimators::LoopEstimate, reasons: &mut Vec<Re
             ),
         });
     }
-    if let Some(added) = estimate.added {
-        // One weighed reason for both tasks, so the same loop is not counted twice. Local people
-        // scatter around 0 ms added (one standard deviation about 20 ms); a remote operator adds
-        // a full network loop, rarely under 40 ms.
-        let added_ms = ms(added.estimate_us as f64);
+    loop_latency_reason(estimate, attested, reasons);
+    if let Some(consistency) = attested.and_then(|a| a.consistency).filter(|c| c.inconsistent()) {
+        let shift_ms = ms(consistency.median_shift_us as f64);
         reasons.push(Reason {
-            code: ReasonCode::LoopLatency,
-            weight: LOOP_LATENCY.weight(added_ms),
+            code: ReasonCode::TimingInconsistent,
+            weight: fixed(ReasonCode::TimingInconsistent),
             text: format!(
-                "answers to what the screen showed came {added_ms:.0} ms later than a local person's (95% interval {:.0} to {:.0} ms)",
-                ms(added.low_us as f64),
-                ms(added.high_us as f64)
+                "the page's own times for {} of {} taps disagree with when the edge received them (typically {:.0} ms {} the edge's clock allows): what the page timed is not trusted, and the session cannot be local",
+                consistency.disagreeing,
+                consistency.checked,
+                shift_ms.abs(),
+                if shift_ms < 0.0 { "earlier than" } else { "later than" }
             ),
         });
     }

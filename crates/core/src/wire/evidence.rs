@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::attested::{EdgeRhythm, EdgeTap};
 use crate::estimators::{Answer, FrameTiming, Outcome, Point, Rhythm, TrackingRun};
 use crate::evidence::{
     ClaimedLocation, EdgeSite, Environment, Evidence, FocusChange, FocusKind, KeyClass, KeyStroke,
@@ -589,6 +590,94 @@ pub struct EvidenceV1 {
     /// The step of the page's clock the probe saw (µs); absent in evidence older than it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timer_resolution_us: Option<u32>,
+    /// The rhythm task as the edge ran it (edge clock); absent when the edge did not run it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edge_rhythm: Option<EdgeRhythmV1>,
+}
+
+/// The rhythm task as the edge ran it, on the wire and in storage: the beats it sent and the
+/// taps it received, on its own clock (µs since the socket opened), with the page's own time for
+/// each tap and the socket's round trip and clock offset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EdgeRhythmV1 {
+    pub beats_sent_us: Vec<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shift_at_beat: Option<u32>,
+    pub taps_arrived_us: Vec<i64>,
+    pub taps_page_at_us: Vec<i64>,
+    pub rtt_min_us: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_offset_us: Option<i64>,
+    #[serde(default)]
+    pub offset_spread_us: i64,
+}
+
+impl EdgeRhythmV1 {
+    /// Encodes an edge-run rhythm task.
+    pub fn from_run(run: &EdgeRhythm) -> EdgeRhythmV1 {
+        EdgeRhythmV1 {
+            beats_sent_us: run.beats_sent_us.clone(),
+            shift_at_beat: run.shift_at_beat,
+            taps_arrived_us: run.taps.iter().map(|t| t.arrived_us).collect(),
+            taps_page_at_us: run.taps.iter().map(|t| t.page_at_us).collect(),
+            rtt_min_us: run.rtt_min_us,
+            page_offset_us: run.page_offset_us,
+            offset_spread_us: run.offset_spread_us,
+        }
+    }
+
+    /// Validates and decodes, with the same bounds as a page's rhythm result.
+    pub fn decode(&self) -> Result<EdgeRhythm, WireError> {
+        let invalid = WireError::InvalidChallenge;
+        if self.beats_sent_us.len() > MAX_BEATS || self.taps_arrived_us.len() > MAX_TAPS {
+            return Err(invalid("too many beats or taps"));
+        }
+        if self.taps_arrived_us.len() != self.taps_page_at_us.len() {
+            return Err(invalid("tap arrivals and page times differ in number"));
+        }
+        let in_range = |t: &i64| t.abs() <= MAX_ABS_TIME_US;
+        let times =
+            self.beats_sent_us.iter().chain(&self.taps_arrived_us).chain(&self.taps_page_at_us);
+        if !times.clone().all(in_range) || !self.page_offset_us.iter().all(in_range) {
+            return Err(invalid("time out of range"));
+        }
+        if self.beats_sent_us.windows(2).any(|w| w[1] <= w[0]) {
+            return Err(invalid("beats out of order"));
+        }
+        if let (Some(&first_us), Some(&last_us)) =
+            (self.beats_sent_us.first(), self.beats_sent_us.last())
+        {
+            if last_us - first_us > MAX_TASK_SPAN_US {
+                return Err(invalid("beats span more than a minute"));
+            }
+            let near = |t: &i64| {
+                (first_us - MAX_TAP_OUTSIDE_BEATS_US..=last_us + MAX_TAP_OUTSIDE_BEATS_US)
+                    .contains(t)
+            };
+            if !self.taps_arrived_us.iter().all(near) {
+                return Err(invalid("a tap arrived far from every beat"));
+            }
+        }
+        if !(0..=MAX_TASK_SPAN_US).contains(&self.rtt_min_us)
+            || !(0..=MAX_TASK_SPAN_US).contains(&self.offset_spread_us)
+        {
+            return Err(invalid("round trip or offset spread out of range"));
+        }
+        Ok(EdgeRhythm {
+            beats_sent_us: self.beats_sent_us.clone(),
+            shift_at_beat: self.shift_at_beat,
+            taps: self
+                .taps_arrived_us
+                .iter()
+                .zip(&self.taps_page_at_us)
+                .map(|(&arrived_us, &page_at_us)| EdgeTap { arrived_us, page_at_us })
+                .collect(),
+            rtt_min_us: self.rtt_min_us,
+            page_offset_us: self.page_offset_us,
+            offset_spread_us: self.offset_spread_us,
+        })
+    }
 }
 
 fn is_zero(value: &u32) -> bool {
@@ -659,6 +748,7 @@ impl EvidenceV1 {
                 frame_interval_us: f.frame_interval_us,
                 input_delay_us: f.input_delay_us,
             }),
+            edge_rhythm: evidence.edge_rhythm.as_ref().map(EdgeRhythmV1::from_run),
         }
     }
 
@@ -704,6 +794,7 @@ impl EvidenceV1 {
                 rhythm: self.rhythm.as_ref().map(RhythmV1::decode).transpose()?,
                 tracking: self.tracking.as_ref().map(TrackingV1::decode).transpose()?,
                 frames: self.frames.map(FrameTimingV1::decode).transpose()?,
+                edge_rhythm: self.edge_rhythm.as_ref().map(EdgeRhythmV1::decode).transpose()?,
                 ..Evidence::default()
             };
         for chunk in self.strokes.chunks(MAX_STROKES_PER_BATCH) {

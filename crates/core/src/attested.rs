@@ -1,0 +1,213 @@
+//! The rhythm task as the edge ran it: beats the edge sent when they fell due, taps it stamped
+//! on arrival, both on the edge's own clock. What the page says about the same taps is only a
+//! cross-check.
+//!
+//! How a script would fake it, and what stops it: the page cannot make a beat reach it earlier
+//! than the edge sent it, nor a tap reach the edge earlier than it was sent, so an operator's
+//! delay behind a remote desktop stays in the edge's times however the page reports them. A page
+//! that reports its taps earlier than they were sent (to hide that delay from the page-timed
+//! estimate) is caught by comparing each reported time, moved onto the edge's clock by the offset
+//! the echoes measured on the same socket, with the tap's arrival. What stays out of reach: a
+//! program on the candidate's machine that taps in real time with a human's timing, and a page
+//! that draws beats early by predicting the period (only the unannounced shift exposes it).
+
+use crate::estimators::{
+    credited_frame_us, estimate, Answer, Challenges, FrameTiming, LoopEstimate,
+};
+use crate::estimators::{Outcome, Rhythm};
+use crate::stats::quantile;
+
+/// A tap whose page time, moved onto the edge's clock, lies further than this from where its
+/// arrival puts it (µs), beyond the echoes' own spread, disagrees with the edge.
+pub const TAP_TOLERANCE_US: i64 = 30_000;
+/// The share of checked taps that may disagree before the page's timing counts as inconsistent
+/// (thousandths); a busy page delays a few handlers.
+pub const MAX_DISAGREEING_MILLI: u32 = 250;
+/// Fewer taps than this are not checked.
+pub const MIN_CHECKED_TAPS: usize = 6;
+
+/// One tap of an edge-run rhythm task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EdgeTap {
+    /// When the tap's frame reached the edge (µs, edge clock).
+    pub arrived_us: i64,
+    /// The time the page gave the tap (µs, page clock): a claim.
+    pub page_at_us: i64,
+}
+
+/// A rhythm task the edge ran on one socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EdgeRhythm {
+    /// When the edge sent each beat (µs, edge clock, since the socket opened).
+    pub beats_sent_us: Vec<i64>,
+    /// The beat from which the edge shifted the phase, unannounced.
+    pub shift_at_beat: Option<u32>,
+    pub taps: Vec<EdgeTap>,
+    /// The smallest round trip the edge timed on the same socket (µs): each way takes at least
+    /// half of it.
+    pub rtt_min_us: i64,
+    /// The page clock minus the edge clock, from the echoes on the same socket (µs), and the
+    /// spread of that estimate (interquartile range, µs); `None` when the page sent no clock.
+    pub page_offset_us: Option<i64>,
+    pub offset_spread_us: i64,
+}
+
+/// How the page's own tap times compare with the edge's arrivals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Consistency {
+    pub checked: u32,
+    pub disagreeing: u32,
+    /// The median of page-claimed time minus the time the arrival implies (µs): negative when
+    /// the page claims its taps happened earlier than the edge's clock allows.
+    pub median_shift_us: i64,
+}
+
+impl Consistency {
+    /// Whether the page's times disagree with the edge's beyond what a busy page explains.
+    pub fn inconsistent(&self) -> bool {
+        self.checked > 0 && self.disagreeing * 1000 > self.checked * MAX_DISAGREEING_MILLI
+    }
+}
+
+/// What the edge's own run of the rhythm task says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attested {
+    /// The loop read on the edge's clock from the rhythm alone (`rhythm` and `added`), if enough
+    /// taps answered beats.
+    pub estimate: LoopEstimate,
+    pub consistency: Option<Consistency>,
+}
+
+impl EdgeRhythm {
+    /// The run on the edge's clock, as the page would have seen it: a beat reaches the page half
+    /// the smallest round trip after it is sent and is drawn about half a frame later; a tap left
+    /// the page half the smallest round trip before it arrived.
+    pub fn as_seen(&self, frames: Option<&FrameTiming>) -> Rhythm {
+        let one_way_us = self.rtt_min_us / 2;
+        let drawn_after_us = credited_frame_us(frames) / 2;
+        Rhythm {
+            beats_at_us: self
+                .beats_sent_us
+                .iter()
+                .map(|b| b + one_way_us + drawn_after_us)
+                .collect(),
+            shift_at_beat: self.shift_at_beat,
+            taps_at_us: self.taps.iter().map(|t| t.arrived_us - one_way_us).collect(),
+            answer: Answer::Key,
+        }
+    }
+
+    /// Compares each tap's page time with its arrival, once both are on the edge's clock.
+    pub fn consistency(&self) -> Option<Consistency> {
+        let offset_us = self.page_offset_us?;
+        if self.taps.len() < MIN_CHECKED_TAPS {
+            return None;
+        }
+        let one_way_us = self.rtt_min_us / 2;
+        let tolerance_us = TAP_TOLERANCE_US + self.offset_spread_us.max(0);
+        let mut shifts_us: Vec<i64> = self
+            .taps
+            .iter()
+            .map(|t| (t.page_at_us - offset_us) - (t.arrived_us - one_way_us))
+            .collect();
+        let disagreeing = shifts_us.iter().filter(|s| s.abs() > tolerance_us).count();
+        shifts_us.sort_unstable();
+        Some(Consistency {
+            checked: u32::try_from(shifts_us.len()).unwrap_or(u32::MAX),
+            disagreeing: u32::try_from(disagreeing).unwrap_or(u32::MAX),
+            median_shift_us: quantile(&shifts_us, 1, 2)?,
+        })
+    }
+
+    /// Estimates the asynchrony on the edge's clock and checks the page's times against it.
+    pub fn attest(&self, frames: Option<&FrameTiming>) -> Attested {
+        let challenges = Challenges {
+            rhythm: Some(Outcome::Done(self.as_seen(frames))),
+            tracking: None,
+            frames: frames.copied(),
+        };
+        Attested { estimate: estimate(&challenges), consistency: self.consistency() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    const OFFSET_US: i64 = 5_000_000_000;
+    const RTT_US: i64 = 20_000;
+
+    /// A run of 24 beats 600 ms apart with the shift at beat 12, answered `loop_ms` after a local
+    /// person would (who taps 30 ms ahead of what they see), with the page reporting its taps
+    /// `reported_early_ms` earlier than they were sent.
+    fn run(loop_ms: i64, reported_early_ms: i64) -> EdgeRhythm {
+        let beats_sent_us: Vec<i64> =
+            (0..24).map(|i| 1_000_000 + i * 600_000 + if i >= 12 { 150_000 } else { 0 }).collect();
+        let taps = beats_sent_us
+            .iter()
+            .enumerate()
+            .map(|(i, sent)| {
+                let seen_us = sent + RTT_US / 2;
+                let wobble_us = [(-12_000), 4_000, 10_000, -3_000][i % 4];
+                let sent_from_page_us = seen_us - 30_000 + loop_ms * 1000 + wobble_us;
+                EdgeTap {
+                    arrived_us: sent_from_page_us + RTT_US / 2,
+                    page_at_us: sent_from_page_us + OFFSET_US - reported_early_ms * 1000,
+                }
+            })
+            .collect();
+        EdgeRhythm {
+            beats_sent_us,
+            shift_at_beat: Some(12),
+            taps,
+            rtt_min_us: RTT_US,
+            page_offset_us: Some(OFFSET_US),
+            offset_spread_us: 1_000,
+        }
+    }
+
+    #[test]
+    fn a_local_person_reads_local_and_consistent() {
+        let attested = run(0, 0).attest(None);
+        let asynchrony_us = attested.estimate.rhythm.expect("enough taps").asynchrony.estimate_us;
+        assert!((asynchrony_us + 30_000).abs() <= 5_000, "asynchrony {asynchrony_us} µs");
+        let added_us = attested.estimate.added.expect("an estimate").estimate_us;
+        assert!(added_us.abs() <= 5_000, "added {added_us} µs");
+        let consistency = attested.consistency.expect("checked");
+        assert_eq!(consistency.disagreeing, 0);
+        assert!(!consistency.inconsistent());
+    }
+
+    #[test]
+    fn an_operator_behind_a_remote_desktop_shows_on_the_edges_clock() {
+        let attested = run(110, 0).attest(None);
+        let added_us = attested.estimate.added.expect("an estimate").estimate_us;
+        assert!((added_us - 110_000).abs() <= 5_000, "added {added_us} µs");
+        assert!(!attested.consistency.expect("checked").inconsistent());
+    }
+
+    #[test]
+    fn reporting_taps_earlier_changes_nothing_the_edge_timed_and_is_caught() {
+        let honest = run(110, 0).attest(None);
+        let forged = run(110, 110).attest(None);
+        assert_eq!(
+            forged.estimate, honest.estimate,
+            "the edge's estimate ignores the page's times"
+        );
+        let consistency = forged.consistency.expect("checked");
+        assert!(consistency.inconsistent(), "{consistency:?}");
+        assert!((consistency.median_shift_us + 110_000).abs() <= 1_000, "{consistency:?}");
+    }
+
+    #[test]
+    fn a_page_without_a_clock_or_with_few_taps_is_not_checked() {
+        let mut quiet = run(0, 0);
+        quiet.page_offset_us = None;
+        assert_eq!(quiet.consistency(), None);
+        let mut short = run(0, 0);
+        short.taps.truncate(MIN_CHECKED_TAPS - 1);
+        assert_eq!(short.consistency(), None);
+    }
+}
