@@ -130,6 +130,108 @@ impl EdgeRhythm {
     }
 }
 
+/// The beat period of the edge-run rhythm task (µs): 100 per minute.
+pub const BEAT_PERIOD_US: i64 = 600_000;
+/// Beats in one run: 14.4 s.
+pub const BEATS: u32 = 24;
+/// How far the phase moves at the unannounced shift (µs).
+pub const SHIFT_US: i64 = 150_000;
+/// The shift falls on one of these beats, drawn by the edge, so the page cannot know which.
+pub const SHIFT_BEATS: std::ops::Range<u32> = 9..15;
+/// The first beat comes this long after Start (µs), so the person can get ready.
+pub const FIRST_BEAT_AFTER_US: i64 = 1_000_000;
+/// Taps are taken until this long after the last beat (µs).
+pub const TAPS_AFTER_LAST_US: i64 = 1_200_000;
+
+/// The rhythm task's schedule as the edge runs it, without IO or a clock: the edge asks when the
+/// next step is due, calls [`RhythmSchedule::handle_due`] then, and passes each tap in with the
+/// time it arrived. Times are µs on the edge's clock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RhythmSchedule {
+    started_us: i64,
+    shift_at_beat: u32,
+    beats_sent_us: Vec<i64>,
+    taps: Vec<EdgeTap>,
+}
+
+/// What the edge does when a step falls due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Send beat `n` of `of` now.
+    Beat { n: u32, of: u32 },
+    /// The run is over: take the result with [`RhythmSchedule::finish`].
+    Done,
+}
+
+impl RhythmSchedule {
+    /// A run that starts at `now_us`, with the shift on `shift_at_beat` (taken into
+    /// [`SHIFT_BEATS`]); the edge draws it at random.
+    pub fn new(now_us: i64, shift_at_beat: u32) -> RhythmSchedule {
+        let span = SHIFT_BEATS.end - SHIFT_BEATS.start;
+        RhythmSchedule {
+            started_us: now_us,
+            shift_at_beat: SHIFT_BEATS.start + shift_at_beat % span,
+            beats_sent_us: Vec::new(),
+            taps: Vec::new(),
+        }
+    }
+
+    /// When beat `n` falls due (µs).
+    fn beat_due_us(&self, n: u32) -> i64 {
+        let shift_us = if n >= self.shift_at_beat { SHIFT_US } else { 0 };
+        self.started_us + FIRST_BEAT_AFTER_US + i64::from(n) * BEAT_PERIOD_US + shift_us
+    }
+
+    /// When the next step falls due (µs).
+    pub fn next_due_us(&self) -> i64 {
+        match u32::try_from(self.beats_sent_us.len()) {
+            Ok(n) if n < BEATS => self.beat_due_us(n),
+            _ => self.beat_due_us(BEATS - 1) + TAPS_AFTER_LAST_US,
+        }
+    }
+
+    /// The step due at `now_us`, if one is: a beat is recorded as sent at `now_us` (when it
+    /// really left, however late the timer fired).
+    pub fn handle_due(&mut self, now_us: i64) -> Option<Step> {
+        if now_us < self.next_due_us() {
+            return None;
+        }
+        match u32::try_from(self.beats_sent_us.len()) {
+            Ok(n) if n < BEATS => {
+                self.beats_sent_us.push(now_us);
+                Some(Step::Beat { n, of: BEATS })
+            }
+            _ => Some(Step::Done),
+        }
+    }
+
+    /// Records a tap that arrived at `arrived_us` and that the page timed at `page_at_us`. Taps
+    /// before the first beat or beyond what a run holds are not kept.
+    pub fn handle_tap(&mut self, arrived_us: i64, page_at_us: i64) {
+        if !self.beats_sent_us.is_empty() && self.taps.len() < crate::wire::MAX_TAPS {
+            self.taps.push(EdgeTap { arrived_us, page_at_us });
+        }
+    }
+
+    /// The run as it happened, with the socket's smallest round trip and the page clock's
+    /// offset and its spread, as the echoes measured them.
+    pub fn finish(
+        self,
+        rtt_min_us: i64,
+        page_offset_us: Option<i64>,
+        offset_spread_us: i64,
+    ) -> EdgeRhythm {
+        EdgeRhythm {
+            beats_sent_us: self.beats_sent_us,
+            shift_at_beat: Some(self.shift_at_beat),
+            taps: self.taps,
+            rtt_min_us,
+            page_offset_us,
+            offset_spread_us,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,5 +311,33 @@ mod tests {
         let mut short = run(0, 0);
         short.taps.truncate(MIN_CHECKED_TAPS - 1);
         assert_eq!(short.consistency(), None);
+    }
+
+    #[test]
+    fn the_schedule_runs_in_virtual_time_with_the_shift_where_the_edge_drew_it() {
+        let mut schedule = RhythmSchedule::new(10_000_000, 3);
+        assert_eq!(schedule.handle_due(10_000_000), None, "the first beat waits a second");
+        schedule.handle_tap(10_500_000, 0);
+        let mut now_us = schedule.next_due_us();
+        let mut beats = Vec::new();
+        while let Some(step) = schedule.handle_due(now_us) {
+            match step {
+                Step::Beat { n, of } => {
+                    assert_eq!(of, BEATS);
+                    beats.push((n, now_us));
+                    // A timer that fires 2 ms late records the beat when it really left.
+                    schedule.handle_tap(now_us + 40_000, now_us + 30_000);
+                    now_us = schedule.next_due_us() + 2_000;
+                }
+                Step::Done => break,
+            }
+        }
+        assert_eq!(beats.len(), BEATS as usize);
+        let gaps: Vec<i64> = beats.windows(2).map(|w| w[1].1 - w[0].1).collect();
+        assert_eq!(gaps.iter().filter(|&&g| g == BEAT_PERIOD_US + SHIFT_US).count(), 1, "{gaps:?}");
+        let run = schedule.finish(20_000, Some(0), 500);
+        assert_eq!(run.shift_at_beat, Some(12));
+        assert_eq!(run.taps.len(), BEATS as usize, "the tap before the first beat is not kept");
+        assert_eq!(run.beats_sent_us, beats.iter().map(|b| b.1).collect::<Vec<_>>());
     }
 }

@@ -58,6 +58,8 @@ pub enum ErrorCode {
     OutOfOrder,
     /// The session holds all the evidence it may store.
     SessionFull,
+    /// A second run of a task the edge runs once per session.
+    TaskRepeated,
     /// A second environment on one socket.
     EnvironmentRepeated,
     /// Another edge's measurement did not verify.
@@ -86,7 +88,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for tests and documentation.
-    pub const ALL: [ErrorCode; 24] = [
+    pub const ALL: [ErrorCode; 25] = [
         ErrorCode::ExpectedHello,
         ErrorCode::ExpectedMeasure,
         ErrorCode::ExpectedNonce,
@@ -99,6 +101,7 @@ impl ErrorCode {
         ErrorCode::BadSeq,
         ErrorCode::OutOfOrder,
         ErrorCode::SessionFull,
+        ErrorCode::TaskRepeated,
         ErrorCode::EnvironmentRepeated,
         ErrorCode::MeasurementRefused,
         ErrorCode::RateLimited,
@@ -128,6 +131,7 @@ impl ErrorCode {
             ErrorCode::BadSeq => "bad_seq",
             ErrorCode::OutOfOrder => "out_of_order",
             ErrorCode::SessionFull => "session_full",
+            ErrorCode::TaskRepeated => "task_repeated",
             ErrorCode::EnvironmentRepeated => "environment_repeated",
             ErrorCode::MeasurementRefused => "measurement_refused",
             ErrorCode::RateLimited => "rate_limited",
@@ -169,6 +173,7 @@ impl ErrorCode {
             ErrorCode::ShuttingDown | ErrorCode::Closed => Some(CloseCode::GoingAway),
             ErrorCode::Finished
             | ErrorCode::SessionFull
+            | ErrorCode::TaskRepeated
             | ErrorCode::EnvironmentRepeated
             | ErrorCode::MeasurementRefused
             | ErrorCode::Origin

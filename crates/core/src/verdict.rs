@@ -270,13 +270,19 @@ pub fn score(features: &Features) -> Verdict {
             }
             LocationCheck::Inconclusive => ("inconclusive", None),
         }),
-        loop_added_ms: features.challenges.added.map(|a| {
-            (
-                round2(ms(a.estimate_us as f64)),
-                round2(ms(a.low_us as f64)),
-                round2(ms(a.high_us as f64)),
-            )
-        }),
+        // The edge's own measurement when it ran the task, else the page's.
+        loop_added_ms: features
+            .attested
+            .as_ref()
+            .and_then(|a| a.estimate.added)
+            .or(features.challenges.added)
+            .map(|a| {
+                (
+                    round2(ms(a.estimate_us as f64)),
+                    round2(ms(a.low_us as f64)),
+                    round2(ms(a.high_us as f64)),
+                )
+            }),
         reasons,
     }
 }

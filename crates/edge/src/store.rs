@@ -69,6 +69,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
          ALTER TABLE sessions ADD COLUMN echo_lost INTEGER NOT NULL DEFAULT 0;",
     ),
     (6, "ALTER TABLE sessions ADD COLUMN finished_at_ms INTEGER;"),
+    (7, "ALTER TABLE sessions ADD COLUMN edge_rhythm TEXT;"),
 ];
 
 /// The same schema on PostgreSQL: 64-bit integers, `BYTEA`, and explicit row ids where SQLite
@@ -125,6 +126,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
          ALTER TABLE sessions ADD COLUMN echo_lost BIGINT NOT NULL DEFAULT 0;",
     ),
     (6, "ALTER TABLE sessions ADD COLUMN finished_at_ms BIGINT;"),
+    (7, "ALTER TABLE sessions ADD COLUMN edge_rhythm TEXT;"),
 ];
 
 /// A storage failure.
@@ -676,6 +678,33 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    /// Records the rhythm task the edge ran itself (`EdgeRhythmV1` as JSON), once: a session
+    /// that already holds one keeps it. Returns whether this one was stored.
+    pub async fn set_edge_rhythm(
+        &self,
+        session_id: &str,
+        rhythm_json: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE sessions SET edge_rhythm = $1 WHERE id = $2 AND edge_rhythm IS NULL",
+        )
+        .bind(rhythm_json)
+        .bind(session_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The rhythm task the edge ran itself, if it ran one.
+    pub async fn edge_rhythm(&self, session_id: &str) -> Result<Option<String>, StoreError> {
+        let row: Option<(Option<String>,)> =
+            sqlx::query_as("SELECT edge_rhythm FROM sessions WHERE id = $1")
+                .bind(session_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.and_then(|(rhythm,)| rhythm))
     }
 
     /// The browser's report about itself, if it sent one.

@@ -8,9 +8,11 @@ use std::time::Duration;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State as Extract};
 use axum::response::Response;
+use onsite_core::attested::{RhythmSchedule, Step};
 use onsite_core::codes::{CloseCode, ErrorCode};
 use onsite_core::evidence::ClaimedLocation;
 use onsite_core::geo::EdgeRtt;
+use onsite_core::stats::quantile;
 use onsite_core::wire::Claims;
 use onsite_core::wire::{
     self, BatchV1, ClientMsg, EdgeRefV1, EnvironmentV1, MeasurementV1, Role, ServerMsg, VerdictV1,
@@ -139,11 +141,13 @@ struct Echoes {
     seq: u32,
     pending: HashMap<u32, std::time::Instant>,
     opened: std::time::Instant,
+    /// The smallest round trip timed on this socket (µs).
+    rtt_min_us: Option<u64>,
 }
 
 impl Echoes {
     fn new(opened: std::time::Instant) -> Echoes {
-        Echoes { seq: 0, pending: HashMap::new(), opened }
+        Echoes { seq: 0, pending: HashMap::new(), opened, rtt_min_us: None }
     }
 
     /// Forgets probes unanswered for [`ECHO_LOST_AFTER`] at `now`; returns how many.
@@ -168,9 +172,13 @@ impl Echoes {
     fn reply(&mut self, seq: u32, now: std::time::Instant) -> Option<(u64, i64)> {
         let sent = self.pending.remove(&seq)?;
         let rtt_us = u64::try_from(now.saturating_duration_since(sent).as_micros()).ok()?;
-        let sent_us =
-            i64::try_from(sent.saturating_duration_since(self.opened).as_micros()).ok()?;
-        Some((rtt_us, sent_us + i64::try_from(rtt_us / 2).ok()?))
+        self.rtt_min_us = Some(self.rtt_min_us.map_or(rtt_us, |min_us| min_us.min(rtt_us)));
+        Some((rtt_us, self.since_opened_us(sent) + i64::try_from(rtt_us / 2).ok()?))
+    }
+
+    /// The edge's clock on this socket: µs from the socket's opening to `at`.
+    fn since_opened_us(&self, at: std::time::Instant) -> i64 {
+        i64::try_from(at.saturating_duration_since(self.opened).as_micros()).unwrap_or(i64::MAX)
     }
 
     /// Forgets every probe in flight: a sealed session counts none of them lost.
@@ -300,6 +308,13 @@ pub(crate) async fn stored(state: &State, session: &str) -> Result<Accumulated, 
             Err(error) => tracing::error!(session, %error, "stored environment does not parse"),
         }
     }
+    if let Some(text) = state.store.edge_rhythm(session).await? {
+        match serde_json::from_str::<wire::EdgeRhythmV1>(&text).map(|r| r.decode()) {
+            Ok(Ok(rhythm)) => accumulated.evidence.edge_rhythm = Some(rhythm),
+            Ok(Err(error)) => tracing::error!(session, %error, "stored edge rhythm is invalid"),
+            Err(error) => tracing::error!(session, %error, "stored edge rhythm does not parse"),
+        }
+    }
     accumulated.evidence.edge_site = state.edge_site.clone();
     for (edge_id, min_rtt_us) in state.store.measurements(session).await? {
         if let Some((_, location)) = state.peers.iter().find(|(peer, _)| peer.id == edge_id) {
@@ -328,10 +343,9 @@ async fn candidate(
     let mut offsets_us = Vec::new();
     let outcome = candidate_loop(state, socket, session, &mut offsets_us).await;
     offsets_us.sort_unstable();
-    if let Some(offset_us) = onsite_core::stats::quantile(&offsets_us, 1, 2) {
-        let spread_us = onsite_core::stats::quantile(&offsets_us, 3, 4)
-            .zip(onsite_core::stats::quantile(&offsets_us, 1, 4))
-            .map(|(q3, q1)| q3 - q1);
+    if let Some(offset_us) = quantile(&offsets_us, 1, 2) {
+        let spread_us =
+            quantile(&offsets_us, 3, 4).zip(quantile(&offsets_us, 1, 4)).map(|(q3, q1)| q3 - q1);
         tracing::info!(
             session,
             clock_offset_us = offset_us,
@@ -361,6 +375,7 @@ async fn candidate_loop(
     let mut last_frame_at = opened;
     let mut budget = FrameBudget::new(state.limits.frames_per_socket, opened.into_std());
     let mut environment_seen = false;
+    let mut rhythm: Option<RhythmSchedule> = None;
     // Batches are committed by the writer task; each is acknowledged when its commit comes back
     // here, so this loop never waits for the database.
     let (committed_tx, mut committed) = tokio::sync::mpsc::unbounded_channel::<Committed>();
@@ -383,6 +398,10 @@ async fn candidate_loop(
                     return Ok(());
                 }
             }
+            // The rhythm task's next beat, when the edge is running one.
+            _ = tokio::time::sleep_until(beat_due(&echoes, rhythm.as_ref())), if rhythm.is_some() => {
+                rhythm_step(state, &live, session, socket, &mut rhythm, &echoes, offsets_us).await?;
+            }
             // No timer per frame on this hot path: idleness is checked on the echo tick.
             frame = socket.recv() => {
                 last_frame_at = crate::clock::monotonic_tokio();
@@ -399,7 +418,8 @@ async fn candidate_loop(
                         return Err(Refusal::new(ErrorCode::RateLimited, "frames are arriving faster than a probe sends them"));
                     }
                     Message::Text(text) => {
-                        text_frame(state, &live, session, socket, &text, &mut environment_seen, &committed_tx).await?;
+                        let own = SocketState { environment_seen: &mut environment_seen, rhythm: &mut rhythm, echoes: &echoes };
+                        text_frame(state, &live, session, socket, &text, own, &committed_tx).await?;
                     }
                     Message::Close(_) => return Ok(()),
                     Message::Ping(_) | Message::Pong(_) => {}
@@ -515,6 +535,88 @@ async fn binary_frame(
     record_rtt(state, live, session, rtt_us, page_at_us).await
 }
 
+/// What one candidate socket holds for itself, lent to the frame handler.
+struct SocketState<'a> {
+    environment_seen: &'a mut bool,
+    rhythm: &'a mut Option<RhythmSchedule>,
+    echoes: &'a Echoes,
+}
+
+/// When the rhythm task's next step falls due, as a timer deadline.
+fn beat_due(echoes: &Echoes, rhythm: Option<&RhythmSchedule>) -> tokio::time::Instant {
+    let due_us = rhythm.map_or(i64::MAX / 2, RhythmSchedule::next_due_us);
+    let due = echoes.opened + Duration::from_micros(u64::try_from(due_us).unwrap_or(0));
+    tokio::time::Instant::from_std(due)
+}
+
+/// Starts the rhythm task the edge runs itself, once per session: the edge draws where the
+/// phase shifts, so the page cannot know it before the beat arrives.
+async fn start_rhythm(
+    live: &Arc<Live>,
+    rhythm: &mut Option<RhythmSchedule>,
+    echoes: &Echoes,
+) -> Option<ServerMsg> {
+    let accumulated = live.accumulated.lock().await;
+    if accumulated.finished {
+        return Some(error(
+            ErrorCode::Finished,
+            "this session is finished; nothing more is recorded",
+        ));
+    }
+    if rhythm.is_some() || accumulated.evidence.edge_rhythm.is_some() {
+        return Some(error(ErrorCode::TaskRepeated, "the rhythm task runs once per session"));
+    }
+    drop(accumulated);
+    let shift = u32::from(crate::secrets::random_bytes(1).first().copied().unwrap_or(0));
+    *rhythm = Some(RhythmSchedule::new(echoes.since_opened_us(crate::clock::monotonic()), shift));
+    None
+}
+
+/// The rhythm task's step that fell due: send a beat, or, after the last, keep the run as
+/// attested evidence and score it.
+async fn rhythm_step(
+    state: &Arc<State>,
+    live: &Arc<Live>,
+    session: &str,
+    socket: &mut WebSocket,
+    rhythm: &mut Option<RhythmSchedule>,
+    echoes: &Echoes,
+    offsets_us: &[i64],
+) -> Result<(), Refusal> {
+    let Some(schedule) = rhythm.as_mut() else { return Ok(()) };
+    match schedule.handle_due(echoes.since_opened_us(crate::clock::monotonic())) {
+        None => Ok(()),
+        Some(Step::Beat { n, of }) => {
+            send(socket, &ServerMsg::Beat { n, of }).await.map_err(|_| Refusal::closed())
+        }
+        Some(Step::Done) => {
+            let Some(schedule) = rhythm.take() else { return Ok(()) };
+            let mut sorted_us = offsets_us.to_vec();
+            sorted_us.sort_unstable();
+            let offset_us = quantile(&sorted_us, 1, 2);
+            let spread_us = quantile(&sorted_us, 3, 4)
+                .zip(quantile(&sorted_us, 1, 4))
+                .map_or(0, |(high, low)| high - low);
+            let rtt_min_us = echoes.rtt_min_us.map_or(0, |us| i64::try_from(us).unwrap_or(0));
+            let run = schedule.finish(rtt_min_us, offset_us, spread_us);
+            let text = serde_json::to_string(&wire::EdgeRhythmV1::from_run(&run))
+                .expect("a rhythm run is plain numbers");
+            // A sealed session's evidence is final; the store keeps the first run only.
+            if live.accumulated.lock().await.finished
+                || !state.store.set_edge_rhythm(session, &text).await?
+            {
+                return Ok(());
+            }
+            let mut accumulated = live.accumulated.lock().await;
+            accumulated.evidence.edge_rhythm = Some(run);
+            let snapshot = snapshot(&mut accumulated);
+            drop(accumulated);
+            schedule_publish(state, live, session, snapshot);
+            Ok(())
+        }
+    }
+}
+
 /// One text frame from the candidate: evidence, environment, finish or another edge's
 /// measurement. A refusal closes the socket; an error frame changes nothing.
 async fn text_frame(
@@ -523,9 +625,10 @@ async fn text_frame(
     session: &str,
     socket: &mut WebSocket,
     text: &str,
-    environment_seen: &mut bool,
+    own: SocketState<'_>,
     committed_tx: &tokio::sync::mpsc::UnboundedSender<Committed>,
 ) -> Result<(), Refusal> {
+    let SocketState { environment_seen, rhythm, echoes } = own;
     let reply = match ClientMsg::parse(text).map_err(Refusal::from_wire)? {
         ClientMsg::Evidence(batch) => {
             evidence(state, live, session, batch.seq, &batch, committed_tx).await?
@@ -553,6 +656,15 @@ async fn text_frame(
         ClientMsg::Finish => {
             finish(state, live, session).await?;
             Some(ServerMsg::Finished)
+        }
+        ClientMsg::StartRhythm => start_rhythm(live, rhythm, echoes).await,
+        ClientMsg::Tap { at_us } => {
+            // Stamped on arrival, before anything else: this is the edge's own measurement.
+            let arrived_us = echoes.since_opened_us(crate::clock::monotonic());
+            if let Some(schedule) = rhythm.as_mut() {
+                schedule.handle_tap(arrived_us, at_us);
+            }
+            None
         }
         ClientMsg::Measured { token } => measured(state, live, session, &token).await?,
         ClientMsg::Hello { .. } | ClientMsg::Measure { .. } => {

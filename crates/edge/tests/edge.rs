@@ -1612,3 +1612,143 @@ async fn the_minimal_forgery_gets_no_local_verdict() {
     );
     edge.stop().await;
 }
+
+/// How a scripted candidate answers the rhythm task the edge runs: it taps for each beat where
+/// a local person would (30 ms ahead of the beat it predicts from the last one it received),
+/// plus `loop_ms` (an operator behind a remote desktop), and reports each tap `early_ms` earlier
+/// than it sent it. Its page clock runs 5,000 s ahead of the edge's.
+struct RhythmScript {
+    loop_ms: u64,
+    early_ms: i64,
+}
+
+/// Runs a whole session as `script`: typing, the edge's rhythm task answered in real time, echo
+/// replies with the page's clock, then finish; returns the final verdict.
+async fn run_rhythm_script(edge: &Running, script: RhythmScript) -> wire::VerdictV1 {
+    const PAGE_AHEAD_US: i64 = 5_000_000_000;
+    let session = edge.create_session().await;
+    let mut socket = edge.join(Role::Candidate, &session.id, &session.candidate).await;
+    // The script's own clock; tests may read the time (clippy.toml).
+    #[allow(clippy::disallowed_methods, reason = "a scripted page reads its own clock")]
+    let epoch = tokio::time::Instant::now();
+    let page_now_us = move || {
+        #[allow(clippy::disallowed_methods, reason = "a scripted page reads its own clock")]
+        let elapsed = epoch.elapsed();
+        i64::try_from(elapsed.as_micros()).expect("small") + PAGE_AHEAD_US
+    };
+    send(
+        &mut socket,
+        &ClientMsg::Evidence(BatchV1 { seq: 1, strokes: typing(1, 40), ..BatchV1::default() }),
+    )
+    .await;
+    send(&mut socket, &ClientMsg::StartRhythm).await;
+    // Taps fall due in the order their beats came; a late operator's tap for one beat is still
+    // pending when the next beat arrives.
+    let mut taps_due: std::collections::VecDeque<tokio::time::Instant> = Default::default();
+    let mut beats = 0;
+    let mut finished_at: Option<tokio::time::Instant> = None;
+    loop {
+        let far = epoch + Duration::from_secs(3600);
+        let tap_due = taps_due.front().copied();
+        let wake = tap_due.unwrap_or(far).min(finished_at.unwrap_or(far));
+        tokio::select! {
+            frame = socket.next() => match frame.expect("socket open").expect("frame") {
+                Message::Binary(bytes) => {
+                    let seq = wire::parse_echo(&bytes).expect("an echo probe");
+                    let reply = wire::echo_reply(seq, page_now_us());
+                    socket.send(Message::Binary(reply.to_vec().into())).await.expect("echo");
+                }
+                Message::Text(text) => match ServerMsg::parse(&text).expect("server message") {
+                    ServerMsg::Beat { n, of } => {
+                        beats += 1;
+                        // The next beat, as a person predicts it from this one.
+                        let next_ms = 600 - 30 + script.loop_ms;
+                        #[allow(clippy::disallowed_methods, reason = "the script's own clock")]
+                        let now = tokio::time::Instant::now();
+                        taps_due.push_back(now + Duration::from_millis(next_ms));
+                        if n + 1 == of {
+                            finished_at = Some(now + Duration::from_millis(1_500 + script.loop_ms));
+                        }
+                    }
+                    ServerMsg::Ack { .. } => {}
+                    other => panic!("unexpected {other:?}"),
+                },
+                _ => {}
+            },
+            () = tokio::time::sleep_until(wake) => {
+                if finished_at.is_some_and(|at| at <= wake) && tap_due.is_none_or(|at| at > wake) {
+                    break;
+                }
+                taps_due.pop_front();
+                let at_us = page_now_us() - script.early_ms * 1000;
+                send(&mut socket, &ClientMsg::Tap { at_us }).await;
+            }
+        }
+    }
+    assert_eq!(beats, onsite_core::attested::BEATS, "every beat arrived");
+    // The run is scored once its last taps are in; then the candidate finishes.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    send(&mut socket, &ClientMsg::Finish).await;
+    while next_text(&mut socket).await != ServerMsg::Finished {}
+    let mut interviewer = edge.join(Role::Interviewer, &session.id, &session.interviewer).await;
+    let ServerMsg::Verdict { verdict, .. } = next_text(&mut interviewer).await else {
+        panic!("expected the final verdict")
+    };
+    verdict
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adversaries_of_the_edge_run_rhythm_never_get_local() {
+    // Three scripts speaking the wire protocol, concurrently (each run takes 17 s of beats):
+    // a local person, an operator 110 ms behind a remote desktop who reports honestly, and the
+    // same operator's page reporting every tap 110 ms earlier to hide it.
+    let (data, assets) = dirs();
+    let edge = Running::start(data.path(), assets.path()).await;
+    let (local, operator, hidden) = tokio::join!(
+        run_rhythm_script(&edge, RhythmScript { loop_ms: 0, early_ms: 0 }),
+        run_rhythm_script(&edge, RhythmScript { loop_ms: 110, early_ms: 0 }),
+        run_rhythm_script(&edge, RhythmScript { loop_ms: 110, early_ms: 110 }),
+    );
+    let weight = |verdict: &wire::VerdictV1, code: &str| {
+        verdict.reasons.iter().find(|r| r.code == code).map(|r| r.weight)
+    };
+    let added_ms = |verdict: &wire::VerdictV1| verdict.loop_added_ms.as_ref().map(|l| l.estimate);
+    for (name, verdict) in [("local", &local), ("operator", &operator), ("hiding", &hidden)] {
+        println!(
+            "{name}: class {}, p {}, loop added {:?} ms, timing_inconsistent {:?}",
+            verdict.class,
+            verdict.p_remote,
+            added_ms(verdict),
+            weight(verdict, "timing_inconsistent")
+        );
+    }
+    assert_eq!(local.class, "local", "{:#?}", local.reasons);
+    assert!(added_ms(&local).is_some_and(|ms| ms.abs() <= 20.0), "{:?}", local.loop_added_ms);
+    assert_eq!(weight(&local, "timing_inconsistent"), None, "{:#?}", local.reasons);
+    for (name, verdict) in [("honest operator", &operator), ("hiding operator", &hidden)] {
+        assert_ne!(verdict.class, "local", "{name}: {:#?}", verdict.reasons);
+        let added = added_ms(verdict);
+        assert!(added.is_some_and(|ms| (ms - 110.0).abs() <= 20.0), "{name}: {added:?}");
+        assert!(weight(verdict, "loop_latency").is_some_and(|w| w >= 3.0), "{name}");
+    }
+    assert_eq!(weight(&hidden, "timing_inconsistent"), Some(2.0), "{:#?}", hidden.reasons);
+    assert_eq!(weight(&operator, "timing_inconsistent"), None, "{:#?}", operator.reasons);
+    edge.stop().await;
+}
+
+#[tokio::test]
+async fn the_edge_runs_the_rhythm_task_once_per_session() {
+    let (data, assets) = dirs();
+    let edge = Running::start(data.path(), assets.path()).await;
+    let session = edge.create_session().await;
+    let mut socket = edge.join(Role::Candidate, &session.id, &session.candidate).await;
+    send(&mut socket, &ClientMsg::StartRhythm).await;
+    send(&mut socket, &ClientMsg::StartRhythm).await;
+    let ServerMsg::Error { code, .. } = next_text(&mut socket).await else {
+        panic!("a second start is refused")
+    };
+    assert_eq!(code, ErrorCode::TaskRepeated);
+    // The first run goes on: its first beat comes a second after Start.
+    assert_eq!(next_text(&mut socket).await, ServerMsg::Beat { n: 0, of: 24 });
+    edge.stop().await;
+}

@@ -30,6 +30,11 @@ pub enum ClientMsg {
     Measured { token: String },
     /// The candidate finished the task.
     Finish,
+    /// The candidate pressed Start on the rhythm task: the edge sends its beats from now on.
+    StartRhythm,
+    /// A tap on the rhythm task, sent the moment it happens, with the page's time for it (µs):
+    /// the edge times its arrival itself, and the page's time is only a cross-check.
+    Tap { at_us: i64 },
 }
 
 /// Where a measuring edge listens.
@@ -67,6 +72,12 @@ pub enum ServerMsg {
     },
     /// The candidate's `finish` was received and the final verdict is signed.
     Finished,
+    /// Beat `n` of `of` of the rhythm task is due now: draw it as it arrives. The edge decides
+    /// when each beat falls, so the page cannot know one before it is sent.
+    Beat {
+        n: u32,
+        of: u32,
+    },
     Error {
         code: ErrorCode,
         message: String,
@@ -102,6 +113,9 @@ impl ClientMsg {
                     || environment.screen_h_px > MAX_SCREEN_PX =>
             {
                 Err(WireError::Malformed(format!("screens are at most {MAX_SCREEN_PX} px across")))
+            }
+            ClientMsg::Tap { at_us } if at_us.abs() > super::MAX_ABS_TIME_US => {
+                Err(WireError::Malformed("a tap's time is out of range".into()))
             }
             _ => Ok(msg),
         }
@@ -139,6 +153,8 @@ impl ServerMsg {
             verdict: Option<VerdictV1>,
             code: Option<ErrorCode>,
             message: Option<String>,
+            n: Option<u32>,
+            of: Option<u32>,
         }
         let flat: Flat =
             serde_json::from_str(text).map_err(|e| WireError::Malformed(e.to_string()))?;
@@ -160,6 +176,10 @@ impl ServerMsg {
                 verdict: flat.verdict.clone().ok_or_else(|| missing("verdict"))?,
             },
             "finished" => ServerMsg::Finished,
+            "beat" => ServerMsg::Beat {
+                n: flat.n.ok_or_else(|| missing("n"))?,
+                of: flat.of.ok_or_else(|| missing("of"))?,
+            },
             "error" => ServerMsg::Error {
                 code: flat.code.ok_or_else(|| missing("code"))?,
                 message: flat.message.clone().ok_or_else(|| missing("message"))?,

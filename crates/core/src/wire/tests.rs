@@ -21,6 +21,10 @@ fn parses_and_refuses_client_frames() {
     check(r#"{"t":"hello","v":1,"role":"candidate","session":"s","token":"k"}"#, Ok(()));
     check(r#"{"t":"hello","v":2,"role":"candidate","session":"s","token":"k"}"#, Err("version 2"));
     check(r#"{"t":"finish"}"#, Ok(()));
+    check(r#"{"t":"start_rhythm"}"#, Ok(()));
+    check(r#"{"t":"tap","at_us":1234567}"#, Ok(()));
+    check(r#"{"t":"tap","at_us":1234567,"key":"a"}"#, Err("unknown field `key`"));
+    check(r#"{"t":"tap","at_us":9000000000000000000}"#, Err("out of range"));
     check(r#"{"t":"evidence","seq":1,"strokes":[]}"#, Ok(()));
     check("{not json", Err("malformed"));
     check(r#"{"t":"launch"}"#, Err("malformed"));
@@ -158,6 +162,7 @@ fn server_messages_round_trip() {
         ServerMsg::Measurement { token: "a.b.c".into() },
         ServerMsg::Ack { seq: 7 },
         ServerMsg::Finished,
+        ServerMsg::Beat { n: 3, of: 24 },
         ServerMsg::Error { code: ErrorCode::OutOfOrder, message: "expected 2".into() },
     ];
     for msg in messages {
