@@ -91,6 +91,8 @@ struct Shared {
     config: ProbeConfig,
     /// The last refusal's code, to tell a lost connection from a wrong link.
     last_refusal: Option<ErrorCode>,
+    /// Where beats of the rhythm task the edge runs go, while it runs.
+    on_beat: Option<Rc<dyn Fn(u32, u32)>>,
     /// The pending reconnect and how long the next one waits.
     reconnect: Option<Timeout>,
     reconnect_wait_ms: u32,
@@ -125,6 +127,7 @@ impl CandidateProbe {
             on_status: Rc::new(on_status),
             config: config.clone(),
             last_refusal: None,
+            on_beat: None,
             reconnect: None,
             reconnect_wait_ms: RECONNECT_FIRST_MS,
         }));
@@ -166,6 +169,32 @@ impl CandidateProbe {
         };
         self.captures
             .push((KeyCapture::attach(target, keys), PointerCapture::attach(target, pointer)));
+    }
+
+    /// Asks the edge to run the rhythm task: it sends each beat when it falls due, and
+    /// `on_beat(n, of)` is called as each arrives. Returns whether the request went out (the
+    /// socket may be reconnecting); the task then runs on the page's own schedule.
+    pub fn start_rhythm(&self, on_beat: impl Fn(u32, u32) + 'static) -> bool {
+        let mut s = self.shared.borrow_mut();
+        let sent =
+            s.socket.as_ref().is_some_and(|socket| socket.send(&ClientMsg::StartRhythm).is_ok());
+        if sent {
+            s.on_beat = Some(Rc::new(on_beat));
+        }
+        sent
+    }
+
+    /// Stops passing beats on: the rhythm task ended.
+    pub fn end_rhythm(&self) {
+        self.shared.borrow_mut().on_beat = None;
+    }
+
+    /// Sends a tap of the rhythm task now, in a frame of its own, with the page's time for it
+    /// (µs): the edge times its arrival itself.
+    pub fn tap(&self, at_us: i64) {
+        if let Some(socket) = &self.shared.borrow().socket {
+            let _ = socket.send(&ClientMsg::Tap { at_us });
+        }
     }
 
     /// Sends a challenge's result with the next batch.
@@ -281,6 +310,14 @@ fn measure(shared: &Rc<RefCell<Shared>>, edges: Vec<(String, String)>) {
 }
 
 fn handle(shared: &Rc<RefCell<Shared>>, event: SocketEvent) {
+    if let SocketEvent::Beat { n, of } = event {
+        // Drawn as it arrives, with no borrow held while the task runs its callback.
+        let on_beat = shared.borrow().on_beat.clone();
+        if let Some(on_beat) = on_beat {
+            on_beat(n, of);
+        }
+        return;
+    }
     if let SocketEvent::Welcome { edges } = &event {
         if !edges.is_empty() && shared.borrow().measuring.is_empty() {
             measure(shared, edges.clone());
@@ -346,7 +383,7 @@ fn handle(shared: &Rc<RefCell<Shared>>, event: SocketEvent) {
                     return;
                 }
             }
-            SocketEvent::Verdict { .. } => {}
+            SocketEvent::Verdict { .. } | SocketEvent::Beat { .. } => {}
         }
     }
     flush_batch(shared);

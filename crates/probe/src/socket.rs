@@ -24,6 +24,8 @@ pub enum SocketEvent {
     Verdict { frame: String },
     /// The edge has the candidate's last evidence.
     Finished,
+    /// Beat `n` of `of` of the rhythm task the edge runs is due now.
+    Beat { n: u32, of: u32 },
     /// The edge refused something; the sentence is meant for people. A code this version does
     /// not know reads as [`ErrorCode::BadFrame`].
     Error { code: ErrorCode, message: String },
@@ -189,6 +191,18 @@ fn classify(text: String) -> SocketEvent {
             _ => bad("the server sent an acknowledgement without a batch number"),
         },
         "finished" => SocketEvent::Finished,
+        "beat" => {
+            let count = |name: &str| {
+                field(name).and_then(|v| v.as_f64()).filter(|v| *v >= 0.0 && v.fract() == 0.0)
+            };
+            match (count("n"), count("of")) {
+                // Beat numbers are tens at most, so the doubles are exact.
+                (Some(n), Some(of)) if n < of && of <= 1000.0 => {
+                    SocketEvent::Beat { n: n as u32, of: of as u32 }
+                }
+                _ => bad("the server sent a beat without its number"),
+            }
+        }
         "error" => SocketEvent::Error {
             code: ErrorCode::parse(&text_field("code")).unwrap_or(ErrorCode::BadFrame),
             message: text_field("message"),

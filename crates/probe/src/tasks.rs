@@ -2,6 +2,10 @@
 //! target to follow, drawn on a canvas with `requestAnimationFrame`. Stimulus times are the times
 //! of the frames that showed them; answers keep their `event.timeStamp`.
 //!
+//! The rhythm task runs on the edge's beats when the edge sends them: each flashes as it arrives
+//! and each tap is passed on the moment it happens, so the edge times both on its own clock. The
+//! page keeps the time itself only when no beat comes.
+//!
 //! What is drawn is also written to the canvas's `data-` attributes (the last beat's frame time,
 //! the target's recent positions), so assistive tools and scripted test participants can see the
 //! same state a person sees.
@@ -131,8 +135,29 @@ impl Timing {
     }
 }
 
+/// Beats of a rhythm task the edge runs, as they arrive.
+struct EdgeBeats {
+    /// When each beat arrived (page clock, ms).
+    arrived_ms: Vec<f64>,
+    of: u32,
+    /// When the task started waiting for them (ms); with no beat by [`EDGE_BEAT_WAIT_MS`], the
+    /// page runs the schedule itself.
+    waiting_since_ms: Option<f64>,
+}
+
+/// How long a task the edge runs waits for its first beat before the page runs it (ms): the
+/// edge sends it a second after Start.
+const EDGE_BEAT_WAIT_MS: f64 = 2_500.0;
+/// How fast a beat the edge sent fades (ms): it flashes when it arrives, since the page cannot
+/// know the next one in advance to swell towards it.
+const FLASH_FADE_MS: f64 = 120.0;
+
 struct RhythmState {
     config: RhythmConfig,
+    /// Beats from the edge, when it runs the task; `None` when the page keeps the time.
+    edge: Option<EdgeBeats>,
+    /// Where each tap goes the moment it happens (the edge), with its time (ms).
+    on_tap: Option<Box<dyn Fn(f64)>>,
     start_ms: Option<f64>,
     beats_at_us: Vec<i64>,
     taps_at_us: Vec<i64>,
@@ -149,21 +174,60 @@ pub struct RhythmTask {
 }
 
 impl RhythmTask {
-    /// Starts the task on `canvas`; `done` receives the result once the last beat has passed.
+    /// Starts the task on `canvas` on the page's own schedule; `done` receives the result once
+    /// the last beat has passed.
     pub fn start(
         canvas: &HtmlCanvasElement,
         config: RhythmConfig,
         done: impl FnOnce(Outcome<Rhythm>, Option<FrameTiming>) + 'static,
     ) -> Result<RhythmTask, ProbeError> {
+        RhythmTask::run(canvas, config, None, None, Box::new(done))
+    }
+
+    /// Starts the task with the beats the edge sends ([`RhythmTask::beat`]): each is drawn as it
+    /// arrives, and each tap goes to `on_tap` (with its time, ms) the moment it happens. With no
+    /// beat within a few seconds, the page keeps the time itself.
+    pub fn start_with_edge(
+        canvas: &HtmlCanvasElement,
+        config: RhythmConfig,
+        on_tap: impl Fn(f64) + 'static,
+        done: impl FnOnce(Outcome<Rhythm>, Option<FrameTiming>) + 'static,
+    ) -> Result<RhythmTask, ProbeError> {
+        let edge = EdgeBeats { arrived_ms: Vec::new(), of: config.beats, waiting_since_ms: None };
+        RhythmTask::run(canvas, config, Some(edge), Some(Box::new(on_tap)), Box::new(done))
+    }
+
+    /// Beat `n` of `of` arrived from the edge: it is drawn at the next frame. Out-of-order or
+    /// repeated beats are ignored.
+    pub fn beat(&self, n: u32, of: u32) {
+        let now_ms = performance_now_ms().unwrap_or(0.0);
+        let mut s = self.state.borrow_mut();
+        if let Some(edge) = s.edge.as_mut() {
+            if usize::try_from(n).is_ok_and(|n| n == edge.arrived_ms.len()) {
+                edge.arrived_ms.push(now_ms);
+                edge.of = of;
+            }
+        }
+    }
+
+    fn run(
+        canvas: &HtmlCanvasElement,
+        config: RhythmConfig,
+        edge: Option<EdgeBeats>,
+        on_tap: Option<Box<dyn Fn(f64)>>,
+        done: Box<dyn FnOnce(Outcome<Rhythm>, Option<FrameTiming>)>,
+    ) -> Result<RhythmTask, ProbeError> {
         let context = context(canvas)?;
         let state = Rc::new(RefCell::new(RhythmState {
             config,
+            edge,
+            on_tap,
             start_ms: None,
             beats_at_us: Vec::new(),
             taps_at_us: Vec::new(),
             answer: Answer::Key,
             timing: Timing::default(),
-            done: Some(Box::new(done)),
+            done: Some(done),
         }));
         let frame: FrameLoop = Rc::new(RefCell::new(None));
         let (width, height) = (f64::from(canvas.width()), f64::from(canvas.height()));
@@ -174,38 +238,43 @@ impl RhythmTask {
             let (level, reduced_motion, new_beat, finished) = {
                 let mut s = loop_state.borrow_mut();
                 s.timing.frame(now_ms);
-                // The first beat comes a second after the task starts.
-                let start_ms = *s.start_ms.get_or_insert(now_ms + 1000.0);
-                let c = s.config;
-                let beat_time = |k: u32| {
-                    start_ms
-                        + f64::from(k) * c.period_ms
-                        + if k >= c.shift_at_beat { c.shift_ms } else { 0.0 }
-                };
-                let shown = u32::try_from(s.beats_at_us.len()).unwrap_or(u32::MAX);
-                // The first frame at or after a beat's time is the one that shows its peak.
-                let new_beat = (shown < c.beats && now_ms >= beat_time(shown)).then(|| {
-                    s.beats_at_us.push(to_us(now_ms));
-                    shown
-                });
-                // The pulse: nearest beat's closeness, 1 at the peak and falling off over ~100 ms.
-                let nearest = (0..c.beats)
-                    .map(|k| (now_ms - beat_time(k)).abs())
-                    .fold(f64::INFINITY, f64::min);
-                // The pulse's shape decides only what is drawn, not any measurement.
-                let level = (-(nearest / 90.0).powi(2)).exp();
-                let finished = (shown >= c.beats && now_ms >= beat_time(c.beats - 1) + c.period_ms)
-                    .then(|| {
-                        let timing = s.timing.summary();
-                        let rhythm = Rhythm {
-                            beats_at_us: std::mem::take(&mut s.beats_at_us),
-                            shift_at_beat: Some(c.shift_at_beat),
-                            taps_at_us: std::mem::take(&mut s.taps_at_us),
-                            answer: s.answer,
-                        };
-                        (s.done.take(), rhythm, timing)
+                if let Some(step) = edge_frame(&mut s, now_ms) {
+                    step
+                } else {
+                    // The first beat comes a second after the task starts.
+                    let start_ms = *s.start_ms.get_or_insert(now_ms + 1000.0);
+                    let c = s.config;
+                    let beat_time = |k: u32| {
+                        start_ms
+                            + f64::from(k) * c.period_ms
+                            + if k >= c.shift_at_beat { c.shift_ms } else { 0.0 }
+                    };
+                    let shown = u32::try_from(s.beats_at_us.len()).unwrap_or(u32::MAX);
+                    // The first frame at or after a beat's time is the one that shows its peak.
+                    let new_beat = (shown < c.beats && now_ms >= beat_time(shown)).then(|| {
+                        s.beats_at_us.push(to_us(now_ms));
+                        shown
                     });
-                (level, c.reduced_motion, new_beat, finished)
+                    // The pulse: nearest beat's closeness, 1 at the peak and falling off over ~100 ms.
+                    let nearest = (0..c.beats)
+                        .map(|k| (now_ms - beat_time(k)).abs())
+                        .fold(f64::INFINITY, f64::min);
+                    // The pulse's shape decides only what is drawn, not any measurement.
+                    let level = (-(nearest / 90.0).powi(2)).exp();
+                    let finished = (shown >= c.beats
+                        && now_ms >= beat_time(c.beats - 1) + c.period_ms)
+                        .then(|| {
+                            let timing = s.timing.summary();
+                            let rhythm = Rhythm {
+                                beats_at_us: std::mem::take(&mut s.beats_at_us),
+                                shift_at_beat: Some(c.shift_at_beat),
+                                taps_at_us: std::mem::take(&mut s.taps_at_us),
+                                answer: s.answer,
+                            };
+                            (s.done.take(), rhythm, timing)
+                        });
+                    (level, c.reduced_motion, new_beat, finished)
+                }
             };
             if let Some(beat) = new_beat {
                 let _ = drawn.set_attribute("data-beat", &beat.to_string());
@@ -239,6 +308,9 @@ impl RhythmTask {
                     s.timing.input(event_ms, now_ms);
                     s.taps_at_us.push(to_us(event_ms));
                     s.answer = Answer::Key;
+                    let on_tap = s.on_tap.take();
+                    drop(s);
+                    send_tap(&tapped, on_tap, event_ms);
                 }),
             );
             listeners.push(keys);
@@ -254,6 +326,9 @@ impl RhythmTask {
                 s.timing.input(event_ms, now_ms);
                 s.taps_at_us.push(to_us(event_ms));
                 s.answer = Answer::Pointer;
+                let on_tap = s.on_tap.take();
+                drop(s);
+                send_tap(&tapped, on_tap, event_ms);
             }),
         );
         listeners.push(clicks);
@@ -272,6 +347,61 @@ impl Drop for RhythmTask {
         // Breaks the frame closure's reference to itself.
         self.frame.borrow_mut().take();
     }
+}
+
+/// Passes a tap on to where it goes, with no borrow held while it is sent, then puts the
+/// callback back.
+fn send_tap(state: &Rc<RefCell<RhythmState>>, on_tap: Option<Box<dyn Fn(f64)>>, event_ms: f64) {
+    if let Some(on_tap) = on_tap {
+        on_tap(event_ms);
+        state.borrow_mut().on_tap = Some(on_tap);
+    }
+}
+
+/// One frame of a task the edge runs: `(level, reduced motion, beat shown now, result)`, or
+/// `None` when the page keeps the time (no edge, or no beat came in time, after which it never
+/// comes back).
+#[allow(clippy::type_complexity, reason = "the frame closure's own step, named where it is used")]
+fn edge_frame(
+    s: &mut RhythmState,
+    now_ms: f64,
+) -> Option<(f64, bool, Option<u32>, Option<(Done<Rhythm>, Rhythm, Option<FrameTiming>)>)> {
+    let c = s.config;
+    let edge = s.edge.as_mut()?;
+    let waiting_since_ms = *edge.waiting_since_ms.get_or_insert(now_ms);
+    if edge.arrived_ms.is_empty() && now_ms - waiting_since_ms > EDGE_BEAT_WAIT_MS {
+        // The edge did not answer: the page runs the schedule from now, as without an edge.
+        s.edge = None;
+        s.on_tap = None;
+        return None;
+    }
+    let shown = u32::try_from(s.beats_at_us.len()).unwrap_or(u32::MAX);
+    let arrived = u32::try_from(edge.arrived_ms.len()).unwrap_or(u32::MAX);
+    // The first frame after a beat arrives is the one that shows it.
+    let new_beat = (shown < arrived).then(|| {
+        s.beats_at_us.push(to_us(now_ms));
+        arrived - 1
+    });
+    let since_ms =
+        s.beats_at_us.last().map_or(f64::INFINITY, |at_us| now_ms - *at_us as f64 / 1000.0);
+    let level = (-(since_ms.max(0.0) / FLASH_FADE_MS)).exp();
+    let finished = (arrived >= edge.of && since_ms >= c.period_ms).then(|| {
+        // The page learns where the phase shifted only from the gaps between beats.
+        let shift_at_beat = s
+            .beats_at_us
+            .windows(2)
+            .position(|w| (w[1] - w[0]) as f64 > 1.15 * c.period_ms * 1000.0)
+            .and_then(|i| u32::try_from(i + 1).ok());
+        let timing = s.timing.summary();
+        let rhythm = Rhythm {
+            beats_at_us: std::mem::take(&mut s.beats_at_us),
+            shift_at_beat,
+            taps_at_us: std::mem::take(&mut s.taps_at_us),
+            answer: s.answer,
+        };
+        (s.done.take(), rhythm, timing)
+    });
+    Some((level, c.reduced_motion, new_beat, finished))
 }
 
 fn draw_pulse(
