@@ -263,9 +263,15 @@ class Participant:
             crossing = lambda: t0 + (seen_at_s - t0) * (threshold_px - r0) / ((radius_px - r0) or 1e-9)
             if not above and radius_px >= threshold_px > r0:
                 above, up_at_s = True, crossing()
+                largest = (radius_px, seen_at_s)
+            elif above and radius_px >= threshold_px:
+                largest = max(largest, (radius_px, seen_at_s), key=lambda seen: seen[0])
             elif above and radius_px < threshold_px <= r0:
                 above = False
-                peak_s = (up_at_s + crossing()) / 2.0
+                # A person takes the beat to be where the circle looked largest: the middle of a
+                # swell, the onset of a flash (the edge's beats flash, since the page cannot
+                # swell towards a beat it has not yet received).
+                peak_s = largest[1] if largest[0] > threshold_px * 1.05 else (up_at_s + crossing()) / 2.0
                 peaks_s.append(peak_s)
                 beat[0] = self.tempo(peaks_s) or beat[0]
             last = (seen_at_s, radius_px)
