@@ -5,8 +5,10 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use onsite_core::wire::{
+    ApiErrorV1, SessionCreateRequestV1, SessionCreatedV1, SessionListV1, SessionSummaryV1,
+};
 use onsite_probe::page;
-use serde::Deserialize;
 
 use crate::format;
 
@@ -16,28 +18,11 @@ const LINKS_STORE: &str = "onsite-interviewer-links";
 /// verdict token.
 const LINK_KEPT_S: u64 = 24 * 3600;
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-struct Listed {
-    id: String,
-    created_at_ms: i64,
-    claimed_location: Option<String>,
-    class: Option<String>,
-    p_remote: Option<f64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-struct Created {
-    id: String,
-    candidate_url: String,
-    interviewer_url: String,
-}
-
 /// The edge's error sentence from a JSON body, or the status.
 fn sentence(status: u16, body: &str) -> String {
-    serde_json::from_str::<serde_json::Value>(body)
-        .ok()
-        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
-        .unwrap_or_else(|| format!("the edge answered HTTP {status}"))
+    serde_json::from_str::<ApiErrorV1>(body)
+        .map(|answer| answer.error)
+        .unwrap_or_else(|_| format!("the edge answered HTTP {status}"))
 }
 
 /// The remembered links still young enough to keep at `now_s`: each is
@@ -72,7 +57,7 @@ fn remembered() -> serde_json::Map<String, serde_json::Value> {
     fresh
 }
 
-fn remember(created: &Created) {
+fn remember(created: &SessionCreatedV1) {
     let mut links = remembered();
     links.insert(
         created.id.clone(),
@@ -110,8 +95,8 @@ fn CopyField(label: &'static str, value: String, testid: &'static str) -> impl I
 #[component]
 pub fn DashboardPage() -> impl IntoView {
     let api_key = RwSignal::new(page::session_get(API_KEY_STORE).unwrap_or_default());
-    let sessions = RwSignal::new(None::<Result<Vec<Listed>, String>>);
-    let created = RwSignal::new(None::<Result<Created, String>>);
+    let sessions = RwSignal::new(None::<Result<Vec<SessionSummaryV1>, String>>);
+    let created = RwSignal::new(None::<Result<SessionCreatedV1, String>>);
     let claimed = RwSignal::new(String::new());
     let busy = RwSignal::new(false);
 
@@ -123,12 +108,9 @@ pub fn DashboardPage() -> impl IntoView {
         }
         spawn_local(async move {
             let result = match page::request("GET", "/api/v1/sessions", Some(&key), None).await {
-                Ok((200, body)) => serde_json::from_str::<serde_json::Value>(&body)
-                    .ok()
-                    .and_then(|v| {
-                        serde_json::from_value::<Vec<Listed>>(v.get("sessions")?.clone()).ok()
-                    })
-                    .ok_or_else(|| {
+                Ok((200, body)) => serde_json::from_str::<SessionListV1>(&body)
+                    .map(|list| list.sessions)
+                    .map_err(|_| {
                         "the edge sent a list this page cannot read; reload the page".to_owned()
                     }),
                 Ok((401, body)) => Err(format!(
@@ -159,15 +141,14 @@ pub fn DashboardPage() -> impl IntoView {
         busy.set(true);
         let key = api_key.get_untracked();
         let place = claimed.get_untracked().trim().to_owned();
-        let body = if place.is_empty() {
-            "{}".to_owned()
-        } else {
-            serde_json::json!({ "claimed_location": place }).to_string()
-        };
+        let request =
+            SessionCreateRequestV1 { claimed_location: (!place.is_empty()).then_some(place) };
+        // Serialising a struct of strings cannot fail; the fallback asks for no location.
+        let body = serde_json::to_string(&request).unwrap_or_else(|_| "{}".to_owned());
         spawn_local(async move {
             let result =
                 match page::request("POST", "/api/v1/sessions", Some(&key), Some(&body)).await {
-                    Ok((201, body)) => serde_json::from_str::<Created>(&body)
+                    Ok((201, body)) => serde_json::from_str::<SessionCreatedV1>(&body)
                         .map_err(|e| format!("the edge's answer cannot be read: {e}")),
                     Ok((status, body)) => Err(sentence(status, &body)),
                     Err(error) => Err(format!(

@@ -4,17 +4,8 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use onsite_core::wire::{ApiErrorV1, DecisionV1, VerifyAnswerV1, VerifyRequestV1};
 use onsite_probe::page;
-use serde::Deserialize;
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-struct Answer {
-    decision: String,
-    valid: bool,
-    reasons: Vec<String>,
-    #[serde(default)]
-    claims: Option<serde_json::Value>,
-}
 
 const CLASSES: [(&str, &str); 4] = [
     ("local", "Local"),
@@ -31,7 +22,7 @@ pub fn GatePage() -> impl IntoView {
     let session = RwSignal::new(String::new());
     // Empty: the edge's own audience (its `--audience`).
     let audience = RwSignal::new(String::new());
-    let answer = RwSignal::new(None::<Result<Answer, String>>);
+    let answer = RwSignal::new(None::<Result<VerifyAnswerV1, String>>);
     let busy = RwSignal::new(false);
 
     let check = move |event: leptos::ev::SubmitEvent| {
@@ -68,23 +59,24 @@ pub fn GatePage() -> impl IntoView {
             return;
         }
         let aud = audience.get_untracked().trim().to_owned();
-        let body = serde_json::json!({
-            "token": text,
-            "sub": expected_session,
-            "require": require,
-            "max_age_s": max_age_s,
-            "aud": (!aud.is_empty()).then_some(aud),
-        })
-        .to_string();
+        let request = VerifyRequestV1 {
+            aud: (!aud.is_empty()).then_some(aud),
+            iss: None,
+            max_age_s,
+            require: Some(require),
+            sub: Some(expected_session),
+            token: text,
+        };
+        // Serialising strings and numbers cannot fail; an empty body would be refused.
+        let body = serde_json::to_string(&request).unwrap_or_default();
         busy.set(true);
         spawn_local(async move {
             let result = match page::request("POST", "/api/v1/verify", None, Some(&body)).await {
-                Ok((200, body)) => serde_json::from_str::<Answer>(&body)
+                Ok((200, body)) => serde_json::from_str::<VerifyAnswerV1>(&body)
                     .map_err(|e| format!("the edge's answer cannot be read: {e}")),
-                Ok((status, body)) => Err(serde_json::from_str::<serde_json::Value>(&body)
-                    .ok()
-                    .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
-                    .unwrap_or_else(|| format!("the edge answered HTTP {status}"))),
+                Ok((status, body)) => Err(serde_json::from_str::<ApiErrorV1>(&body)
+                    .map(|answer| answer.error)
+                    .unwrap_or_else(|_| format!("the edge answered HTTP {status}"))),
                 Err(error) => Err(format!(
                     "cannot reach the edge ({error}); check your connection and try again"
                 )),
@@ -98,11 +90,11 @@ pub fn GatePage() -> impl IntoView {
         answer.get().map(|result| match result {
             Err(why) => view! { <p class="problem" role="alert" data-testid="gate-problem">{why}</p> }.into_any(),
             Ok(answer) => {
-                let ship = answer.decision == "ship";
-                let subject = answer.claims.as_ref().and_then(|c| c.get("sub")).and_then(|s| s.as_str()).unwrap_or("—").to_owned();
-                let class = answer.claims.as_ref().and_then(|c| c.pointer("/verdict/class")).and_then(|s| s.as_str()).unwrap_or("—").to_owned();
+                let ship = answer.decision == DecisionV1::Ship;
+                let subject = answer.claims.as_ref().map_or_else(|| "—".to_owned(), |c| c.sub.clone());
+                let class = answer.claims.as_ref().map_or_else(|| "—".to_owned(), |c| c.verdict.class.clone());
                 view! {
-                    <div class=if ship { "decision ship" } else { "decision hold" } role="status" data-testid="decision" data-decision=answer.decision.clone()>
+                    <div class=if ship { "decision ship" } else { "decision hold" } role="status" data-testid="decision" data-decision=answer.decision.as_str()>
                         <p class="decision-word">{if ship { "Ship" } else { "Hold" }}</p>
                         <p>{if ship {
                             "The token is genuine and its verdict passes this policy."

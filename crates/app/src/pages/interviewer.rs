@@ -11,7 +11,7 @@ use onsite_probe::{page, EdgeSocket, SocketEvent};
 
 use onsite_core::estimators::{LOCAL_ASYNCHRONY_US, LOCAL_TRACKING_LAG_US};
 use onsite_core::features::{Series, LOCAL_DWELL_BAND_US, LOCAL_FLIGHT_BAND_US};
-use onsite_core::wire::EvidenceV1;
+use onsite_core::wire::{EvidenceV1, VerdictListV1};
 use onsite_core::{Evidence, Features};
 
 use super::Capability;
@@ -75,13 +75,8 @@ async fn load_charts(capability: &Capability) -> Result<(Charts, String), String
             .await
             .map_err(|e| e.to_string())?;
     let history = if status == 200 {
-        serde_json::from_str::<serde_json::Value>(&history_body)
-            .ok()
-            .and_then(|v| {
-                v.get("verdicts")?
-                    .as_array()
-                    .map(|list| list.iter().filter_map(|v| v.get("p_remote")?.as_f64()).collect())
-            })
+        serde_json::from_str::<VerdictListV1>(&history_body)
+            .map(|list| list.verdicts.into_iter().filter_map(|v| v.p_remote).collect())
             .unwrap_or_default()
     } else {
         Vec::new()
