@@ -6,6 +6,7 @@
 //! verify a token the edge signed.
 
 pub mod b64;
+pub mod backoff;
 pub mod codes;
 pub mod estimators;
 pub mod evidence;
@@ -17,6 +18,7 @@ pub mod timer;
 pub mod verdict;
 pub mod wire;
 
+pub use backoff::Backoff;
 pub use evidence::{Environment, Evidence, KeyClass, KeyStroke, Renderer};
 pub use features::{Features, KeyFeatures, NetFeatures};
 pub use jws::{Jwk, Jwks, Signer, VerifyError};

@@ -4,6 +4,7 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use onsite_core::backoff::Backoff;
 use onsite_core::codes::ErrorCode;
 use onsite_core::jws::{self, Expect, Jwks};
 use onsite_core::wire::{self, Claims, ClientMsg, Role, ServerMsg, VerdictV1, PROTOCOL_VERSION};
@@ -133,14 +134,14 @@ pub fn InterviewerPage(capability: Capability) -> impl IntoView {
 }
 
 /// Connects to the edge as the session's interviewer and puts each verdict it pushes in
-/// `latest`; after a lost connection connects again (1, 2, 4, then every 8 s), but a refusal of
-/// the link itself is final.
+/// `latest`; after a lost connection connects again with the probe's backoff (0.25, 0.5, 1, 2,
+/// then every 4 s), but a refusal of the link itself is final.
 fn follow_verdicts(capability: &Capability, latest: Latest, link: RwSignal<Link>) {
     let socket = StoredValue::new_local(None::<EdgeSocket>);
     let connect: StoredValue<Option<std::rc::Rc<dyn Fn()>>, LocalStorage> =
         StoredValue::new_local(None);
     let retry = StoredValue::new_local(None::<gloo_timers::callback::Timeout>);
-    let wait_ms = StoredValue::new_local(1000u32);
+    let backoff = StoredValue::new_local(Backoff::reconnect());
     let refused = StoredValue::new_local(false);
     let (session, token) = (capability.session.clone(), capability.token.clone());
     connect.set_value(Some(std::rc::Rc::new(move || {
@@ -153,7 +154,7 @@ fn follow_verdicts(capability: &Capability, latest: Latest, link: RwSignal<Link>
         let connected = page::socket_url().and_then(|url| {
             EdgeSocket::connect(&url, hello, move |event| match event {
                 SocketEvent::Welcome { .. } => {
-                    wait_ms.set_value(1000);
+                    backoff.update_value(Backoff::reset);
                     link.set(Link::Live);
                 }
                 SocketEvent::Verdict { frame } => match ServerMsg::parse(&frame) {
@@ -174,17 +175,19 @@ fn follow_verdicts(capability: &Capability, latest: Latest, link: RwSignal<Link>
                 }
                 SocketEvent::Closed { .. } if refused.get_value() => {}
                 SocketEvent::Closed { .. } => {
-                    let wait = wait_ms.get_value();
-                    wait_ms.set_value((wait * 2).min(8000));
+                    let wait_ms = backoff.write_value().next_wait_ms();
                     link.set(Link::Closed(format!(
                         "the connection to the server was lost; reconnecting in {} s…",
-                        wait / 1000
+                        f64::from(wait_ms) / 1000.0
                     )));
-                    retry.set_value(Some(gloo_timers::callback::Timeout::new(wait, move || {
-                        if let Some(again) = connect.get_value() {
-                            again();
-                        }
-                    })));
+                    retry.set_value(Some(gloo_timers::callback::Timeout::new(
+                        wait_ms,
+                        move || {
+                            if let Some(again) = connect.get_value() {
+                                again();
+                            }
+                        },
+                    )));
                 }
                 SocketEvent::Ack(_) | SocketEvent::Finished | SocketEvent::Measurement { .. } => {}
             })
