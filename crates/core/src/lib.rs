@@ -7,6 +7,7 @@
 
 pub mod attested;
 pub mod b64;
+pub mod backoff;
 pub mod codes;
 pub mod estimators;
 pub mod evidence;
@@ -19,6 +20,7 @@ pub mod timer;
 pub mod verdict;
 pub mod wire;
 
+pub use backoff::Backoff;
 pub use evidence::{Environment, Evidence, KeyClass, KeyStroke, Renderer};
 pub use features::{Features, KeyFeatures, NetFeatures};
 pub use jws::{Jwk, Jwks, Signer, VerifyError};

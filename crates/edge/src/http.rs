@@ -14,9 +14,12 @@ use axum::{Json, Router};
 use onsite_core::codes::ErrorCode;
 use onsite_core::jws::{self, Expect};
 use onsite_core::policy::Policy;
-use onsite_core::wire::EvidenceV1;
-use onsite_core::wire::{self, Claims};
-use serde::{Deserialize, Serialize};
+use onsite_core::wire::{
+    self, ApiErrorV1, DecisionV1, EvidenceV1, IssuedVerdictV1, SessionCreateRequestV1,
+    SessionCreatedV1, SessionListV1, SessionSummaryV1, VerdictListV1, VerifyAnswerV1,
+    VerifyRequestV1,
+};
+use serde::Deserialize;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -269,26 +272,21 @@ async fn list_sessions(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     require_api_key(&state, &headers)?;
-    let sessions: Vec<serde_json::Value> = state
+    let sessions = state
         .store
         .list_sessions(200)
         .await?
         .into_iter()
-        .map(|s| {
-            let verdict = s
-                .verdict_json
-                .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok());
-            serde_json::json!({
-                "id": s.id,
-                "created_at_ms": s.created_at_ms,
-                "claimed_location": s.claimed_location,
-                "class": s.class,
-                "p_remote": verdict.as_ref().and_then(|v| v.get("p_remote").cloned()),
-                "issued_at_s": s.issued_at_s,
-            })
+        .map(|s| SessionSummaryV1 {
+            p_remote: s.verdict_json.as_deref().and_then(|text| stored_verdict(text).p_remote),
+            id: s.id,
+            created_at_ms: s.created_at_ms,
+            claimed_location: s.claimed_location,
+            class: s.class,
+            issued_at_s: s.issued_at_s,
         })
         .collect();
-    Ok(Json(serde_json::json!({ "sessions": sessions })).into_response())
+    Ok(Json(SessionListV1 { sessions }).into_response())
 }
 
 /// A session's verdicts over time, oldest first (the newest 500), for the interviewer.
@@ -298,17 +296,36 @@ async fn verdict_history(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     require_interviewer(&state, &headers, &id).await?;
-    let verdicts: Vec<serde_json::Value> = state
+    let verdicts = state
         .store
         .verdict_history(&id, 500)
         .await?
         .into_iter()
         .map(|row| {
-            let verdict = serde_json::from_str::<serde_json::Value>(&row.verdict_json).unwrap_or_default();
-            serde_json::json!({ "issued_at_s": row.issued_at_s, "class": verdict.get("class"), "p_remote": verdict.get("p_remote"), "token": row.token })
+            let verdict = stored_verdict(&row.verdict_json);
+            IssuedVerdictV1 {
+                class: verdict.class,
+                issued_at_s: row.issued_at_s,
+                p_remote: verdict.p_remote,
+                token: row.token,
+            }
         })
         .collect();
-    Ok(Json(serde_json::json!({ "session": id, "verdicts": verdicts })).into_response())
+    Ok(Json(VerdictListV1 { session: id, verdicts }).into_response())
+}
+
+/// The two figures the lists show from a stored verdict's JSON.
+#[derive(Default, Deserialize)]
+struct StoredVerdict {
+    #[serde(default)]
+    class: Option<String>,
+    #[serde(default)]
+    p_remote: Option<f64>,
+}
+
+/// Reads the list's figures from a stored verdict; a verdict that cannot be read shows neither.
+fn stored_verdict(json: &str) -> StoredVerdict {
+    serde_json::from_str(json).unwrap_or_default()
 }
 
 async fn metrics(
@@ -354,11 +371,7 @@ pub(crate) struct ApiError(StatusCode, String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        #[derive(Serialize)]
-        struct Body {
-            error: String,
-        }
-        (self.0, Json(Body { error: self.1 })).into_response()
+        (self.0, Json(ApiErrorV1 { error: self.1 })).into_response()
     }
 }
 
@@ -369,30 +382,14 @@ impl From<crate::store::StoreError> for ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct CreatedSession {
-    id: String,
-    candidate_url: String,
-    interviewer_url: String,
-}
-
-/// What may come with a new session.
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct NewSession {
-    /// Where the candidate says they are: a listed city or `"lat,lon"`.
-    #[serde(default)]
-    claimed_location: Option<String>,
-}
-
 async fn create_session(
     Extract(state): Extract<Arc<State>>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     require_api_key(&state, &headers)?;
-    let request: NewSession = if body.iter().all(u8::is_ascii_whitespace) {
-        NewSession::default()
+    let request: SessionCreateRequestV1 = if body.iter().all(u8::is_ascii_whitespace) {
+        SessionCreateRequestV1::default()
     } else {
         serde_json::from_slice(&body).map_err(|e| {
             ApiError(
@@ -426,7 +423,7 @@ async fn create_session(
     tracing::info!(session = %id, "session created");
     // Capabilities ride in the fragment, which browsers never send to a server or a referrer.
     let base = &state.public_url;
-    let body = CreatedSession {
+    let body = SessionCreatedV1 {
         candidate_url: format!("{base}/candidate#session={id}&token={candidate_token}"),
         // The interviewer page checks the verdicts' audience; it is named only when it is not
         // the default.
@@ -468,39 +465,6 @@ fn url_component(text: &str) -> String {
         .collect()
 }
 
-/// A portal's question: does this token verify, is it about the session the portal expects, and
-/// does its verdict pass this policy?
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct VerifyRequest {
-    token: String,
-    /// The audience the token must name; this edge's audience (`--audience`) when not given.
-    #[serde(default)]
-    aud: Option<String>,
-    /// The issuer (the edge's public URL) the token must name, if given.
-    #[serde(default)]
-    iss: Option<String>,
-    /// The session the portal expects the verdict to be about, if given.
-    #[serde(default)]
-    sub: Option<String>,
-    /// Verdict classes that pass; only `local` when not given; an empty list is refused.
-    #[serde(default)]
-    require: Option<Vec<String>>,
-    /// The oldest verdict accepted, in seconds.
-    #[serde(default)]
-    max_age_s: Option<u64>,
-}
-
-/// The answer: `ship` only for a valid token whose verdict passes the policy.
-#[derive(Serialize)]
-struct VerifyAnswer {
-    decision: &'static str,
-    valid: bool,
-    reasons: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    claims: Option<Claims>,
-}
-
 /// An optional expected claim: absent or `null` means "not checked", a blank string is refused
 /// (it would otherwise look like a check that can never pass or, worse, is skipped).
 fn expected_claim(name: &str, value: Option<&str>) -> Result<Option<String>, ApiError> {
@@ -518,7 +482,7 @@ async fn verify(
     Extract(state): Extract<Arc<State>>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let request: VerifyRequest = serde_json::from_slice(&body).map_err(|e| {
+    let request: VerifyRequestV1 = serde_json::from_slice(&body).map_err(|e| {
         ApiError(StatusCode::BAD_REQUEST, format!("send JSON like {{\"token\": \"...\", \"sub\": \"<session id>\", \"require\": [\"local\"], \"max_age_s\": 3600}}: {e}"))
     })?;
     let allowed = match &request.require {
@@ -542,8 +506,8 @@ async fn verify(
         leeway_s: 60,
     };
     let answer = match wire::verify_verdict(&request.token, &jwks, expect) {
-        Err(error) => VerifyAnswer {
-            decision: "hold",
+        Err(error) => VerifyAnswerV1 {
+            decision: DecisionV1::Hold,
             valid: false,
             reasons: vec![error.to_string()],
             claims: None,
@@ -551,17 +515,17 @@ async fn verify(
         Ok(claims) => {
             let mut reasons: Vec<String> = Vec::new();
             let decision = match policy.check(&claims, now_s) {
-                Ok(()) => "ship",
+                Ok(()) => DecisionV1::Ship,
                 Err(error) => {
                     reasons.push(error.to_string());
-                    "hold"
+                    DecisionV1::Hold
                 }
             };
             if subject.is_none() {
                 reasons.push("no \"sub\" was given, so this verdict may be about any session of this edge; send the session the portal expects".into());
             }
             reasons.extend(claims.verdict.reasons.iter().map(|r| r.text.clone()));
-            VerifyAnswer { decision, valid: true, reasons, claims: Some(claims) }
+            VerifyAnswerV1 { decision, valid: true, reasons, claims: Some(claims) }
         }
     };
     Ok(Json(answer).into_response())

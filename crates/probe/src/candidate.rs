@@ -1,6 +1,7 @@
 //! The candidate's probe: key and pointer capture plus a socket, sending what was captured in
 //! numbered batches and keeping each batch until the edge acknowledges it.
 
+use onsite_core::backoff::Backoff;
 use onsite_core::codes::ErrorCode;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -27,9 +28,6 @@ const CLIENT_ECHO_EVERY_MS: u32 = 250;
 /// 64 KiB frame limit (about 100 and 80 bytes each).
 const STROKES_PER_BATCH: usize = 200;
 const POINTER_PER_BATCH: usize = 300;
-/// Reconnecting after a lost connection: the first wait, doubled each failure up to the last.
-const RECONNECT_FIRST_MS: u32 = 250;
-const RECONNECT_MAX_MS: u32 = 4000;
 
 /// What the candidate page shows about the probe.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -95,7 +93,7 @@ struct Shared {
     on_beat: Option<Rc<dyn Fn(u32, u32)>>,
     /// The pending reconnect and how long the next one waits.
     reconnect: Option<Timeout>,
-    reconnect_wait_ms: u32,
+    backoff: Backoff,
 }
 
 /// A running candidate probe; dropping it stops capture and closes the socket.
@@ -129,7 +127,7 @@ impl CandidateProbe {
             last_refusal: None,
             on_beat: None,
             reconnect: None,
-            reconnect_wait_ms: RECONNECT_FIRST_MS,
+            backoff: Backoff::reconnect(),
         }));
         let socket = open_socket(&shared, config)?;
         shared.borrow_mut().socket = Some(socket);
@@ -268,8 +266,7 @@ fn schedule_reconnect(shared: &Rc<RefCell<Shared>>) {
     if s.reconnect.is_some() {
         return;
     }
-    let wait_ms = s.reconnect_wait_ms;
-    s.reconnect_wait_ms = (wait_ms * 2).min(RECONNECT_MAX_MS);
+    let wait_ms = s.backoff.next_wait_ms();
     let weak = Rc::downgrade(shared);
     s.reconnect = Some(Timeout::new(wait_ms, move || {
         let Some(shared) = weak.upgrade() else { return };
@@ -330,7 +327,7 @@ fn handle(shared: &Rc<RefCell<Shared>>, event: SocketEvent) {
                 s.status.connected = true;
                 s.status.problem = None;
                 s.last_refusal = None;
-                s.reconnect_wait_ms = RECONNECT_FIRST_MS;
+                s.backoff.reset();
                 if let Some(socket) = &s.socket {
                     let environment = EnvironmentV1 {
                         time_zone: page::time_zone(),

@@ -74,8 +74,12 @@ fn web(out: &Path, dev: bool) -> Result<()> {
         );
     }
     let dir = if dev { "debug" } else { profile };
-    let built = root.join("target/wasm32-unknown-unknown").join(dir);
-    let staging = root.join("target/web-staging");
+    // Cargo builds into `CARGO_TARGET_DIR` when it is set (relative to the workspace root, where
+    // cargo runs here), and into `target/` otherwise.
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| root.join("target"), |dir| root.join(PathBuf::from(dir)));
+    let built = target.join("wasm32-unknown-unknown").join(dir);
+    let staging = target.join("web-staging");
     if staging.exists() {
         std::fs::remove_dir_all(&staging)
             .with_context(|| format!("cannot clear {}", staging.display()))?;

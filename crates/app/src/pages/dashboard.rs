@@ -5,8 +5,10 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use onsite_core::wire::{
+    ApiErrorV1, SessionCreateRequestV1, SessionCreatedV1, SessionListV1, SessionSummaryV1,
+};
 use onsite_probe::page;
-use serde::Deserialize;
 
 use crate::format;
 
@@ -16,28 +18,11 @@ const LINKS_STORE: &str = "onsite-interviewer-links";
 /// verdict token.
 const LINK_KEPT_S: u64 = 24 * 3600;
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-struct Listed {
-    id: String,
-    created_at_ms: i64,
-    claimed_location: Option<String>,
-    class: Option<String>,
-    p_remote: Option<f64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-struct Created {
-    id: String,
-    candidate_url: String,
-    interviewer_url: String,
-}
-
 /// The edge's error sentence from a JSON body, or the status.
 fn sentence(status: u16, body: &str) -> String {
-    serde_json::from_str::<serde_json::Value>(body)
-        .ok()
-        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
-        .unwrap_or_else(|| format!("the edge answered HTTP {status}"))
+    serde_json::from_str::<ApiErrorV1>(body)
+        .map(|answer| answer.error)
+        .unwrap_or_else(|_| format!("the edge answered HTTP {status}"))
 }
 
 /// The remembered links still young enough to keep at `now_s`: each is
@@ -72,7 +57,7 @@ fn remembered() -> serde_json::Map<String, serde_json::Value> {
     fresh
 }
 
-fn remember(created: &Created) {
+fn remember(created: &SessionCreatedV1) {
     let mut links = remembered();
     links.insert(
         created.id.clone(),
@@ -107,11 +92,43 @@ fn CopyField(label: &'static str, value: String, testid: &'static str) -> impl I
     }
 }
 
+/// The sessions this API key may see, or a sentence saying why not.
+async fn fetch_sessions(key: &str) -> Result<Vec<SessionSummaryV1>, String> {
+    match page::request("GET", "/api/v1/sessions", Some(key), None).await {
+        Ok((200, body)) => serde_json::from_str::<SessionListV1>(&body)
+            .map(|list| list.sessions)
+            .map_err(|_| "the edge sent a list this page cannot read; reload the page".to_owned()),
+        Ok((401, body)) => Err(format!(
+            "{}. Paste the API key from the edge's data directory (data/api-key).",
+            sentence(401, &body)
+        )),
+        Ok((status, body)) => Err(sentence(status, &body)),
+        Err(error) => {
+            Err(format!("cannot reach the edge ({error}); check your connection and reload"))
+        }
+    }
+}
+
+/// Creates a session, with the place the candidate claims when one is given.
+async fn create_session(key: &str, place: String) -> Result<SessionCreatedV1, String> {
+    let request = SessionCreateRequestV1 { claimed_location: (!place.is_empty()).then_some(place) };
+    // Serialising a struct of strings cannot fail; the fallback asks for no location.
+    let body = serde_json::to_string(&request).unwrap_or_else(|_| "{}".to_owned());
+    match page::request("POST", "/api/v1/sessions", Some(key), Some(&body)).await {
+        Ok((201, body)) => serde_json::from_str::<SessionCreatedV1>(&body)
+            .map_err(|e| format!("the edge's answer cannot be read: {e}")),
+        Ok((status, body)) => Err(sentence(status, &body)),
+        Err(error) => {
+            Err(format!("cannot reach the edge ({error}); check your connection and try again"))
+        }
+    }
+}
+
 #[component]
 pub fn DashboardPage() -> impl IntoView {
     let api_key = RwSignal::new(page::session_get(API_KEY_STORE).unwrap_or_default());
-    let sessions = RwSignal::new(None::<Result<Vec<Listed>, String>>);
-    let created = RwSignal::new(None::<Result<Created, String>>);
+    let sessions = RwSignal::new(None::<Result<Vec<SessionSummaryV1>, String>>);
+    let created = RwSignal::new(None::<Result<SessionCreatedV1, String>>);
     let claimed = RwSignal::new(String::new());
     let busy = RwSignal::new(false);
 
@@ -121,27 +138,7 @@ pub fn DashboardPage() -> impl IntoView {
             sessions.set(None);
             return;
         }
-        spawn_local(async move {
-            let result = match page::request("GET", "/api/v1/sessions", Some(&key), None).await {
-                Ok((200, body)) => serde_json::from_str::<serde_json::Value>(&body)
-                    .ok()
-                    .and_then(|v| {
-                        serde_json::from_value::<Vec<Listed>>(v.get("sessions")?.clone()).ok()
-                    })
-                    .ok_or_else(|| {
-                        "the edge sent a list this page cannot read; reload the page".to_owned()
-                    }),
-                Ok((401, body)) => Err(format!(
-                    "{}. Paste the API key from the edge's data directory (data/api-key).",
-                    sentence(401, &body)
-                )),
-                Ok((status, body)) => Err(sentence(status, &body)),
-                Err(error) => Err(format!(
-                    "cannot reach the edge ({error}); check your connection and reload"
-                )),
-            };
-            sessions.set(Some(result));
-        });
+        spawn_local(async move { sessions.set(Some(fetch_sessions(&key).await)) });
     };
     refresh();
     // The list follows new verdicts without a reload.
@@ -159,21 +156,8 @@ pub fn DashboardPage() -> impl IntoView {
         busy.set(true);
         let key = api_key.get_untracked();
         let place = claimed.get_untracked().trim().to_owned();
-        let body = if place.is_empty() {
-            "{}".to_owned()
-        } else {
-            serde_json::json!({ "claimed_location": place }).to_string()
-        };
         spawn_local(async move {
-            let result =
-                match page::request("POST", "/api/v1/sessions", Some(&key), Some(&body)).await {
-                    Ok((201, body)) => serde_json::from_str::<Created>(&body)
-                        .map_err(|e| format!("the edge's answer cannot be read: {e}")),
-                    Ok((status, body)) => Err(sentence(status, &body)),
-                    Err(error) => Err(format!(
-                        "cannot reach the edge ({error}); check your connection and try again"
-                    )),
-                };
+            let result = create_session(&key, place).await;
             if let Ok(created) = &result {
                 remember(created);
             }
@@ -181,48 +165,6 @@ pub fn DashboardPage() -> impl IntoView {
             busy.set(false);
             refresh();
         });
-    };
-
-    let list = move || match sessions.get() {
-        None => view! { <p class="muted">"Enter the API key to see the sessions."</p> }.into_any(),
-        Some(Err(why)) => {
-            view! { <p class="problem" role="alert" data-testid="dashboard-problem">{why}</p> }
-                .into_any()
-        }
-        Some(Ok(rows)) if rows.is_empty() => {
-            view! { <p class="muted">"No sessions yet: create one above."</p> }.into_any()
-        }
-        Some(Ok(rows)) => {
-            let links = remembered();
-            view! {
-                <div class="table-scroll">
-                <table class="sessions" data-testid="sessions">
-                    <caption class="visually-hidden">"Sessions, newest first"</caption>
-                    <thead><tr><th scope="col">"Session"</th><th scope="col">"Created"</th><th scope="col">"Claimed location"</th><th scope="col">"Verdict"</th><th scope="col">"P(remote)"</th><th scope="col"><span class="visually-hidden">"Open"</span></th></tr></thead>
-                    <tbody>
-                        {rows.into_iter().map(|row| {
-                            let link = links.get(&row.id).and_then(|v| v.get("url")).and_then(|v| v.as_str()).map(str::to_owned);
-                            let class = row.class.clone().unwrap_or_else(|| "waiting".into());
-                            view! {
-                                <tr data-session=row.id.clone()>
-                                    <td><code>{row.id.clone()}</code></td>
-                                    <td>{format::time_ms(row.created_at_ms)}</td>
-                                    <td>{row.claimed_location.clone().unwrap_or_else(|| "—".into())}</td>
-                                    <td><span class=format!("pill {class}") data-testid="row-class">{row.class.as_deref().map_or("waiting", format::class_label)}</span></td>
-                                    <td>{row.p_remote.map_or_else(|| "—".to_owned(), format::percent)}</td>
-                                    <td>{match link {
-                                        Some(url) => view! { <a href=url>"Open"</a> }.into_any(),
-                                        None => view! { <span class="muted" title="The interviewer link was created in another browser, or more than a day ago">"link elsewhere"</span> }.into_any(),
-                                    }}</td>
-                                </tr>
-                            }
-                        }).collect_view()}
-                    </tbody>
-                </table>
-                </div>
-            }
-            .into_any()
-        }
     };
 
     view! {
@@ -245,20 +187,82 @@ pub fn DashboardPage() -> impl IntoView {
                 <button class="primary" type="submit" data-testid="create-session" disabled=move || busy.get() || api_key.get().is_empty()>"Create session"</button>
             </form>
             {move || created.get().map(|result| match result {
-                Ok(created) => view! {
-                    <div class="created" data-testid="created" data-session=created.id.clone()>
-                        <CopyField label="Candidate link: send it to the candidate" value=created.candidate_url.clone() testid="candidate-link" />
-                        <CopyField label="Interviewer link: keep it to yourself" value=created.interviewer_url.clone() testid="interviewer-link" />
-                        <p><a href=created.interviewer_url.clone() data-testid="open-interviewer">"Open the live verdict"</a></p>
-                    </div>
-                }.into_any(),
+                Ok(created) => view! { <CreatedLinks created /> }.into_any(),
                 Err(why) => view! { <p class="problem" role="alert">{why}</p> }.into_any(),
             })}
         </section>
         <section class="card" aria-labelledby="list-title">
             <h2 id="list-title">"Sessions"</h2>
-            {list}
+            <SessionList sessions />
         </section>
+    }
+}
+
+/// A new session's two links, each with a copy button, and the way to its live verdict.
+#[component]
+fn CreatedLinks(created: SessionCreatedV1) -> impl IntoView {
+    view! {
+        <div class="created" data-testid="created" data-session=created.id.clone()>
+            <CopyField label="Candidate link: send it to the candidate" value=created.candidate_url.clone() testid="candidate-link" />
+            <CopyField label="Interviewer link: keep it to yourself" value=created.interviewer_url.clone() testid="interviewer-link" />
+            <p><a href=created.interviewer_url.clone() data-testid="open-interviewer">"Open the live verdict"</a></p>
+        </div>
+    }
+}
+
+/// The list of sessions, or why there is none to show.
+#[component]
+fn SessionList(sessions: RwSignal<Option<Result<Vec<SessionSummaryV1>, String>>>) -> impl IntoView {
+    move || match sessions.get() {
+        None => view! { <p class="muted">"Enter the API key to see the sessions."</p> }.into_any(),
+        Some(Err(why)) => {
+            view! { <p class="problem" role="alert" data-testid="dashboard-problem">{why}</p> }
+                .into_any()
+        }
+        Some(Ok(rows)) if rows.is_empty() => {
+            view! { <p class="muted">"No sessions yet: create one above."</p> }.into_any()
+        }
+        Some(Ok(rows)) => view! { <SessionTable rows /> }.into_any(),
+    }
+}
+
+/// The sessions, newest first, each with its latest verdict and, when this browser created it,
+/// a link to its live verdict.
+#[component]
+fn SessionTable(rows: Vec<SessionSummaryV1>) -> impl IntoView {
+    let links = remembered();
+    view! {
+        <div class="table-scroll">
+        <table class="sessions" data-testid="sessions">
+            <caption class="visually-hidden">"Sessions, newest first"</caption>
+            <thead><tr><th scope="col">"Session"</th><th scope="col">"Created"</th><th scope="col">"Claimed location"</th><th scope="col">"Verdict"</th><th scope="col">"P(remote)"</th><th scope="col"><span class="visually-hidden">"Open"</span></th></tr></thead>
+            <tbody>
+                {rows.into_iter().map(|row| {
+                    let link = links.get(&row.id).and_then(|v| v.get("url")).and_then(|v| v.as_str()).map(str::to_owned);
+                    view! { <SessionRow row link /> }
+                }).collect_view()}
+            </tbody>
+        </table>
+        </div>
+    }
+}
+
+/// One session of the table.
+#[component]
+fn SessionRow(row: SessionSummaryV1, link: Option<String>) -> impl IntoView {
+    let class = row.class.clone().unwrap_or_else(|| "waiting".into());
+    view! {
+        <tr data-session=row.id.clone()>
+            <td><code>{row.id.clone()}</code></td>
+            <td>{format::time_ms(row.created_at_ms)}</td>
+            <td>{row.claimed_location.clone().unwrap_or_else(|| "—".into())}</td>
+            <td><span class=format!("pill {class}") data-testid="row-class">{row.class.as_deref().map_or("waiting", format::class_label)}</span></td>
+            <td>{row.p_remote.map_or_else(|| "—".to_owned(), format::percent)}</td>
+            <td>{match link {
+                Some(url) => view! { <a href=url>"Open"</a> }.into_any(),
+                None => view! { <span class="muted" title="The interviewer link was created in another browser, or more than a day ago">"link elsewhere"</span> }.into_any(),
+            }}</td>
+        </tr>
     }
 }
 

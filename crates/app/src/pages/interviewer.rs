@@ -4,6 +4,7 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use onsite_core::backoff::Backoff;
 use onsite_core::codes::ErrorCode;
 use onsite_core::jws::{self, Expect, Jwks};
 use onsite_core::wire::{self, Claims, ClientMsg, Role, ServerMsg, VerdictV1, PROTOCOL_VERSION};
@@ -11,7 +12,7 @@ use onsite_probe::{page, EdgeSocket, SocketEvent};
 
 use onsite_core::estimators::{LOCAL_ASYNCHRONY_US, LOCAL_TRACKING_LAG_US};
 use onsite_core::features::{Series, LOCAL_DWELL_BAND_US, LOCAL_FLIGHT_BAND_US};
-use onsite_core::wire::EvidenceV1;
+use onsite_core::wire::{EvidenceV1, VerdictListV1};
 use onsite_core::{Evidence, Features};
 
 use super::Capability;
@@ -75,19 +76,19 @@ async fn load_charts(capability: &Capability) -> Result<(Charts, String), String
             .await
             .map_err(|e| e.to_string())?;
     let history = if status == 200 {
-        serde_json::from_str::<serde_json::Value>(&history_body)
-            .ok()
-            .and_then(|v| {
-                v.get("verdicts")?
-                    .as_array()
-                    .map(|list| list.iter().filter_map(|v| v.get("p_remote")?.as_f64()).collect())
-            })
+        serde_json::from_str::<VerdictListV1>(&history_body)
+            .map(|list| list.verdicts.into_iter().filter_map(|v| v.p_remote).collect())
             .unwrap_or_default()
     } else {
         Vec::new()
     };
     Ok((charts_from(&evidence, history), body))
 }
+
+/// The latest verdict the edge pushed: its token and the verdict sent beside it, unverified.
+type Latest = RwSignal<Option<(String, VerdictV1)>>;
+/// The charts once loaded, or why they could not be.
+type Drawn = RwSignal<Option<Result<Charts, String>>>;
 
 #[derive(Debug, Clone, PartialEq)]
 enum Link {
@@ -101,7 +102,6 @@ pub fn InterviewerPage(capability: Capability) -> impl IntoView {
     let latest = RwSignal::new(None::<(String, VerdictV1)>);
     let jwks = RwSignal::new(None::<Result<Jwks, String>>);
     let link = RwSignal::new(Link::Connecting);
-    let socket = StoredValue::new_local(None::<EdgeSocket>);
 
     spawn_local(async move {
         let fetched = page::fetch_text("/.well-known/jwks.json")
@@ -110,13 +110,38 @@ pub fn InterviewerPage(capability: Capability) -> impl IntoView {
             .and_then(|text| Jwks::parse(&text).map_err(|e| e.to_string()));
         jwks.set(Some(fetched));
     });
+    follow_verdicts(&capability, latest, link);
+    let checked = verified(&capability, latest, jwks);
+    let (charts, evidence_json) = follow_charts(&capability, latest);
 
-    // Connects, and after a lost connection connects again (1, 2, 4, then every 8 s); a refusal
-    // of the link itself is final.
+    let link_text = move || match link.get() {
+        Link::Connecting => "connecting…".to_owned(),
+        Link::Live => "live".to_owned(),
+        Link::Closed(why) => why,
+    };
+
+    view! {
+        <div class="interviewer">
+            <section class="card" aria-labelledby="verdict-title" aria-live="polite">
+                <h1 id="verdict-title">"Session " <code>{capability.session.clone()}</code></h1>
+                <p class="muted" data-testid="link">{link_text}</p>
+                <VerdictCard latest checked />
+            </section>
+            <Exports session=capability.session.clone() latest evidence_json />
+            <EvidenceCharts charts />
+        </div>
+    }
+}
+
+/// Connects to the edge as the session's interviewer and puts each verdict it pushes in
+/// `latest`; after a lost connection connects again with the probe's backoff (0.25, 0.5, 1, 2,
+/// then every 4 s), but a refusal of the link itself is final.
+fn follow_verdicts(capability: &Capability, latest: Latest, link: RwSignal<Link>) {
+    let socket = StoredValue::new_local(None::<EdgeSocket>);
     let connect: StoredValue<Option<std::rc::Rc<dyn Fn()>>, LocalStorage> =
         StoredValue::new_local(None);
     let retry = StoredValue::new_local(None::<gloo_timers::callback::Timeout>);
-    let wait_ms = StoredValue::new_local(1000u32);
+    let backoff = StoredValue::new_local(Backoff::reconnect());
     let refused = StoredValue::new_local(false);
     let (session, token) = (capability.session.clone(), capability.token.clone());
     connect.set_value(Some(std::rc::Rc::new(move || {
@@ -129,7 +154,7 @@ pub fn InterviewerPage(capability: Capability) -> impl IntoView {
         let connected = page::socket_url().and_then(|url| {
             EdgeSocket::connect(&url, hello, move |event| match event {
                 SocketEvent::Welcome { .. } => {
-                    wait_ms.set_value(1000);
+                    backoff.update_value(Backoff::reset);
                     link.set(Link::Live);
                 }
                 SocketEvent::Verdict { frame } => match ServerMsg::parse(&frame) {
@@ -150,19 +175,24 @@ pub fn InterviewerPage(capability: Capability) -> impl IntoView {
                 }
                 SocketEvent::Closed { .. } if refused.get_value() => {}
                 SocketEvent::Closed { .. } => {
-                    let wait = wait_ms.get_value();
-                    wait_ms.set_value((wait * 2).min(8000));
+                    let wait_ms = backoff.write_value().next_wait_ms();
                     link.set(Link::Closed(format!(
                         "the connection to the server was lost; reconnecting in {} s…",
-                        wait / 1000
+                        f64::from(wait_ms) / 1000.0
                     )));
-                    retry.set_value(Some(gloo_timers::callback::Timeout::new(wait, move || {
-                        if let Some(again) = connect.get_value() {
-                            again();
-                        }
-                    })));
+                    retry.set_value(Some(gloo_timers::callback::Timeout::new(
+                        wait_ms,
+                        move || {
+                            if let Some(again) = connect.get_value() {
+                                again();
+                            }
+                        },
+                    )));
                 }
-                SocketEvent::Ack(_) | SocketEvent::Finished | SocketEvent::Measurement { .. } => {}
+                SocketEvent::Ack(_)
+                | SocketEvent::Finished
+                | SocketEvent::Measurement { .. }
+                | SocketEvent::Beat { .. } => {}
             })
         });
         match connected {
@@ -173,13 +203,21 @@ pub fn InterviewerPage(capability: Capability) -> impl IntoView {
     if let Some(first) = connect.get_value() {
         first();
     }
+}
 
-    // The verdict shown is the one inside the verified token, not the copy sent beside it.
-    // It must be about this link's session and name this deployment's audience.
+/// The latest verdict's claims as verified against the key set, once both are there.
+///
+/// The verdict shown is the one inside the verified token, not the copy sent beside it. It must
+/// be about this link's session and name this deployment's audience.
+fn verified(
+    capability: &Capability,
+    latest: Latest,
+    jwks: RwSignal<Option<Result<Jwks, String>>>,
+) -> Memo<Option<Result<Claims, String>>> {
     let expected_session = capability.session.clone();
     let expected_audience =
         capability.audience.clone().unwrap_or_else(|| jws::DEFAULT_AUDIENCE.to_owned());
-    let checked = Memo::new(move |_| -> Option<Result<Claims, String>> {
+    Memo::new(move |_| -> Option<Result<Claims, String>> {
         let (token, _) = latest.get()?;
         match jwks.get()? {
             Ok(keys) => Some(
@@ -195,9 +233,12 @@ pub fn InterviewerPage(capability: Capability) -> impl IntoView {
             ),
             Err(error) => Some(Err(format!("cannot load the signing keys: {error}"))),
         }
-    });
+    })
+}
 
-    // Charts follow each new verdict (at most one a second per session).
+/// The charts and the exported evidence, loaded again after each new verdict (at most one a
+/// second per session).
+fn follow_charts(capability: &Capability, latest: Latest) -> (Drawn, RwSignal<Option<String>>) {
     let charts = RwSignal::new(None::<Result<Charts, String>>);
     let evidence_json = RwSignal::new(None::<String>);
     let loading = StoredValue::new(false);
@@ -219,11 +260,64 @@ pub fn InterviewerPage(capability: Capability) -> impl IntoView {
             loading.set_value(false);
         });
     });
+    (charts, evidence_json)
+}
 
-    let session_id = capability.session.clone();
-    let exports = move || {
+/// The latest verdict with its signature badge, figures and reasons, or a wait for the first.
+#[component]
+fn VerdictCard(latest: Latest, checked: Memo<Option<Result<Claims, String>>>) -> impl IntoView {
+    move || {
+        let Some((_, unverified)) = latest.get() else {
+            return view! { <p class="muted" data-testid="waiting">"Waiting for the candidate to start the check…"</p> }.into_any();
+        };
+        let (verdict, badge, badge_class) = match checked.get() {
+            Some(Ok(claims)) => (claims.verdict, "signature verified".to_owned(), "badge ok"),
+            Some(Err(why)) => (unverified, format!("signature NOT verified: {why}"), "badge bad"),
+            None => (unverified, "verifying signature…".to_owned(), "badge"),
+        };
+        view! { <VerdictFigures verdict badge badge_class /> }.into_any()
+    }
+}
+
+/// A verdict's class, probability, signature badge, figures and reasons.
+#[component]
+fn VerdictFigures(verdict: VerdictV1, badge: String, badge_class: &'static str) -> impl IntoView {
+    let class_css = format!("verdict {}", verdict.class);
+    view! {
+        <div class=class_css>
+            <p class="verdict-class" data-testid="verdict-class" data-class=verdict.class.clone()>{format::class_label(&verdict.class)}</p>
+            <p class="muted">"probability of remote control " <span data-testid="p-remote">{format::percent(verdict.p_remote)}</span></p>
+        </div>
+        <p class=badge_class data-testid="signature">{badge}</p>
+        <dl class="figures">
+            <dt>"Key presses"</dt><dd data-testid="keystrokes">{verdict.keystrokes}</dd>
+            <dt>"Round trip, minimum"</dt><dd data-testid="rtt-min" data-ms=verdict.rtt_min_ms.map(|v| v.to_string())>{format::ms(verdict.rtt_min_ms)}</dd>
+            <dt>"Round trip, median"</dt><dd data-testid="rtt-median" data-ms=verdict.rtt_median_ms.map(|v| v.to_string())>{format::ms(verdict.rtt_median_ms)}</dd>
+            <dt>"Key hold, median"</dt><dd>{format::ms(verdict.dwell_median_ms)}</dd>
+            <dt>"Added loop latency"</dt><dd data-testid="loop-added">{format::loop_latency(verdict.loop_added_ms)}</dd>
+            <dt>"Claimed location"</dt><dd data-testid="location">{format::location(verdict.location.as_ref())}</dd>
+        </dl>
+        <h2>"Why"</h2>
+        <ul class="reasons">
+            {verdict.reasons.into_iter().map(|r| {
+                let sign = if r.weight > 0.0 { "toward remote" } else if r.weight < 0.0 { "toward local" } else { "not scored" };
+                view! { <li><span class="weight">{format!("{:+.2}", r.weight)}</span>" "{r.text}<span class="visually-hidden">{format!(" ({sign})")}</span></li> }
+            }).collect_view()}
+        </ul>
+    }
+}
+
+/// Downloads of the signed verdict and the evidence, and a copy of the token, once there is a
+/// verdict.
+#[component]
+fn Exports(
+    session: String,
+    latest: Latest,
+    evidence_json: RwSignal<Option<String>>,
+) -> impl IntoView {
+    move || {
         let (token, _) = latest.get()?;
-        let session = session_id.clone();
+        let session = session.clone();
         let token_url = page::data_url("application/jwt", &token);
         let evidence = evidence_json.get().map(|json| page::data_url("application/json", &json));
         let copy = move |_| {
@@ -243,9 +337,13 @@ pub fn InterviewerPage(capability: Capability) -> impl IntoView {
                 <p class="muted">"A portal checks the token at "<a href="/gate">"the onboarding gate"</a>" or with "<code>"onsite verify"</code>"."</p>
             </section>
         })
-    };
+    }
+}
 
-    let chart_view = move || match charts.get() {
+/// The charts of the evidence behind the verdict, or why they could not be drawn.
+#[component]
+fn EvidenceCharts(charts: Drawn) -> impl IntoView {
+    move || match charts.get() {
         None => None,
         Some(Err(why)) => Some(
             view! { <section class="card"><p class="problem" role="alert">{why}</p></section> }
@@ -265,58 +363,5 @@ pub fn InterviewerPage(capability: Capability) -> impl IntoView {
                 </section>
             }.into_any())
         }
-    };
-
-    let link_text = move || match link.get() {
-        Link::Connecting => "connecting…".to_owned(),
-        Link::Live => "live".to_owned(),
-        Link::Closed(why) => why,
-    };
-
-    let card = move || {
-        let Some((_, unverified)) = latest.get() else {
-            return view! { <p class="muted" data-testid="waiting">"Waiting for the candidate to start the check…"</p> }.into_any();
-        };
-        let (verdict, badge, badge_class) = match checked.get() {
-            Some(Ok(claims)) => (claims.verdict, "signature verified".to_owned(), "badge ok"),
-            Some(Err(why)) => (unverified, format!("signature NOT verified: {why}"), "badge bad"),
-            None => (unverified, "verifying signature…".to_owned(), "badge"),
-        };
-        let class_css = format!("verdict {}", verdict.class);
-        view! {
-            <div class=class_css>
-                <p class="verdict-class" data-testid="verdict-class" data-class=verdict.class.clone()>{format::class_label(&verdict.class)}</p>
-                <p class="muted">"probability of remote control " <span data-testid="p-remote">{format::percent(verdict.p_remote)}</span></p>
-            </div>
-            <p class=badge_class data-testid="signature">{badge}</p>
-            <dl class="figures">
-                <dt>"Key presses"</dt><dd data-testid="keystrokes">{verdict.keystrokes}</dd>
-                <dt>"Round trip, minimum"</dt><dd data-testid="rtt-min" data-ms=verdict.rtt_min_ms.map(|v| v.to_string())>{format::ms(verdict.rtt_min_ms)}</dd>
-                <dt>"Round trip, median"</dt><dd data-testid="rtt-median" data-ms=verdict.rtt_median_ms.map(|v| v.to_string())>{format::ms(verdict.rtt_median_ms)}</dd>
-                <dt>"Key hold, median"</dt><dd>{format::ms(verdict.dwell_median_ms)}</dd>
-                <dt>"Added loop latency"</dt><dd data-testid="loop-added">{format::loop_latency(verdict.loop_added_ms)}</dd>
-                <dt>"Claimed location"</dt><dd data-testid="location">{format::location(verdict.location.as_ref())}</dd>
-            </dl>
-            <h2>"Why"</h2>
-            <ul class="reasons">
-                {verdict.reasons.into_iter().map(|r| {
-                    let sign = if r.weight > 0.0 { "toward remote" } else if r.weight < 0.0 { "toward local" } else { "not scored" };
-                    view! { <li><span class="weight">{format!("{:+.2}", r.weight)}</span>" "{r.text}<span class="visually-hidden">{format!(" ({sign})")}</span></li> }
-                }).collect_view()}
-            </ul>
-        }
-        .into_any()
-    };
-
-    view! {
-        <div class="interviewer">
-            <section class="card" aria-labelledby="verdict-title" aria-live="polite">
-                <h1 id="verdict-title">"Session " <code>{capability.session.clone()}</code></h1>
-                <p class="muted" data-testid="link">{link_text}</p>
-                {card}
-            </section>
-            {exports}
-            {chart_view}
-        </div>
     }
 }

@@ -1,7 +1,8 @@
 //! Wire types: what crosses the network or is stored, versioned, and converted by hand to domain
 //! types. One module per concern: `frames` (the WebSocket's text messages), `echo` (its binary
 //! echo frames), `evidence` (batches, task results and the stored, hashed evidence), `verdict`
-//! (the signed claim) and `token` (other edges' signed measurements).
+//! (the signed claim), `token` (other edges' signed measurements) and `http` (the HTTP API's
+//! JSON bodies).
 //!
 //! Text frames carry JSON messages tagged by `t`. Binary frames carry echo probes: the edge sends
 //! [`ECHO_TAG`] followed by a little-endian `u32` sequence number, and the probe answers with the
@@ -13,12 +14,14 @@ use serde::{Deserialize, Serialize};
 mod echo;
 mod evidence;
 mod frames;
+mod http;
 mod token;
 mod verdict;
 
 pub use echo::*;
 pub use evidence::*;
 pub use frames::*;
+pub use http::*;
 pub use token::*;
 pub use verdict::*;
 
