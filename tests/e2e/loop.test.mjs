@@ -31,6 +31,8 @@ test("the added loop latency is measured from what the participant saw and answe
     );
     assert.ok(added, `loop ${loopMs} ms: no estimate; reasons ${JSON.stringify(verdict.reasons.map((r) => r.code))}`);
     assert.ok(reasons.rhythm && reasons.tracking, `loop ${loopMs} ms: both tasks measured: ${JSON.stringify(verdict.reasons.map((r) => r.code))}`);
+    // The edge ran the rhythm task itself, so the loop is on its own clock.
+    assert.match(reasons.loop_latency.text, /^on the edge's own clock/, `loop ${loopMs} ms: ${reasons.loop_latency.text}`);
     if (loopMs >= 110) assert.ok(Math.abs(added.estimate - loopMs) <= 20, `loop ${loopMs} ms estimated as ${added.estimate} ms`);
     if (loopMs === 0) {
       assert.ok(!["remote", "remote_suspected"].includes(verdict.class), `a local participant was flagged: ${verdict.class}`);

@@ -156,8 +156,8 @@ struct RhythmState {
     config: RhythmConfig,
     /// Beats from the edge, when it runs the task; `None` when the page keeps the time.
     edge: Option<EdgeBeats>,
-    /// Where each tap goes the moment it happens (the edge), with its time (ms).
-    on_tap: Option<Box<dyn Fn(f64)>>,
+    /// Where each tap goes the moment it happens (the edge), with its time (µs).
+    on_tap: Option<Box<dyn Fn(i64)>>,
     start_ms: Option<f64>,
     beats_at_us: Vec<i64>,
     taps_at_us: Vec<i64>,
@@ -185,12 +185,12 @@ impl RhythmTask {
     }
 
     /// Starts the task with the beats the edge sends ([`RhythmTask::beat`]): each is drawn as it
-    /// arrives, and each tap goes to `on_tap` (with its time, ms) the moment it happens. With no
+    /// arrives, and each tap goes to `on_tap` (with its time, µs) the moment it happens. With no
     /// beat within a few seconds, the page keeps the time itself.
     pub fn start_with_edge(
         canvas: &HtmlCanvasElement,
         config: RhythmConfig,
-        on_tap: impl Fn(f64) + 'static,
+        on_tap: impl Fn(i64) + 'static,
         done: impl FnOnce(Outcome<Rhythm>, Option<FrameTiming>) + 'static,
     ) -> Result<RhythmTask, ProbeError> {
         let edge = EdgeBeats { arrived_ms: Vec::new(), of: config.beats, waiting_since_ms: None };
@@ -214,7 +214,7 @@ impl RhythmTask {
         canvas: &HtmlCanvasElement,
         config: RhythmConfig,
         edge: Option<EdgeBeats>,
-        on_tap: Option<Box<dyn Fn(f64)>>,
+        on_tap: Option<Box<dyn Fn(i64)>>,
         done: Box<dyn FnOnce(Outcome<Rhythm>, Option<FrameTiming>)>,
     ) -> Result<RhythmTask, ProbeError> {
         let context = context(canvas)?;
@@ -351,9 +351,9 @@ impl Drop for RhythmTask {
 
 /// Passes a tap on to where it goes, with no borrow held while it is sent, then puts the
 /// callback back.
-fn send_tap(state: &Rc<RefCell<RhythmState>>, on_tap: Option<Box<dyn Fn(f64)>>, event_ms: f64) {
+fn send_tap(state: &Rc<RefCell<RhythmState>>, on_tap: Option<Box<dyn Fn(i64)>>, event_ms: f64) {
     if let Some(on_tap) = on_tap {
-        on_tap(event_ms);
+        on_tap(to_us(event_ms));
         state.borrow_mut().on_tap = Some(on_tap);
     }
 }

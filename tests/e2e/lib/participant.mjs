@@ -57,6 +57,7 @@ export async function tapAlong(page, cdp, who, { loopMs = 0, jitterMs = 0 } = {}
       const canvas = document.querySelector("[data-testid=rhythm]");
       return canvas && { beat: Number(canvas.dataset.beat ?? -1), atMs: Number(canvas.dataset.beatAtMs ?? NaN), now: performance.now() };
     });
+    const readAt = performance.now();
     if (!state) return; // the task ended and the page moved on
     // The operator sees a frame half a loop after the page drew it.
     if (state.beat >= 0 && !seen[state.beat] && state.atMs + PRESENT_MS + loopMs / 2 + who.random() * jitterMs <= state.now) {
@@ -71,8 +72,13 @@ export async function tapAlong(page, cdp, who, { loopMs = 0, jitterMs = 0 } = {}
         const arrives = deliver(intended);
         tapped = state.beat;
         const timestamp = toTimestamp(arrives);
-        await cdp.send("Input.dispatchKeyEvent", { type: "keyDown", key: " ", code: "Space", timestamp });
-        await cdp.send("Input.dispatchKeyEvent", { type: "keyUp", key: " ", code: "Space", timestamp: timestamp + 0.09 });
+        // The key reaches the page when it arrives, not earlier with a later timestamp: the edge
+        // times taps on arrival, so an early dispatch would be a tap from the future.
+        const waitMs = Math.max(0, arrives - state.now - (performance.now() - readAt));
+        const press = (type, delayMs, at) =>
+          setTimeout(() => cdp.send("Input.dispatchKeyEvent", { type, key: " ", code: "Space", timestamp: at }).catch(() => {}), delayMs);
+        press("keyDown", waitMs, timestamp);
+        press("keyUp", waitMs + 90, timestamp + 0.09);
       }
     }
     await sleep(15);

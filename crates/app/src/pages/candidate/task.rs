@@ -44,6 +44,7 @@ impl TaskRunner {
     fn rhythm_done(self, outcome: Outcome<Rhythm>, frames: Option<FrameTiming>) {
         self.probe.with_value(|p| {
             if let Some(p) = p {
+                p.end_rhythm();
                 p.submit_rhythm(&outcome, frames);
             }
         });
@@ -67,17 +68,42 @@ impl TaskRunner {
         self.step.set(Step::Finishing);
     }
 
+    /// Starts the rhythm task on the edge's beats: the task exists before the edge is asked, so
+    /// no beat arrives before there is a task to draw it, and taps go to the edge as they happen.
+    /// Without a socket the page keeps the time itself.
+    fn start_rhythm(
+        self,
+        element: &leptos::web_sys::HtmlCanvasElement,
+        reduced_motion: bool,
+    ) -> Result<(), onsite_probe::ProbeError> {
+        let config = RhythmConfig { reduced_motion, ..RhythmConfig::default() };
+        let done = move |outcome, frames| self.rhythm_done(outcome, frames);
+        let tap = move |at_us| {
+            self.probe.with_value(|p| {
+                if let Some(p) = p {
+                    p.tap(at_us);
+                }
+            });
+        };
+        let task = RhythmTask::start_with_edge(element, config, tap, done)?;
+        self.rhythm.set_value(Some(task));
+        let beat = move |n, of| {
+            self.rhythm.with_value(|t| {
+                if let Some(t) = t {
+                    t.beat(n, of);
+                }
+            });
+        };
+        self.probe.with_value(|p| p.as_ref().map(|p| p.start_rhythm(beat)));
+        Ok(())
+    }
+
     /// Starts the current step's task on the canvas.
     fn start(self) {
         let Some(element) = self.canvas.get() else { return };
         let reduced_motion = self.reduced_motion;
         let started = match self.step.get_untracked() {
-            Step::Rhythm => RhythmTask::start(
-                &element,
-                RhythmConfig { reduced_motion, ..RhythmConfig::default() },
-                move |outcome, frames| self.rhythm_done(outcome, frames),
-            )
-            .map(|task| self.rhythm.set_value(Some(task))),
+            Step::Rhythm => self.start_rhythm(&element, reduced_motion),
             _ => TrackingTask::start(
                 &element,
                 TrackingConfig {
