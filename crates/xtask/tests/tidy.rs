@@ -165,3 +165,57 @@ fn named_paths_are_found_where_docs_write_them() {
     );
     assert_eq!(named_paths("target/debug/tests/x and docs/*.md and $PWD/dist"), [] as [&str; 0]);
 }
+
+/// The public fields of `pub struct <name>` in a Rust source file, in order.
+fn struct_fields(source: &str, name: &str) -> Vec<String> {
+    let Some(start) = source.find(&format!("pub struct {name} {{")) else { return Vec::new() };
+    let body = &source[start..];
+    let body = &body[..body.find("\n}").unwrap_or(body.len())];
+    body.lines()
+        .filter_map(|line| line.trim().strip_prefix("pub ")?.split(':').next().map(str::to_owned))
+        .filter(|field| !field.starts_with("struct"))
+        .collect()
+}
+
+#[test]
+fn the_consent_names_everything_the_page_sends() {
+    // Every field a candidate's page sends, with the words of the consent that name it; a field
+    // added to the wire without a line in the consent fails here.
+    let named: &[(&str, &str, &str)] = &[
+        ("BatchV1", "seq", ""),
+        ("BatchV1", "strokes", "When each key goes down and comes up"),
+        ("BatchV1", "pointer", "Where the pointer moves on this page and when"),
+        ("BatchV1", "focus", "When this page goes out of view or comes back"),
+        ("BatchV1", "rhythm", "when you tap in the two short timing tasks"),
+        ("BatchV1", "tracking", "Where the pointer moves on this page and when"),
+        ("BatchV1", "frames", "How long messages take to travel"),
+        ("BatchV1", "client_rtt_us", "How long messages take to travel"),
+        ("BatchV1", "timer_resolution_us", "to the fraction of a millisecond"),
+        ("EnvironmentV1", "webdriver", "whether it is run by automation"),
+        ("EnvironmentV1", "renderer", "whether its graphics are drawn in software"),
+        ("EnvironmentV1", "screen_w_px", "screen size"),
+        ("EnvironmentV1", "screen_h_px", "screen size"),
+        ("EnvironmentV1", "time_zone", "its time zone"),
+    ];
+    let root = root();
+    let wire = std::fs::read_to_string(root.join("crates/core/src/wire/evidence.rs"))
+        .expect("wire/evidence.rs");
+    let consent = std::fs::read_to_string(root.join("crates/app/src/pages/candidate/consent.rs"))
+        .expect("the consent step");
+    let mut drift = Vec::new();
+    for structure in ["BatchV1", "EnvironmentV1"] {
+        let fields = struct_fields(&wire, structure);
+        assert!(!fields.is_empty(), "{structure} was not found in wire/evidence.rs");
+        for field in fields {
+            match named.iter().find(|(s, f, _)| *s == structure && *f == field) {
+                None => drift
+                    .push(format!("{structure}.{field} is sent but the consent does not name it")),
+                Some((_, _, words)) if !consent.contains(words) => {
+                    drift.push(format!("{structure}.{field}: the consent no longer says {words:?}"))
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    assert!(drift.is_empty(), "{drift:#?}");
+}

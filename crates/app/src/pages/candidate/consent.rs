@@ -14,6 +14,9 @@ pub(super) fn ConsentStep(on_begin: Callback<()>) -> impl IntoView {
             <ul>
                 <li>"When each key goes down and comes up, to the fraction of a millisecond, and a rough kind of key (letter, digit, space, punctuation, Enter…)."</li>
                 <li>"How long messages take to travel between this page and our server."</li>
+                <li>"Where the pointer moves on this page and when, and when you tap in the two short timing tasks."</li>
+                <li>"When this page goes out of view or comes back (not what you switch to)."</li>
+                <li>"Your browser's screen size, whether its graphics are drawn in software, whether it is run by automation, and its time zone."</li>
             </ul>
             <h2>"What is never measured"</h2>
             <ul>
