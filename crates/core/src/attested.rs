@@ -11,10 +11,8 @@
 //! program on the candidate's machine that taps in real time with a human's timing, and a page
 //! that draws beats early by predicting the period (only the unannounced shift exposes it).
 
-use crate::estimators::{
-    credited_frame_us, estimate, Answer, Challenges, FrameTiming, LoopEstimate,
-};
-use crate::estimators::{Outcome, Rhythm};
+use crate::estimators::{credited_frame_us, estimate_around, Answer, Challenges, FrameTiming};
+use crate::estimators::{LoopEstimate, Outcome, Rhythm};
 use crate::stats::quantile;
 
 /// A tap whose page time, moved onto the edge's clock, lies further than this from where its
@@ -25,6 +23,11 @@ pub const TAP_TOLERANCE_US: i64 = 30_000;
 pub const MAX_DISAGREEING_MILLI: u32 = 250;
 /// Fewer taps than this are not checked.
 pub const MIN_CHECKED_TAPS: usize = 6;
+/// The edge's rhythm is read around this asynchrony (µs), so taps from 150 ms before to 450 ms
+/// after a beat are paired with it: local people (about 30 ms before) and loops of up to about
+/// 480 ms read right. A tap only says where it fell within the period, and the page's tracking
+/// result, which could unwrap longer loops, is a claim the edge does not lean on.
+pub const ATTESTED_EXPECTED_ASYNCHRONY_US: i64 = 150_000;
 
 /// One tap of an edge-run rhythm task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,7 +129,10 @@ impl EdgeRhythm {
             tracking: None,
             frames: frames.copied(),
         };
-        Attested { estimate: estimate(&challenges), consistency: self.consistency() }
+        Attested {
+            estimate: estimate_around(&challenges, Some(ATTESTED_EXPECTED_ASYNCHRONY_US)),
+            consistency: self.consistency(),
+        }
     }
 }
 
@@ -339,5 +345,13 @@ mod tests {
         assert_eq!(run.shift_at_beat, Some(12));
         assert_eq!(run.taps.len(), BEATS as usize, "the tap before the first beat is not kept");
         assert_eq!(run.beats_sent_us, beats.iter().map(|b| b.1).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_loop_longer_than_half_the_period_still_reads_late_not_early() {
+        // 380 ms added: taps 350 ms after the beat, which read around 0 would pair with the next
+        // beat as 250 ms early.
+        let added_us = run(380, 0).attest(None).estimate.added.expect("an estimate").estimate_us;
+        assert!((added_us - 380_000).abs() <= 10_000, "added {added_us} µs");
     }
 }

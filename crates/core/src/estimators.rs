@@ -331,6 +331,15 @@ pub fn estimate_tracking(tracking: &Tracking) -> Option<TrackingEstimate> {
 /// Each task gives added = measured − local prior, with a variance from its interval and from the
 /// spread of local people; the two are weighted by inverse variance.
 pub fn estimate(challenges: &Challenges) -> LoopEstimate {
+    estimate_around(challenges, None)
+}
+
+/// As [`estimate`], with the rhythm read around `expected_asynchrony_us` when it is given
+/// instead of around what tracking implies.
+pub fn estimate_around(
+    challenges: &Challenges,
+    expected_asynchrony_us: Option<i64>,
+) -> LoopEstimate {
     let frames = challenges.frames;
     // The target reaches the screen about a frame after it is drawn: that part of the lag is
     // the display's, not the person's or the network's.
@@ -348,9 +357,11 @@ pub fn estimate(challenges: &Challenges) -> LoopEstimate {
     };
     // The rhythm is read around the asynchrony that tracking implies: a local person's, plus
     // whatever loop tracking found beyond a local person's lag.
-    let expected_asynchrony_us = tracking
-        .as_ref()
-        .map_or(0, |t| LOCAL_ASYNCHRONY_US + (t.lag.estimate_us - LOCAL_TRACKING_LAG_US).max(0));
+    let expected_asynchrony_us = expected_asynchrony_us.unwrap_or_else(|| {
+        tracking
+            .as_ref()
+            .map_or(0, |t| LOCAL_ASYNCHRONY_US + (t.lag.estimate_us - LOCAL_TRACKING_LAG_US).max(0))
+    });
     let rhythm = match &challenges.rhythm {
         Some(Outcome::Done(rhythm)) => {
             estimate_rhythm_around(rhythm, frames.as_ref(), expected_asynchrony_us)

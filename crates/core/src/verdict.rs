@@ -408,6 +408,10 @@ fn location_reasons(location: &crate::features::LocationFeatures, reasons: &mut 
     }
 }
 
+/// An added loop this far below a local person's (µs), that is taps over 100 ms ahead of the
+/// beat, is no local person's: three standard deviations of local people's asynchrony.
+pub const IMPLAUSIBLY_EARLY_ADDED_US: i64 = -70_000;
+
 /// One weighed reason for the loop, so the same loop is not counted twice. Local people scatter
 /// around 0 ms added (one standard deviation about 20 ms); a remote operator adds a full network
 /// loop, rarely under 40 ms.
@@ -432,7 +436,12 @@ fn loop_latency_reason(
     let edge = attested.and_then(|a| a.estimate.added);
     let (weight, text) = match (edge, reported.added) {
         (Some(edge), page) => {
-            let edge_weight = weigh(edge);
+            // Taps far earlier than any local person's are no sign of one: a loop longer than
+            // the edge's rhythm can unwrap reads as early tapping, so it never counts for the
+            // session.
+            let implausibly_early = edge.estimate_us < IMPLAUSIBLY_EARLY_ADDED_US;
+            let edge_weight =
+                if implausibly_early { weigh(edge).max(0.0) } else { weigh(edge) };
             let page_weight = page.map(weigh).filter(|w| *w > 0.0 && *w > edge_weight);
             let page_text = page.map_or_else(String::new, |p| {
                 format!("; the page's own timing of both tasks says {}", describe(p))

@@ -119,3 +119,10 @@ fn a_loop_only_the_page_timed_counts_against_a_session_never_for_it() {
     let verdict = scored(&remote);
     assert!(weight(&verdict, ReasonCode::LoopLatency).is_some_and(|w| w >= 3.0), "{verdict:#?}");
 }
+
+#[test]
+fn taps_far_earlier_than_any_local_persons_never_count_for_the_session() {
+    // 120 ms ahead of a local person's: what a loop too long to unwrap looks like.
+    let verdict = scored(&with_rhythm(-120, 0));
+    assert!(weight(&verdict, ReasonCode::LoopLatency).is_some_and(|w| w >= 0.0), "{verdict:#?}");
+}
