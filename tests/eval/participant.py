@@ -145,10 +145,20 @@ class Participant:
 
     def wait_button(self, timeout_s=60.0):
         deadline = time.monotonic() + timeout_s
+        scroll_at_s = time.monotonic() + 3.0
         while time.monotonic() < deadline:
             boxes = primary_buttons(self.screen())
-            if boxes:
-                return max(boxes, key=lambda b: b[2] * b[3])
+            # A button cut off by the bottom of the screen is scrolled into view first.
+            whole = [b for b in boxes if b[1] + b[3] < self.io.height_px - 24]
+            if whole:
+                return max(whole, key=lambda b: b[2] * b[3])
+            if boxes and time.monotonic() < scroll_at_s:
+                scroll_at_s = time.monotonic()
+            if time.monotonic() >= scroll_at_s:
+                # A person scrolls to find a button below the fold (a long consent page).
+                scroll_at_s = time.monotonic() + 3.0
+                self.io.key("End", True)
+                self.io.key("End", False)
             time.sleep(0.1)
         raise RuntimeError("no button appeared")
 

@@ -14,7 +14,7 @@ from rfb import RfbClient
 KEYSYMS = {
     ".": XK.XK_period, "t": XK.XK_t, "i": XK.XK_i, "e": XK.XK_e, "5": XK.XK_5, "r": XK.XK_r,
     "o": XK.XK_o, "a": XK.XK_a, "n": XK.XK_n, "l": XK.XK_l, "Return": XK.XK_Return,
-    "Shift": XK.XK_Shift_L, "space": XK.XK_space,
+    "Shift": XK.XK_Shift_L, "space": XK.XK_space, "End": XK.XK_End,
 }
 
 

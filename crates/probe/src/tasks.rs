@@ -150,7 +150,7 @@ struct EdgeBeats {
 const EDGE_BEAT_WAIT_MS: f64 = 2_500.0;
 /// How fast a beat the edge sent fades (ms): it flashes when it arrives, since the page cannot
 /// know the next one in advance to swell towards it.
-const FLASH_FADE_MS: f64 = 120.0;
+const FLASH_FADE_MS: f64 = 300.0;
 
 struct RhythmState {
     config: RhythmConfig,
