@@ -412,6 +412,10 @@ fn location_reasons(location: &crate::features::LocationFeatures, reasons: &mut 
 /// beat, is no local person's: three standard deviations of local people's asynchrony.
 pub const IMPLAUSIBLY_EARLY_ADDED_US: i64 = -70_000;
 
+/// The widest 95 % interval of the edge's loop estimate that still counts for a session (µs):
+/// local people's runs give 40-60 ms; taps scattered over the period give hundreds.
+pub const MAX_CREDITED_INTERVAL_US: i64 = 120_000;
+
 /// One weighed reason for the loop, so the same loop is not counted twice. Local people scatter
 /// around 0 ms added (one standard deviation about 20 ms); a remote operator adds a full network
 /// loop, rarely under 40 ms.
@@ -440,8 +444,14 @@ fn loop_latency_reason(
             // the edge's rhythm can unwrap reads as early tapping, so it never counts for the
             // session.
             let implausibly_early = edge.estimate_us < IMPLAUSIBLY_EARLY_ADDED_US;
-            let edge_weight =
-                if implausibly_early { weigh(edge).max(0.0) } else { weigh(edge) };
+            // Taps scattered over much of the period (a viewer that shows a picture every few
+            // hundred milliseconds) say nothing of a loop, so they never count for the session.
+            let scattered = edge.high_us - edge.low_us > MAX_CREDITED_INTERVAL_US;
+            let edge_weight = if implausibly_early || scattered {
+                weigh(edge).max(0.0)
+            } else {
+                weigh(edge)
+            };
             let page_weight = page.map(weigh).filter(|w| *w > 0.0 && *w > edge_weight);
             let page_text = page.map_or_else(String::new, |p| {
                 format!("; the page's own timing of both tasks says {}", describe(p))

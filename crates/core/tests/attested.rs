@@ -126,3 +126,19 @@ fn taps_far_earlier_than_any_local_persons_never_count_for_the_session() {
     let verdict = scored(&with_rhythm(-120, 0));
     assert!(weight(&verdict, ReasonCode::LoopLatency).is_some_and(|w| w >= 0.0), "{verdict:#?}");
 }
+
+#[test]
+fn taps_scattered_over_the_period_never_count_for_the_session() {
+    // What a viewer that shows a picture every few hundred milliseconds produces: taps all over
+    // the beat, whose median may happen to look local.
+    let mut scattered = with_rhythm(0, 0);
+    if let Some(run) = scattered.edge_rhythm.as_mut() {
+        for (i, tap) in run.taps.iter_mut().enumerate() {
+            let jump_us = [(-110_000), 140_000, 0, 120_000, -100_000, 130_000, -90_000][i % 7];
+            tap.arrived_us += jump_us;
+            tap.page_at_us += jump_us;
+        }
+    }
+    let verdict = scored(&scattered);
+    assert!(weight(&verdict, ReasonCode::LoopLatency).is_some_and(|w| w >= 0.0), "{verdict:#?}");
+}
