@@ -143,6 +143,35 @@ pub struct RhythmV1 {
     pub answer: AnswerName,
 }
 
+/// The bounds every rhythm result keeps, the page's and the edge's alike: counts, times in
+/// range, beats in order within a minute, and every tap near the beats.
+fn check_beats_and_taps(beats_us: &[i64], taps_us: &[i64]) -> Result<(), WireError> {
+    if beats_us.len() > MAX_BEATS || taps_us.len() > MAX_TAPS {
+        return Err(WireError::InvalidChallenge("too many beats or taps"));
+    }
+    let in_range = |t: &i64| t.abs() <= MAX_ABS_TIME_US;
+    if !beats_us.iter().all(in_range) || !taps_us.iter().all(in_range) {
+        return Err(WireError::InvalidChallenge("time out of range"));
+    }
+    if beats_us.windows(2).any(|w| w[1] <= w[0]) {
+        return Err(WireError::InvalidChallenge("beats out of order"));
+    }
+    if let (Some(&first_us), Some(&last_us)) = (beats_us.first(), beats_us.last()) {
+        if last_us - first_us > MAX_TASK_SPAN_US {
+            return Err(WireError::InvalidChallenge("beats span more than a minute"));
+        }
+        let near = |t: &i64| {
+            *t >= first_us - MAX_TAP_OUTSIDE_BEATS_US && *t <= last_us + MAX_TAP_OUTSIDE_BEATS_US
+        };
+        if !taps_us.iter().all(near) {
+            return Err(WireError::InvalidChallenge("a tap lies far from every beat"));
+        }
+    } else if !taps_us.is_empty() {
+        return Err(WireError::InvalidChallenge("taps without beats"));
+    }
+    Ok(())
+}
+
 /// A tracking task result on the wire: the target as drawn, frame by frame, in parallel arrays.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -212,32 +241,7 @@ impl RhythmV1 {
         if self.status == StatusName::Skipped {
             return Ok(Outcome::Skipped);
         }
-        if self.beats_at_us.len() > MAX_BEATS || self.taps_at_us.len() > MAX_TAPS {
-            return Err(WireError::InvalidChallenge("too many beats or taps"));
-        }
-        let in_range = |t: &i64| t.abs() <= MAX_ABS_TIME_US;
-        if !self.beats_at_us.iter().all(in_range) || !self.taps_at_us.iter().all(in_range) {
-            return Err(WireError::InvalidChallenge("time out of range"));
-        }
-        if self.beats_at_us.windows(2).any(|w| w[1] <= w[0]) {
-            return Err(WireError::InvalidChallenge("beats out of order"));
-        }
-        if let (Some(&first_us), Some(&last_us)) =
-            (self.beats_at_us.first(), self.beats_at_us.last())
-        {
-            if last_us - first_us > MAX_TASK_SPAN_US {
-                return Err(WireError::InvalidChallenge("beats span more than a minute"));
-            }
-            let near = |t: &i64| {
-                *t >= first_us - MAX_TAP_OUTSIDE_BEATS_US
-                    && *t <= last_us + MAX_TAP_OUTSIDE_BEATS_US
-            };
-            if !self.taps_at_us.iter().all(near) {
-                return Err(WireError::InvalidChallenge("a tap lies far from every beat"));
-            }
-        } else if !self.taps_at_us.is_empty() {
-            return Err(WireError::InvalidChallenge("taps without beats"));
-        }
+        check_beats_and_taps(&self.beats_at_us, &self.taps_at_us)?;
         Ok(Outcome::Done(Rhythm {
             beats_at_us: self.beats_at_us.clone(),
             shift_at_beat: self.shift_at_beat,
@@ -630,34 +634,13 @@ impl EdgeRhythmV1 {
     /// Validates and decodes, with the same bounds as a page's rhythm result.
     pub fn decode(&self) -> Result<EdgeRhythm, WireError> {
         let invalid = WireError::InvalidChallenge;
-        if self.beats_sent_us.len() > MAX_BEATS || self.taps_arrived_us.len() > MAX_TAPS {
-            return Err(invalid("too many beats or taps"));
-        }
+        check_beats_and_taps(&self.beats_sent_us, &self.taps_arrived_us)?;
         if self.taps_arrived_us.len() != self.taps_page_at_us.len() {
             return Err(invalid("tap arrivals and page times differ in number"));
         }
         let in_range = |t: &i64| t.abs() <= MAX_ABS_TIME_US;
-        let times =
-            self.beats_sent_us.iter().chain(&self.taps_arrived_us).chain(&self.taps_page_at_us);
-        if !times.clone().all(in_range) || !self.page_offset_us.iter().all(in_range) {
+        if !self.taps_page_at_us.iter().all(in_range) || !self.page_offset_us.iter().all(in_range) {
             return Err(invalid("time out of range"));
-        }
-        if self.beats_sent_us.windows(2).any(|w| w[1] <= w[0]) {
-            return Err(invalid("beats out of order"));
-        }
-        if let (Some(&first_us), Some(&last_us)) =
-            (self.beats_sent_us.first(), self.beats_sent_us.last())
-        {
-            if last_us - first_us > MAX_TASK_SPAN_US {
-                return Err(invalid("beats span more than a minute"));
-            }
-            let near = |t: &i64| {
-                (first_us - MAX_TAP_OUTSIDE_BEATS_US..=last_us + MAX_TAP_OUTSIDE_BEATS_US)
-                    .contains(t)
-            };
-            if !self.taps_arrived_us.iter().all(near) {
-                return Err(invalid("a tap arrived far from every beat"));
-            }
         }
         if !(0..=MAX_TASK_SPAN_US).contains(&self.rtt_min_us)
             || !(0..=MAX_TASK_SPAN_US).contains(&self.offset_spread_us)

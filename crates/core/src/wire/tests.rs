@@ -185,3 +185,31 @@ fn echo_frames_round_trip() {
     assert_eq!(parse_echo_reply(&[1; 9]), None);
     assert!(is_client_echo(&[2, 1, 0, 0, 0]) && !is_client_echo(&echo_frame(1)));
 }
+
+#[test]
+fn the_edges_rhythm_run_is_bounded_like_the_pages() {
+    let valid = EdgeRhythmV1 {
+        beats_sent_us: vec![1_000_000, 1_600_000, 2_200_000],
+        shift_at_beat: Some(1),
+        taps_arrived_us: vec![1_580_000, 2_170_000],
+        taps_page_at_us: vec![9_001_570_000, 9_002_160_000],
+        rtt_min_us: 20_000,
+        page_offset_us: Some(9_000_000_000),
+        offset_spread_us: 500,
+    };
+    assert!(valid.decode().is_ok());
+    let cases: Vec<(&str, EdgeRhythmV1)> = vec![
+        ("differ in number", EdgeRhythmV1 { taps_page_at_us: vec![1], ..valid.clone() }),
+        ("out of order", EdgeRhythmV1 { beats_sent_us: vec![2, 1], ..valid.clone() }),
+        (
+            "far from every beat",
+            EdgeRhythmV1 { taps_arrived_us: vec![1, 90_000_000], ..valid.clone() },
+        ),
+        ("out of range", EdgeRhythmV1 { page_offset_us: Some(i64::MAX), ..valid.clone() }),
+        ("round trip", EdgeRhythmV1 { rtt_min_us: -1, ..valid.clone() }),
+    ];
+    for (part, run) in cases {
+        let error = run.decode().expect_err(part).to_string();
+        assert!(error.contains(part), "{part}: {error}");
+    }
+}
