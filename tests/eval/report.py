@@ -316,7 +316,8 @@ def write(records, out: Path, wall_s, parallel):
         figure(f"loop_measured_{name}_local_median", fmt(baseline_ms), "ms")
         for delay_ms in DELAYS_MS:
             group = [r for r in classic if r["delay_ms"] == delay_ms]
-            measured = [None if measured_loop_ms(r, reading) is None else measured_loop_ms(r, reading) - baseline_ms for r in group]
+            # Without local sessions in the run (`--only`) there is no baseline to subtract.
+            measured = [None if measured_loop_ms(r, reading) is None or baseline_ms is None else measured_loop_ms(r, reading) - baseline_ms for r in group]
             if baseline_ms is not None and any(m is not None for m in measured):
                 figure(f"loop_measured_{name}_added_median_at_{delay_ms}ms", fmt(median(measured)), "ms")
     for delay_ms in DELAYS_MS:
