@@ -5,7 +5,8 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use onsite_core::jws::{self, Claims, Expect, Jwks, Signer};
+use onsite_core::jws::{Expect, Jwks, Signer};
+use onsite_core::wire::{verify_verdict, Claims};
 
 const NOW_S: u64 = 1_800_000_000;
 
@@ -20,7 +21,7 @@ fn genuine() -> &'static (Jwks, String, Claims) {
             "evidence_sha256": "00"
         }))
         .expect("claims");
-        let token = signer.sign(&claims);
+        let token = claims.sign(&signer);
         (Jwks { keys: vec![signer.jwk()] }, token, claims)
     })
 }
@@ -29,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
     let (jwks, token, claims) = genuine();
     let expect = Expect::new(NOW_S, "onsite");
     if let Ok(text) = std::str::from_utf8(data) {
-        let _ = jws::verify(text, jwks, expect);
+        let _ = verify_verdict(text, jwks, expect);
     }
     // The fuzz input as edits to a genuine token: (position, byte) pairs.
     let mut altered = token.clone().into_bytes();
@@ -38,7 +39,7 @@ fuzz_target!(|data: &[u8]| {
         altered[at] = edit[2];
     }
     if let Ok(text) = String::from_utf8(altered) {
-        if let Ok(verified) = jws::verify(&text, jwks, expect) {
+        if let Ok(verified) = verify_verdict(&text, jwks, expect) {
             assert_eq!(&verified, claims, "a changed token verified with different claims");
         }
     }
